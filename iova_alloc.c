@@ -1,0 +1,1211 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * altdma IOVA allocator.
+ *
+ * Ranges live in a red-black tree ordered by address. Each range records the
+ * free gap between itself and the range before it, and each node the largest
+ * gap in its subtree. Two sentinels close the domain at both ends, so every
+ * free page belongs to the gap of exactly one range. Finding room is a walk
+ * down one path of the tree: O(log n) in the number of live ranges.
+ *
+ * Freed ranges of small power-of-two sizes are parked in per-CPU magazines
+ * and a bounded depot (they stay in the tree, in state CACHED), so the hot
+ * path does not take the domain lock. A free is checked against an xarray of
+ * ranges indexed by first pfn, read under RCU: an unknown pfn, a pfn inside a
+ * range, a wrong size or a second free is refused and reported, and nothing
+ * invalid ever reaches a cache (seed 000).
+ */
+
+#define pr_fmt(fmt) "altdma: " fmt
+
+#include <linux/bitops.h>
+#include <linux/log2.h>
+#include <linux/minmax.h>
+#include <linux/rbtree_augmented.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+
+#include "iova_alloc.h"
+
+/* Depot magazines untouched for this long are given back to the tree. */
+#define ALTDMA_IOVA_RECLAIM_MS	100
+
+static inline struct altdma_iova_range *to_range(struct rb_node *n)
+{
+	return n ? rb_entry(n, struct altdma_iova_range, rb) : NULL;
+}
+
+static inline struct altdma_iova_range *range_parent(struct altdma_iova_range *r)
+{
+	return to_range(rb_parent(&r->rb));
+}
+
+static inline unsigned long range_gap(struct altdma_iova_range *r)
+{
+	return r->gap;
+}
+
+RB_DECLARE_CALLBACKS_MAX(static, gap_callbacks, struct altdma_iova_range, rb,
+			 unsigned long, sub_max, range_gap)
+
+/* Recompute sub_max from @r up to the root. */
+static void fix_up(struct altdma_iova_range *r)
+{
+	struct altdma_iova_range *c;
+	unsigned long m;
+
+	for (; r; r = range_parent(r)) {
+		m = r->gap;
+		c = to_range(r->rb.rb_left);
+		if (c && c->sub_max > m)
+			m = c->sub_max;
+		c = to_range(r->rb.rb_right);
+		if (c && c->sub_max > m)
+			m = c->sub_max;
+		r->sub_max = m;
+	}
+}
+
+/*
+ * Insert @new, which lies inside one gap. Its in-order neighbours are on
+ * the insertion path, so fixing sub_max from @new to the root also covers
+ * the successor whose gap shrank. Called with the domain lock held.
+ */
+static void tree_insert(struct altdma_iova_domain *iovad,
+			struct altdma_iova_range *new)
+{
+	struct rb_node **link = &iovad->tree.rb_node, *parent = NULL;
+	struct altdma_iova_range *pred = NULL, *succ = NULL, *r;
+
+	while (*link) {
+		parent = *link;
+		r = to_range(parent);
+		if (new->pfn_lo < r->pfn_lo) {
+			succ = r;
+			link = &parent->rb_left;
+		} else {
+			pred = r;
+			link = &parent->rb_right;
+		}
+	}
+	new->gap = new->pfn_lo - pred->pfn_hi - 1;
+	succ->gap = succ->pfn_lo - new->pfn_hi - 1;
+	new->sub_max = new->gap;
+	rb_link_node(&new->rb, parent, link);
+	fix_up(new);
+	rb_insert_augmented(&new->rb, &iovad->tree, &gap_callbacks);
+}
+
+/* Remove @r; its pages join the successor's gap. Domain lock held. */
+static void tree_erase(struct altdma_iova_domain *iovad,
+		       struct altdma_iova_range *r)
+{
+	struct altdma_iova_range *succ = to_range(rb_next(&r->rb));
+
+	rb_erase_augmented(&r->rb, &iovad->tree, &gap_callbacks);
+	succ->gap += r->gap + (r->pfn_hi - r->pfn_lo + 1);
+	fix_up(succ);
+}
+
+/* The range containing @pfn, or NULL. Domain lock held. */
+static struct altdma_iova_range *tree_find(struct altdma_iova_domain *iovad,
+					   unsigned long pfn)
+{
+	struct rb_node *n = iovad->tree.rb_node;
+	struct altdma_iova_range *r;
+
+	while (n) {
+		r = to_range(n);
+		if (pfn < r->pfn_lo)
+			n = n->rb_left;
+		else if (pfn > r->pfn_hi)
+			n = n->rb_right;
+		else
+			return r;
+	}
+	return NULL;
+}
+
+/* The lowest range starting above @pfn; the top sentinel at worst. */
+static struct altdma_iova_range *first_above(struct altdma_iova_domain *iovad,
+					     unsigned long pfn)
+{
+	struct rb_node *n = iovad->tree.rb_node;
+	struct altdma_iova_range *r, *best = &iovad->hi_end;
+
+	while (n) {
+		r = to_range(n);
+		if (r->pfn_lo > pfn) {
+			best = r;
+			n = n->rb_left;
+		} else {
+			n = n->rb_right;
+		}
+	}
+	return best;
+}
+
+/* The highest range in @r's subtree whose gap is >= @need (sub_max is). */
+static struct altdma_iova_range *descend(struct altdma_iova_range *r,
+					 unsigned long need)
+{
+	struct altdma_iova_range *c;
+
+	while (r) {
+		c = to_range(r->rb.rb_right);
+		if (c && c->sub_max >= need) {
+			r = c;
+			continue;
+		}
+		if (r->gap >= need)
+			return r;
+		r = to_range(r->rb.rb_left);
+	}
+	return NULL;
+}
+
+/*
+ * The highest range below @r in address order whose gap is >= @need: first
+ * @r's left subtree, then, going up, each ancestor we are right of and its
+ * left subtree. One descent at most: O(log n).
+ */
+static struct altdma_iova_range *prev_fit(struct altdma_iova_range *r,
+					  unsigned long need)
+{
+	struct altdma_iova_range *c = to_range(r->rb.rb_left), *p;
+
+	if (c && c->sub_max >= need)
+		return descend(c, need);
+	for (c = r, p = range_parent(r); p; c = p, p = range_parent(p)) {
+		if (p->rb.rb_right != &c->rb)
+			continue;
+		if (p->gap >= need)
+			return p;
+		c = to_range(p->rb.rb_left);
+		if (c && c->sub_max >= need)
+			return descend(c, need);
+		c = p;
+	}
+	return NULL;
+}
+
+/*
+ * Highest @align-aligned start of @npages inside the gap below @r clipped to
+ * [@lo, @hi], or 0. Pfn 0 is never in a gap (start_pfn >= 1).
+ */
+static unsigned long gap_fit(const struct altdma_iova_range *r,
+			     unsigned long npages, unsigned long align,
+			     unsigned long lo, unsigned long hi)
+{
+	unsigned long g_lo, g_hi, pfn;
+
+	if (!r->gap)
+		return 0;
+	g_lo = max(r->pfn_lo - r->gap, lo);
+	g_hi = min(r->pfn_lo - 1, hi);
+	if (g_hi < g_lo || g_hi - g_lo + 1 < npages)
+		return 0;
+	pfn = (g_hi - npages + 1) & ~(align - 1);
+	return pfn >= g_lo ? pfn : 0;
+}
+
+/*
+ * Top-down placement in [@lo, @hi]. First the gap that straddles @hi, then
+ * the highest gap of at least @npages + @align - 1 pages, which always holds
+ * an aligned block: both O(log n). Only when neither exists are the smaller
+ * gaps that might still hold an aligned block scanned, highest first; with
+ * @align == 1 that scan cannot find more and is skipped.
+ */
+static unsigned long find_top_down(struct altdma_iova_domain *iovad,
+				   unsigned long npages, unsigned long align,
+				   unsigned long lo, unsigned long hi)
+{
+	struct altdma_iova_range *h, *r;
+	unsigned long pfn;
+
+	if (hi < lo || hi - lo + 1 < npages)
+		return 0;
+	h = first_above(iovad, hi);
+	pfn = gap_fit(h, npages, align, lo, hi);
+	if (pfn)
+		return pfn;
+	r = prev_fit(h, npages + align - 1);
+	if (r && r->pfn_lo > lo) {
+		pfn = gap_fit(r, npages, align, lo, hi);
+		if (pfn)
+			return pfn;
+	}
+	if (align == 1)
+		return 0;
+	for (r = prev_fit(h, npages); r && r->pfn_lo > lo;
+	     r = prev_fit(r, npages)) {
+		pfn = gap_fit(r, npages, align, lo, hi);
+		if (pfn)
+			return pfn;
+	}
+	return 0;
+}
+
+static unsigned long tree_place(struct altdma_iova_domain *iovad,
+				unsigned long npages, unsigned long align,
+				unsigned long limit)
+{
+	return find_top_down(iovad, npages, align, iovad->start_pfn, limit);
+}
+
+/*
+ * One-way wrap-around (seed 002): each allocation goes below the previous
+ * one; only when nothing fits there does the search wrap to the top. A freed
+ * range is not handed out again before the cursor has gone all the way
+ * round, and the space never needs to drain to empty.
+ */
+static unsigned long wrap_place(struct altdma_iova_domain *iovad,
+				unsigned long npages, unsigned long align,
+				unsigned long limit)
+{
+	unsigned long pfn = 0;
+
+	if (iovad->wrap_next > iovad->start_pfn)
+		pfn = find_top_down(iovad, npages, align, iovad->start_pfn,
+				    min(limit, iovad->wrap_next - 1));
+	if (!pfn)
+		pfn = find_top_down(iovad, npages, align, iovad->start_pfn,
+				    limit);
+	if (pfn)
+		iovad->wrap_next = pfn;
+	return pfn;
+}
+
+const struct altdma_iova_policy altdma_iova_policy_tree = {
+	.name = "tree",
+	.cached = true,
+	.place = tree_place,
+};
+
+const struct altdma_iova_policy altdma_iova_policy_wrap = {
+	.name = "wrap",
+	.cached = false,
+	.place = wrap_place,
+};
+
+/* ---- ranges in and out of the tree ---- */
+
+/* Take @r out of the tree and the index; freed after a grace period. */
+static void range_release_locked(struct altdma_iova_domain *iovad,
+				 struct altdma_iova_range *r)
+{
+	WRITE_ONCE(r->state, ALTDMA_IOVA_DEAD);
+	xa_erase(&iovad->ranges, r->pfn_lo);
+	tree_erase(iovad, r);
+	kfree_rcu(r, rcu);
+}
+
+static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
+					    unsigned long npages,
+					    unsigned long size,
+					    unsigned long align,
+					    unsigned long limit, gfp_t gfp)
+{
+	struct altdma_iova_range *r;
+	unsigned long flags, pfn;
+
+	r = kmalloc(sizeof(*r), gfp | __GFP_NOWARN);
+	if (!r)
+		return NULL;
+	spin_lock_irqsave(&iovad->lock, flags);
+	pfn = iovad->policy->place(iovad, size, align, limit);
+	if (pfn) {
+		r->pfn_lo = pfn;
+		r->pfn_hi = pfn + size - 1;
+		r->npages = npages;
+		r->state = ALTDMA_IOVA_ALLOCATED;
+		if (xa_is_err(xa_store(&iovad->ranges, pfn, r,
+				       GFP_ATOMIC | __GFP_NOWARN)))
+			pfn = 0;
+		else
+			tree_insert(iovad, r);
+	}
+	spin_unlock_irqrestore(&iovad->lock, flags);
+	if (!pfn) {
+		kfree(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Give every range in @mag back to the tree and free the magazine. */
+static void mag_drain(struct altdma_iova_domain *iovad,
+		      struct altdma_iova_mag *mag, bool free_mag)
+{
+	unsigned long flags, i;
+
+	if (!mag)
+		return;
+	spin_lock_irqsave(&iovad->lock, flags);
+	for (i = 0; i < mag->count; i++)
+		range_release_locked(iovad, mag->ranges[i]);
+	spin_unlock_irqrestore(&iovad->lock, flags);
+	mag->count = 0;
+	if (free_mag)
+		kfree(mag);
+}
+
+/* ---- per-CPU caches and depot ---- */
+
+static inline struct altdma_iova_cpu_cache *
+cpu_cache(struct altdma_iova_domain *iovad, int cpu, unsigned int cls)
+{
+	return per_cpu_ptr(iovad->cpu_caches, cpu) + cls;
+}
+
+static struct altdma_iova_mag *mag_alloc(gfp_t gfp)
+{
+	return kzalloc(sizeof(struct altdma_iova_mag), gfp | __GFP_NOWARN);
+}
+
+/* Pop a range at or below @limit, searching from the top of @mag. */
+static struct altdma_iova_range *mag_pop(struct altdma_iova_mag *mag,
+					 unsigned long limit)
+{
+	struct altdma_iova_range *r;
+	unsigned long i;
+
+	for (i = mag->count; i-- > 0;) {
+		r = mag->ranges[i];
+		if (r->pfn_hi <= limit) {
+			mag->ranges[i] = mag->ranges[--mag->count];
+			return r;
+		}
+	}
+	return NULL;
+}
+
+/* A full magazine from the depot, or NULL. Caller holds a CPU cache lock. */
+static struct altdma_iova_mag *depot_pop(struct altdma_iova_depot *depot)
+{
+	struct altdma_iova_mag *mag;
+
+	spin_lock(&depot->lock);
+	mag = depot->top;
+	if (mag) {
+		depot->top = mag->next;
+		depot->count--;
+		depot->used = true;
+	}
+	spin_unlock(&depot->lock);
+	return mag;
+}
+
+/* Park a full magazine; returns false when the depot is at its bound. */
+static bool depot_push(struct altdma_iova_domain *iovad,
+		       struct altdma_iova_depot *depot,
+		       struct altdma_iova_mag *mag)
+{
+	bool ok;
+
+	spin_lock(&depot->lock);
+	ok = depot->count < iovad->depot_max;
+	if (ok) {
+		mag->next = depot->top;
+		depot->top = mag;
+		depot->count++;
+	}
+	spin_unlock(&depot->lock);
+	if (ok)
+		schedule_delayed_work(&iovad->reclaim,
+				      msecs_to_jiffies(ALTDMA_IOVA_RECLAIM_MS));
+	return ok;
+}
+
+static struct altdma_iova_range *cache_get(struct altdma_iova_domain *iovad,
+					   unsigned int cls,
+					   unsigned long limit)
+{
+	struct altdma_iova_cpu_cache *cc;
+	struct altdma_iova_range *r;
+	struct altdma_iova_mag *full;
+	unsigned long flags;
+
+	cc = raw_cpu_ptr(iovad->cpu_caches) + cls;
+	spin_lock_irqsave(&cc->lock, flags);
+	r = mag_pop(cc->loaded, limit);
+	if (!r) {
+		r = mag_pop(cc->prev, limit);
+		if (r) {
+			swap(cc->loaded, cc->prev);
+		} else if (!cc->loaded->count) {
+			full = depot_pop(&iovad->depots[cls]);
+			if (full) {
+				kfree(cc->loaded);
+				cc->loaded = full;
+				r = mag_pop(full, limit);
+			}
+		}
+	}
+	spin_unlock_irqrestore(&cc->lock, flags);
+	return r;
+}
+
+/*
+ * Park a freed range (state CACHED) in this CPU's cache. Returns false if no
+ * magazine could take it; the caller then gives it back to the tree.
+ */
+static bool cache_put(struct altdma_iova_domain *iovad, unsigned int cls,
+		      struct altdma_iova_range *r)
+{
+	struct altdma_iova_mag *spill = NULL, *fresh;
+	struct altdma_iova_cpu_cache *cc;
+	unsigned long flags;
+	bool ok = true;
+
+	cc = raw_cpu_ptr(iovad->cpu_caches) + cls;
+	spin_lock_irqsave(&cc->lock, flags);
+	if (cc->loaded->count == ALTDMA_IOVA_MAG_SIZE) {
+		if (cc->prev->count < ALTDMA_IOVA_MAG_SIZE) {
+			swap(cc->loaded, cc->prev);
+		} else {
+			fresh = mag_alloc(GFP_ATOMIC);
+			if (fresh) {
+				if (!depot_push(iovad, &iovad->depots[cls],
+						cc->prev))
+					spill = cc->prev;
+				cc->prev = cc->loaded;
+				cc->loaded = fresh;
+			} else {
+				ok = false;
+			}
+		}
+	}
+	if (ok)
+		cc->loaded->ranges[cc->loaded->count++] = r;
+	spin_unlock_irqrestore(&cc->lock, flags);
+	mag_drain(iovad, spill, true);
+	return ok;
+}
+
+/*
+ * Move the contents of one CPU cache magazine out through the spare @tmp:
+ * under the cache lock the full magazine and the empty spare change places,
+ * then the ranges go back to the tree with no cache lock held.
+ */
+static void cpu_cache_flush(struct altdma_iova_domain *iovad,
+			    struct altdma_iova_cpu_cache *cc,
+			    struct altdma_iova_mag **tmp)
+{
+	unsigned long flags;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		spin_lock_irqsave(&cc->lock, flags);
+		if (i == 0)
+			swap(cc->loaded, *tmp);
+		else
+			swap(cc->prev, *tmp);
+		spin_unlock_irqrestore(&cc->lock, flags);
+		mag_drain(iovad, *tmp, false);
+	}
+}
+
+static void depot_flush(struct altdma_iova_domain *iovad,
+			struct altdma_iova_depot *depot)
+{
+	struct altdma_iova_mag *mag, *next;
+	unsigned long flags;
+
+	spin_lock_irqsave(&depot->lock, flags);
+	mag = depot->top;
+	depot->top = NULL;
+	depot->count = 0;
+	spin_unlock_irqrestore(&depot->lock, flags);
+	for (; mag; mag = next) {
+		next = mag->next;
+		mag_drain(iovad, mag, true);
+	}
+}
+
+/**
+ * altdma_iova_flush_caches() - give every cached range back to the tree
+ * @iovad: the domain
+ *
+ * Context: any context; takes the cache, depot and domain locks in turn,
+ * never two at once. Allocates one spare magazine with GFP_ATOMIC; without
+ * it only the depots are flushed.
+ */
+void altdma_iova_flush_caches(struct altdma_iova_domain *iovad)
+{
+	struct altdma_iova_mag *tmp;
+	unsigned int cls;
+	int cpu;
+
+	if (!iovad->nr_classes)
+		return;
+	atomic64_inc(&iovad->cache_flushes);
+	tmp = mag_alloc(GFP_ATOMIC);
+	for (cls = 0; cls < iovad->nr_classes; cls++) {
+		if (tmp) {
+			for_each_possible_cpu(cpu)
+				cpu_cache_flush(iovad, cpu_cache(iovad, cpu, cls),
+						&tmp);
+		}
+		depot_flush(iovad, &iovad->depots[cls]);
+	}
+	kfree(tmp);
+}
+
+/* Give back one depot magazine per class that nobody took from lately. */
+static void altdma_iova_reclaim(struct work_struct *work)
+{
+	struct altdma_iova_domain *iovad =
+		container_of(to_delayed_work(work), struct altdma_iova_domain,
+			     reclaim);
+	struct altdma_iova_depot *depot;
+	struct altdma_iova_mag *mag;
+	unsigned long flags;
+	unsigned int cls;
+	bool more = false;
+
+	for (cls = 0; cls < iovad->nr_classes; cls++) {
+		depot = &iovad->depots[cls];
+		mag = NULL;
+		spin_lock_irqsave(&depot->lock, flags);
+		if (depot->top && !depot->used) {
+			mag = depot->top;
+			depot->top = mag->next;
+			depot->count--;
+		}
+		depot->used = false;
+		more |= depot->count > 0;
+		spin_unlock_irqrestore(&depot->lock, flags);
+		mag_drain(iovad, mag, true);
+	}
+	if (more)
+		schedule_delayed_work(&iovad->reclaim,
+				      msecs_to_jiffies(ALTDMA_IOVA_RECLAIM_MS));
+}
+
+/* ---- allocation and free ---- */
+
+/**
+ * altdma_iova_alloc_size() - pages a range of @npages really occupies
+ * @iovad: the domain
+ * @npages: requested size in pages
+ *
+ * Sizes up to &altdma_iova_domain.align_max are rounded up to a power of
+ * two (and aligned to it); larger ones are kept as they are.
+ *
+ * Context: any context.
+ * Return: the occupied size in pages.
+ */
+unsigned long altdma_iova_alloc_size(struct altdma_iova_domain *iovad,
+				     unsigned long npages)
+{
+	return npages <= iovad->align_max ? roundup_pow_of_two(npages) : npages;
+}
+
+/* The cache class of an occupied size, or -1 when it is not cached. */
+static int size_class(struct altdma_iova_domain *iovad, unsigned long size)
+{
+	if (!iovad->nr_classes || size > iovad->align_max ||
+	    !is_power_of_2(size))
+		return -1;
+	return ilog2(size);
+}
+
+static void count_alloc(struct altdma_iova_domain *iovad,
+			struct altdma_iova_range *r)
+{
+	this_cpu_inc(iovad->stats->allocs);
+	this_cpu_add(iovad->stats->pages_alloc, r->pfn_hi - r->pfn_lo + 1);
+}
+
+/**
+ * altdma_iova_alloc() - allocate a range of IOVA pages
+ * @iovad: the domain
+ * @npages: size in pages; the same number must be given to the free
+ * @limit_pfn: highest page the range may use (inclusive), e.g. the
+ *	device's DMA mask shifted by the granule
+ * @gfp: allocation flags for the range's bookkeeping (GFP_ATOMIC where
+ *	the caller cannot sleep)
+ *
+ * Small sizes come from the per-CPU caches when they can. Otherwise the
+ * domain's policy places the range. If there is no room, every cache is
+ * flushed back into the tree and the placement is tried once more.
+ *
+ * Context: any context if @gfp does not sleep; takes the domain lock and
+ * this CPU's cache lock with interrupts off.
+ * Return: the first page of the range, or 0 on failure.
+ */
+unsigned long altdma_iova_alloc(struct altdma_iova_domain *iovad,
+				unsigned long npages, unsigned long limit_pfn,
+				gfp_t gfp)
+{
+	struct altdma_iova_range *r = NULL;
+	unsigned long size, align, limit;
+	int cls;
+
+	limit = min(limit_pfn, iovad->end_pfn);
+	if (!npages || npages > UINT_MAX || limit < iovad->start_pfn)
+		goto fail;
+	size = altdma_iova_alloc_size(iovad, npages);
+	align = size < iovad->align_max ? size : iovad->align_max;
+	cls = size_class(iovad, size);
+	if (cls >= 0) {
+		r = cache_get(iovad, cls, limit);
+		if (r) {
+			WRITE_ONCE(r->npages, npages);
+			/* Orders @npages before the state a free checks. */
+			smp_store_release(&r->state, ALTDMA_IOVA_ALLOCATED);
+			this_cpu_inc(iovad->stats->cache_hits);
+			count_alloc(iovad, r);
+			return r->pfn_lo;
+		}
+		this_cpu_inc(iovad->stats->cache_misses);
+	}
+	r = tree_alloc(iovad, npages, size, align, limit, gfp);
+	if (!r && iovad->nr_classes) {
+		altdma_iova_flush_caches(iovad);
+		r = tree_alloc(iovad, npages, size, align, limit, gfp);
+	}
+	if (r) {
+		count_alloc(iovad, r);
+		return r->pfn_lo;
+	}
+fail:
+	atomic64_inc(&iovad->failed_allocs);
+	return 0;
+}
+
+static const char * const refusal_names[ALTDMA_IOVA_REFUSE_KINDS] = {
+	[ALTDMA_IOVA_REFUSE_UNKNOWN] = "unknown address",
+	[ALTDMA_IOVA_REFUSE_MIDDLE] = "not the start of a range",
+	[ALTDMA_IOVA_REFUSE_SIZE] = "wrong size",
+	[ALTDMA_IOVA_REFUSE_DOUBLE] = "double free",
+	[ALTDMA_IOVA_REFUSE_RESERVED] = "reserved range",
+};
+
+/*
+ * Count a refused free and report the first of each kind in this domain, in
+ * one line: domain, what was asked, what the allocator holds there, caller.
+ */
+static int refuse(struct altdma_iova_domain *iovad,
+		  enum altdma_iova_refusal kind, unsigned long pfn,
+		  unsigned long npages, const struct altdma_iova_range *held,
+		  unsigned int held_npages, unsigned long caller)
+{
+	atomic64_inc(&iovad->refused[kind]);
+	if (test_and_set_bit(kind, &iovad->reported))
+		return -EINVAL;
+	if (held)
+		pr_warn("%s: refused IOVA free (%s): pfn %#lx, %lu pages; allocator holds [%#lx-%#lx] allocated as %u pages; caller %pS\n",
+			iovad->name, refusal_names[kind], pfn, npages,
+			held->pfn_lo, held->pfn_hi, held_npages,
+			(void *)caller);
+	else
+		pr_warn("%s: refused IOVA free (%s): pfn %#lx, %lu pages; no range there; caller %pS\n",
+			iovad->name, refusal_names[kind], pfn, npages,
+			(void *)caller);
+	return -EINVAL;
+}
+
+/* Slow path for a pfn that starts no indexed range: what is there? */
+static int refuse_unindexed(struct altdma_iova_domain *iovad,
+			    unsigned long pfn, unsigned long npages,
+			    unsigned long caller)
+{
+	struct altdma_iova_range *r, held;
+	enum altdma_iova_refusal kind = ALTDMA_IOVA_REFUSE_UNKNOWN;
+	unsigned long flags;
+
+	spin_lock_irqsave(&iovad->lock, flags);
+	r = tree_find(iovad, pfn);
+	if (r && r->state == ALTDMA_IOVA_RESERVED)
+		kind = ALTDMA_IOVA_REFUSE_RESERVED;
+	else if (r && r->state != ALTDMA_IOVA_SENTINEL)
+		kind = ALTDMA_IOVA_REFUSE_MIDDLE;
+	else
+		r = NULL;
+	if (r)
+		held = *r;
+	spin_unlock_irqrestore(&iovad->lock, flags);
+	return refuse(iovad, kind, pfn, npages, r ? &held : NULL,
+		      r ? held.npages : 0, caller);
+}
+
+/* Give @r (state CACHED, not in any cache) back to the tree. */
+static void range_release(struct altdma_iova_domain *iovad,
+			  struct altdma_iova_range *r)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&iovad->lock, flags);
+	range_release_locked(iovad, r);
+	spin_unlock_irqrestore(&iovad->lock, flags);
+}
+
+/**
+ * altdma_iova_free() - free a range, strictly
+ * @iovad: the domain
+ * @pfn: first page of the range, as altdma_iova_alloc() returned it
+ * @npages: the size given to altdma_iova_alloc()
+ *
+ * The range is looked up first. An unknown pfn, a pfn inside a range, a
+ * wrong size, a reserved range or a second free is refused: counted,
+ * reported once per kind, and nothing changes. Only a valid range reaches a
+ * cache or goes back to the tree.
+ *
+ * Context: any context; lock-free lookup under RCU, then this CPU's cache
+ * lock or the domain lock with interrupts off.
+ * Return: 0, or -EINVAL if the free was refused.
+ */
+int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
+		     unsigned long npages)
+{
+	enum altdma_iova_refusal kind;
+	struct altdma_iova_range *r, held;
+	unsigned int held_npages;
+	int cls, state;
+
+	rcu_read_lock();
+	r = xa_load(&iovad->ranges, pfn);
+	if (!r) {
+		rcu_read_unlock();
+		return refuse_unindexed(iovad, pfn, npages, _RET_IP_);
+	}
+	/* Pairs with the release in altdma_iova_alloc(): npages is current. */
+	state = smp_load_acquire(&r->state);
+	held_npages = READ_ONCE(r->npages);
+	if (state != ALTDMA_IOVA_ALLOCATED)
+		kind = ALTDMA_IOVA_REFUSE_DOUBLE;
+	else if (held_npages != npages)
+		kind = ALTDMA_IOVA_REFUSE_SIZE;
+	else if (cmpxchg(&r->state, ALTDMA_IOVA_ALLOCATED,
+			 ALTDMA_IOVA_CACHED) != ALTDMA_IOVA_ALLOCATED)
+		kind = ALTDMA_IOVA_REFUSE_DOUBLE;
+	else
+		kind = ALTDMA_IOVA_REFUSE_KINDS;
+	held = *r;
+	rcu_read_unlock();
+	if (kind != ALTDMA_IOVA_REFUSE_KINDS)
+		return refuse(iovad, kind, pfn, npages, &held, held_npages,
+			      _RET_IP_);
+
+	this_cpu_inc(iovad->stats->frees);
+	this_cpu_add(iovad->stats->pages_freed, held.pfn_hi - held.pfn_lo + 1);
+	cls = size_class(iovad, held.pfn_hi - held.pfn_lo + 1);
+	if (cls < 0 || !cache_put(iovad, cls, r))
+		range_release(iovad, r);
+	return 0;
+}
+
+/* ---- reserved ranges ---- */
+
+/**
+ * altdma_iova_reserve() - keep a range of pages out of every allocation
+ * @iovad: the domain
+ * @pfn_lo: first page
+ * @pfn_hi: last page (inclusive)
+ *
+ * The range is clipped to the domain. Reserved ranges that overlap it are
+ * merged with it.
+ *
+ * Context: process context, may sleep; takes the domain lock.
+ * Return: 0; -EINVAL if @pfn_lo > @pfn_hi or the range lies wholly outside
+ * the domain; -EBUSY if it overlaps an allocated or cached range (nothing
+ * changes then); -ENOMEM.
+ */
+int altdma_iova_reserve(struct altdma_iova_domain *iovad,
+			unsigned long pfn_lo, unsigned long pfn_hi)
+{
+	struct altdma_iova_range *new, *r, *prev;
+	unsigned long flags;
+	int ret = 0;
+
+	if (pfn_lo > pfn_hi || pfn_hi < iovad->start_pfn ||
+	    pfn_lo > iovad->end_pfn)
+		return -EINVAL;
+	pfn_lo = max(pfn_lo, iovad->start_pfn);
+	pfn_hi = min(pfn_hi, iovad->end_pfn);
+	new = kzalloc(sizeof(*new), GFP_KERNEL);
+	if (!new)
+		return -ENOMEM;
+
+	spin_lock_irqsave(&iovad->lock, flags);
+	/* Ranges overlapping [lo, hi] end at or after lo and start at or below hi. */
+	for (r = to_range(rb_prev(&first_above(iovad, pfn_hi)->rb));
+	     r && r->pfn_hi >= pfn_lo; r = to_range(rb_prev(&r->rb))) {
+		if (r->state != ALTDMA_IOVA_RESERVED) {
+			ret = -EBUSY;
+			goto unlock;
+		}
+	}
+	r = to_range(rb_prev(&first_above(iovad, pfn_hi)->rb));
+	while (r && r->pfn_hi >= pfn_lo) {
+		prev = to_range(rb_prev(&r->rb));
+		pfn_lo = min(pfn_lo, r->pfn_lo);
+		pfn_hi = max(pfn_hi, r->pfn_hi);
+		tree_erase(iovad, r);
+		kfree(r);
+		r = prev;
+	}
+	new->pfn_lo = pfn_lo;
+	new->pfn_hi = pfn_hi;
+	new->state = ALTDMA_IOVA_RESERVED;
+	tree_insert(iovad, new);
+	new = NULL;
+unlock:
+	spin_unlock_irqrestore(&iovad->lock, flags);
+	kfree(new);
+	return ret;
+}
+
+/* ---- set-up and tear-down ---- */
+
+static void init_sentinels(struct altdma_iova_domain *iovad)
+{
+	struct altdma_iova_range *lo = &iovad->lo_end, *hi = &iovad->hi_end;
+
+	iovad->tree = RB_ROOT;
+	lo->pfn_lo = iovad->start_pfn - 1;
+	lo->pfn_hi = lo->pfn_lo;
+	lo->state = ALTDMA_IOVA_SENTINEL;
+	rb_link_node(&lo->rb, NULL, &iovad->tree.rb_node);
+	rb_insert_color(&lo->rb, &iovad->tree);
+
+	hi->pfn_lo = iovad->end_pfn + 1;
+	hi->pfn_hi = hi->pfn_lo;
+	hi->state = ALTDMA_IOVA_SENTINEL;
+	hi->gap = iovad->end_pfn - iovad->start_pfn + 1;
+	hi->sub_max = hi->gap;
+	rb_link_node(&hi->rb, &lo->rb, &lo->rb.rb_right);
+	fix_up(hi);
+	rb_insert_augmented(&hi->rb, &iovad->tree, &gap_callbacks);
+}
+
+static int init_caches(struct altdma_iova_domain *iovad)
+{
+	struct altdma_iova_cpu_cache *cc;
+	unsigned int cls;
+	int cpu;
+
+	for (cls = 0; cls < ALTDMA_IOVA_MAX_CLASSES; cls++)
+		spin_lock_init(&iovad->depots[cls].lock);
+	if (!iovad->nr_classes)
+		return 0;
+	iovad->cpu_caches = __alloc_percpu(sizeof(*cc) * iovad->nr_classes,
+					   __alignof__(*cc));
+	if (!iovad->cpu_caches)
+		return -ENOMEM;
+	for_each_possible_cpu(cpu) {
+		for (cls = 0; cls < iovad->nr_classes; cls++) {
+			cc = cpu_cache(iovad, cpu, cls);
+			spin_lock_init(&cc->lock);
+			cc->loaded = mag_alloc(GFP_KERNEL);
+			cc->prev = mag_alloc(GFP_KERNEL);
+			if (!cc->loaded || !cc->prev)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static void free_caches(struct altdma_iova_domain *iovad)
+{
+	struct altdma_iova_cpu_cache *cc;
+	unsigned int cls;
+	int cpu;
+
+	if (!iovad->cpu_caches)
+		return;
+	for_each_possible_cpu(cpu) {
+		for (cls = 0; cls < iovad->nr_classes; cls++) {
+			cc = cpu_cache(iovad, cpu, cls);
+			kfree(cc->loaded);
+			kfree(cc->prev);
+		}
+	}
+	free_percpu(iovad->cpu_caches);
+	iovad->cpu_caches = NULL;
+}
+
+/**
+ * altdma_iova_domain_init() - set up an IOVA domain
+ * @iovad: the domain, zeroed or not
+ * @cfg: granule, bounds, policy and cache settings
+ *
+ * Context: process context, may sleep.
+ * Return: 0, -EINVAL for a bad granule or bounds, or -ENOMEM.
+ */
+int altdma_iova_domain_init(struct altdma_iova_domain *iovad,
+			    const struct altdma_iova_config *cfg)
+{
+	unsigned long limit, classes;
+	unsigned int shift;
+	int ret;
+
+	if (!is_power_of_2(cfg->granule) || cfg->granule < SZ_4K)
+		return -EINVAL;
+	shift = ilog2(cfg->granule);
+	memset(iovad, 0, sizeof(*iovad));
+	iovad->name = cfg->name ?: "altdma-iova";
+	iovad->granule = cfg->granule;
+	iovad->shift = shift;
+	iovad->start_pfn = max_t(unsigned long, 1,
+				 DIV_ROUND_UP_ULL(cfg->start, cfg->granule));
+	iovad->end_pfn = cfg->end >> shift;
+	if (iovad->end_pfn < iovad->start_pfn || iovad->end_pfn >= ULONG_MAX - 1)
+		return -EINVAL;
+	iovad->policy = cfg->policy ?: &altdma_iova_policy_tree;
+
+	limit = cfg->cache_limit ?: ALTDMA_IOVA_DEFAULT_CACHE_LIMIT;
+	classes = ilog2(max(limit >> shift, 1UL)) + 1;
+	classes = min_t(unsigned long, classes, ALTDMA_IOVA_MAX_CLASSES);
+	iovad->align_max = 1UL << (classes - 1);
+	if (iovad->policy->cached && !cfg->nocache)
+		iovad->nr_classes = classes;
+	iovad->depot_max = cfg->depot_max ?: ALTDMA_IOVA_DEFAULT_DEPOT_MAX;
+
+	spin_lock_init(&iovad->lock);
+	xa_init_flags(&iovad->ranges, XA_FLAGS_LOCK_IRQ);
+	init_sentinels(iovad);
+	iovad->wrap_next = iovad->end_pfn + 1;
+	INIT_DELAYED_WORK(&iovad->reclaim, altdma_iova_reclaim);
+
+	iovad->stats = alloc_percpu(struct altdma_iova_pcpu_stats);
+	ret = iovad->stats ? init_caches(iovad) : -ENOMEM;
+	if (ret) {
+		free_caches(iovad);
+		free_percpu(iovad->stats);
+		iovad->stats = NULL;
+	}
+	return ret;
+}
+
+/**
+ * altdma_iova_domain_destroy() - tear a domain down
+ * @iovad: the domain; nobody may use it any more
+ *
+ * Ranges still allocated are counted in one warning and freed.
+ *
+ * Context: process context, may sleep (waits for the reclaim work).
+ */
+void altdma_iova_domain_destroy(struct altdma_iova_domain *iovad)
+{
+	struct altdma_iova_range *r;
+	struct rb_node *n;
+	unsigned long leaked = 0;
+
+	cancel_delayed_work_sync(&iovad->reclaim);
+	altdma_iova_flush_caches(iovad);
+	while ((n = rb_first(&iovad->tree))) {
+		r = to_range(n);
+		rb_erase(n, &iovad->tree);
+		if (r->state == ALTDMA_IOVA_SENTINEL)
+			continue;
+		leaked += r->state == ALTDMA_IOVA_ALLOCATED;
+		kfree(r);
+	}
+	if (leaked)
+		pr_warn("%s: %lu IOVA ranges still allocated at teardown\n",
+			iovad->name, leaked);
+	xa_destroy(&iovad->ranges);
+	free_caches(iovad);
+	free_percpu(iovad->stats);
+	iovad->stats = NULL;
+}
+
+/* ---- counters ---- */
+
+static u64 count_cached(struct altdma_iova_domain *iovad, u64 *depot_mags)
+{
+	struct altdma_iova_cpu_cache *cc;
+	struct altdma_iova_depot *depot;
+	struct altdma_iova_mag *mag;
+	unsigned long flags;
+	unsigned int cls;
+	u64 n = 0;
+	int cpu;
+
+	*depot_mags = 0;
+	for (cls = 0; cls < iovad->nr_classes; cls++) {
+		for_each_possible_cpu(cpu) {
+			cc = cpu_cache(iovad, cpu, cls);
+			spin_lock_irqsave(&cc->lock, flags);
+			n += cc->loaded->count + cc->prev->count;
+			spin_unlock_irqrestore(&cc->lock, flags);
+		}
+		depot = &iovad->depots[cls];
+		spin_lock_irqsave(&depot->lock, flags);
+		for (mag = depot->top; mag; mag = mag->next)
+			n += mag->count;
+		*depot_mags += depot->count;
+		spin_unlock_irqrestore(&depot->lock, flags);
+	}
+	return n;
+}
+
+/**
+ * altdma_iova_get_stats() - snapshot a domain's counters
+ * @iovad: the domain
+ * @st: filled in
+ *
+ * Context: any context; takes each cache and depot lock in turn.
+ */
+void altdma_iova_get_stats(struct altdma_iova_domain *iovad,
+			   struct altdma_iova_stats *st)
+{
+	struct altdma_iova_pcpu_stats *p;
+	u64 pages_alloc = 0, pages_freed = 0;
+	int cpu, k;
+
+	memset(st, 0, sizeof(*st));
+	for_each_possible_cpu(cpu) {
+		p = per_cpu_ptr(iovad->stats, cpu);
+		st->allocs += p->allocs;
+		st->frees += p->frees;
+		st->cache_hits += p->cache_hits;
+		st->cache_misses += p->cache_misses;
+		pages_alloc += p->pages_alloc;
+		pages_freed += p->pages_freed;
+	}
+	st->live_ranges = st->allocs - st->frees;
+	st->pages_in_use = pages_alloc - pages_freed;
+	st->cached_ranges = count_cached(iovad, &st->depot_mags);
+	for (k = 0; k < ALTDMA_IOVA_REFUSE_KINDS; k++) {
+		st->refused[k] = atomic64_read(&iovad->refused[k]);
+		st->refused_total += st->refused[k];
+	}
+	st->failed_allocs = atomic64_read(&iovad->failed_allocs);
+	st->cache_flushes = atomic64_read(&iovad->cache_flushes);
+}
+
+/* ---- invariant checker ---- */
+
+static int check_fail(struct altdma_iova_domain *iovad, const char *what,
+		      const struct altdma_iova_range *r)
+{
+	pr_err("%s: IOVA invariant broken: %s at [%#lx-%#lx] state %d gap %lu sub_max %lu\n",
+	       iovad->name, what, r->pfn_lo, r->pfn_hi, r->state, r->gap,
+	       r->sub_max);
+	return -EUCLEAN;
+}
+
+/* Walk the tree in order: no overlap, exact gaps and maxima, index. */
+static int check_tree(struct altdma_iova_domain *iovad, unsigned long *cached)
+{
+	struct altdma_iova_range *r, *prev = NULL, *c;
+	unsigned long m;
+	struct rb_node *n;
+
+	for (n = rb_first(&iovad->tree); n; n = rb_next(n)) {
+		r = to_range(n);
+		if (r->pfn_lo > r->pfn_hi)
+			return check_fail(iovad, "inverted range", r);
+		if (prev && r->pfn_lo <= prev->pfn_hi)
+			return check_fail(iovad, "overlap", r);
+		if (r->gap != (prev ? r->pfn_lo - prev->pfn_hi - 1 : 0))
+			return check_fail(iovad, "wrong gap", r);
+		m = r->gap;
+		c = to_range(n->rb_left);
+		if (c && c->sub_max > m)
+			m = c->sub_max;
+		c = to_range(n->rb_right);
+		if (c && c->sub_max > m)
+			m = c->sub_max;
+		if (r->sub_max != m)
+			return check_fail(iovad, "wrong subtree gap", r);
+		if (r->state == ALTDMA_IOVA_ALLOCATED ||
+		    r->state == ALTDMA_IOVA_CACHED) {
+			if (xa_load(&iovad->ranges, r->pfn_lo) != r)
+				return check_fail(iovad, "not indexed", r);
+			*cached += r->state == ALTDMA_IOVA_CACHED;
+		} else if (r->state == ALTDMA_IOVA_DEAD) {
+			return check_fail(iovad, "dead range in tree", r);
+		}
+		prev = r;
+	}
+	if (prev != &iovad->hi_end || rb_first(&iovad->tree) != &iovad->lo_end.rb)
+		return check_fail(iovad, "sentinel misplaced", &iovad->hi_end);
+	return 0;
+}
+
+/* Each cached range: indexed, in state CACHED, and seen only once. */
+static int check_mag(struct altdma_iova_domain *iovad,
+		     struct altdma_iova_mag *mag, unsigned int cls,
+		     unsigned long *seen)
+{
+	struct altdma_iova_range *r;
+	unsigned long i;
+
+	for (i = 0; i < mag->count; i++) {
+		r = mag->ranges[i];
+		if (xa_load(&iovad->ranges, r->pfn_lo) != r ||
+		    r->state != ALTDMA_IOVA_CACHED)
+			return check_fail(iovad, "cached range not held", r);
+		if (r->pfn_hi - r->pfn_lo + 1 != 1UL << cls)
+			return check_fail(iovad, "cached in wrong class", r);
+		if (xa_get_mark(&iovad->ranges, r->pfn_lo, XA_MARK_0))
+			return check_fail(iovad, "cached twice", r);
+		xa_set_mark(&iovad->ranges, r->pfn_lo, XA_MARK_0);
+		(*seen)++;
+	}
+	return 0;
+}
+
+static int check_caches(struct altdma_iova_domain *iovad, unsigned long *seen)
+{
+	struct altdma_iova_cpu_cache *cc;
+	struct altdma_iova_depot *depot;
+	struct altdma_iova_mag *mag;
+	unsigned int cls;
+	int cpu, ret = 0;
+
+	for (cls = 0; cls < iovad->nr_classes && !ret; cls++) {
+		for_each_possible_cpu(cpu) {
+			cc = cpu_cache(iovad, cpu, cls);
+			spin_lock(&cc->lock);
+			ret = check_mag(iovad, cc->loaded, cls, seen) ?:
+			      check_mag(iovad, cc->prev, cls, seen);
+			spin_unlock(&cc->lock);
+			if (ret)
+				break;
+		}
+		depot = &iovad->depots[cls];
+		spin_lock(&depot->lock);
+		for (mag = depot->top; mag && !ret; mag = mag->next)
+			ret = check_mag(iovad, mag, cls, seen);
+		spin_unlock(&depot->lock);
+	}
+	return ret;
+}
+
+/**
+ * altdma_iova_check() - verify a domain's invariants
+ * @iovad: the domain; no free may be in flight
+ *
+ * Checks that ranges do not overlap, that every gap and subtree maximum is
+ * exact, that every allocated or cached range is indexed, and that every
+ * range in a cache is in the tree, in state CACHED (not handed out), in the
+ * right class and in one cache only, with no CACHED range missing.
+ *
+ * Context: any context; holds the domain lock and takes the cache and depot
+ * locks inside it.
+ * Return: 0, or -EUCLEAN after a pr_err naming the first broken rule.
+ */
+int altdma_iova_check(struct altdma_iova_domain *iovad)
+{
+	unsigned long flags, in_tree = 0, in_caches = 0, index;
+	void *entry;
+	int ret;
+
+	spin_lock_irqsave(&iovad->lock, flags);
+	ret = check_tree(iovad, &in_tree) ?: check_caches(iovad, &in_caches);
+	xa_for_each_marked(&iovad->ranges, index, entry, XA_MARK_0)
+		xa_clear_mark(&iovad->ranges, index, XA_MARK_0);
+	if (!ret && in_tree != in_caches) {
+		pr_err("%s: IOVA invariant broken: %lu ranges CACHED in the tree, %lu in caches\n",
+		       iovad->name, in_tree, in_caches);
+		ret = -EUCLEAN;
+	}
+	spin_unlock_irqrestore(&iovad->lock, flags);
+	return ret;
+}

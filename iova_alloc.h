@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * altdma IOVA allocator: an address-ordered tree of ranges augmented with the
+ * largest free gap of each subtree, per-CPU range caches (magazines and a
+ * bounded depot), strict free semantics and a pluggable allocation policy.
+ *
+ * All addresses here are in IOVA pages ("pfns") of the domain's granule.
+ */
+#ifndef _ALTDMA_IOVA_ALLOC_H
+#define _ALTDMA_IOVA_ALLOC_H
+
+#include <linux/atomic.h>
+#include <linux/percpu.h>
+#include <linux/rbtree.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+
+/* Largest number of cache size classes: 1, 2, 4, ... 2^(N-1) pages. */
+#define ALTDMA_IOVA_MAX_CLASSES		8
+/* Ranges one magazine holds: the magazine is then exactly 1 KiB. */
+#define ALTDMA_IOVA_MAG_SIZE		126
+/* Default largest cached size in bytes, as in Linux (128 KiB). */
+#define ALTDMA_IOVA_DEFAULT_CACHE_LIMIT	(128 * 1024)
+/* Default bound on full magazines in each class's depot. */
+#define ALTDMA_IOVA_DEFAULT_DEPOT_MAX	32
+
+/**
+ * enum altdma_iova_state - what a range in the tree is
+ * @ALTDMA_IOVA_SENTINEL: one of the two fixed end markers of the domain
+ * @ALTDMA_IOVA_RESERVED: reserved at set-up; never handed out or freed
+ * @ALTDMA_IOVA_ALLOCATED: handed out to a caller
+ * @ALTDMA_IOVA_CACHED: freed by its caller, parked in a per-CPU cache or the
+ *	depot; still in the tree so no one else can take it
+ * @ALTDMA_IOVA_DEAD: removed from the tree, waiting for an RCU grace period
+ */
+enum altdma_iova_state {
+	ALTDMA_IOVA_SENTINEL,
+	ALTDMA_IOVA_RESERVED,
+	ALTDMA_IOVA_ALLOCATED,
+	ALTDMA_IOVA_CACHED,
+	ALTDMA_IOVA_DEAD,
+};
+
+/**
+ * struct altdma_iova_range - one range in the tree
+ * @rb: link in &altdma_iova_domain.tree, under &altdma_iova_domain.lock
+ * @rcu: used instead of @rb once the range has left the tree
+ * @pfn_lo: first page of the range
+ * @pfn_hi: last page of the range (inclusive)
+ * @gap: free pages between the previous range and this one
+ * @sub_max: largest @gap in the subtree rooted here
+ * @npages: size the caller asked for; a free must give the same size. The
+ *	range itself may be larger (rounded to a power of two).
+ * @state: an &enum altdma_iova_state, changed with cmpxchg so that two
+ *	racing frees of one range cannot both succeed
+ */
+struct altdma_iova_range {
+	union {
+		struct rb_node rb;
+		struct rcu_head rcu;
+	};
+	unsigned long pfn_lo;
+	unsigned long pfn_hi;
+	unsigned long gap;
+	unsigned long sub_max;
+	unsigned int npages;
+	int state;
+};
+
+struct altdma_iova_domain;
+
+/**
+ * struct altdma_iova_policy - where a domain places a new range
+ * @name: shown in reports and stats
+ * @cached: whether freed ranges may go through the per-CPU caches (a policy
+ *	that must not reuse a range early says false)
+ * @place: find room for @npages aligned to @align pages at or below
+ *	@limit; returns the first pfn or 0 when there is none. Called with the
+ *	domain lock held.
+ *
+ * The policy is a property of the IOVA domain (seed 002), chosen at init.
+ */
+struct altdma_iova_policy {
+	const char *name;
+	bool cached;
+	unsigned long (*place)(struct altdma_iova_domain *iovad,
+			       unsigned long npages, unsigned long align,
+			       unsigned long limit);
+};
+
+extern const struct altdma_iova_policy altdma_iova_policy_tree;
+extern const struct altdma_iova_policy altdma_iova_policy_wrap;
+
+/**
+ * struct altdma_iova_mag - a magazine of cached ranges of one size class
+ * @next: next full magazine while parked in a depot
+ * @count: ranges held
+ * @ranges: the ranges, all in state %ALTDMA_IOVA_CACHED
+ */
+struct altdma_iova_mag {
+	struct altdma_iova_mag *next;
+	unsigned long count;
+	struct altdma_iova_range *ranges[ALTDMA_IOVA_MAG_SIZE];
+};
+
+/**
+ * struct altdma_iova_cpu_cache - one CPU's magazines for one size class
+ * @lock: protects @loaded and @prev. Taken with interrupts off; may be taken
+ *	by another CPU that flushes the caches. Lock order: domain lock (only
+ *	in altdma_iova_check()), then this lock, then a depot lock.
+ * @loaded: magazine allocations pop from and frees push to
+ * @prev: a second magazine, swapped with @loaded when that one is empty/full
+ */
+struct altdma_iova_cpu_cache {
+	/* guards @loaded and @prev; see the kernel-doc above for the order */
+	spinlock_t lock;
+	struct altdma_iova_mag *loaded;
+	struct altdma_iova_mag *prev;
+};
+
+/**
+ * struct altdma_iova_depot - full magazines of one size class, shared
+ * @lock: protects the fields below; taken with interrupts off. It nests
+ *	inside a CPU cache lock (and, in altdma_iova_check() only, inside the
+ *	domain lock); nothing is taken inside it.
+ * @top: stack of full magazines
+ * @count: number of magazines in @top, at most
+ *	&altdma_iova_domain.depot_max
+ * @used: set when a magazine was taken since the last reclaim pass
+ */
+struct altdma_iova_depot {
+	/* guards the fields below; innermost lock */
+	spinlock_t lock;
+	struct altdma_iova_mag *top;
+	unsigned int count;
+	bool used;
+};
+
+/**
+ * struct altdma_iova_pcpu_stats - per-CPU event counters
+ * @allocs: successful allocations
+ * @frees: accepted frees
+ * @pages_alloc: pages handed out (range sizes)
+ * @pages_freed: pages given back (range sizes)
+ * @cache_hits: allocations served by a cache
+ * @cache_misses: cacheable allocations that had to go to the tree
+ */
+struct altdma_iova_pcpu_stats {
+	u64 allocs;
+	u64 frees;
+	u64 pages_alloc;
+	u64 pages_freed;
+	u64 cache_hits;
+	u64 cache_misses;
+};
+
+/**
+ * enum altdma_iova_refusal - why a free was refused
+ * @ALTDMA_IOVA_REFUSE_UNKNOWN: no range starts or lies at that pfn
+ * @ALTDMA_IOVA_REFUSE_MIDDLE: the pfn is inside a range but not its start
+ * @ALTDMA_IOVA_REFUSE_SIZE: the size is not the one allocated
+ * @ALTDMA_IOVA_REFUSE_DOUBLE: the range was already freed
+ * @ALTDMA_IOVA_REFUSE_RESERVED: the range is reserved
+ * @ALTDMA_IOVA_REFUSE_KINDS: number of kinds
+ */
+enum altdma_iova_refusal {
+	ALTDMA_IOVA_REFUSE_UNKNOWN,
+	ALTDMA_IOVA_REFUSE_MIDDLE,
+	ALTDMA_IOVA_REFUSE_SIZE,
+	ALTDMA_IOVA_REFUSE_DOUBLE,
+	ALTDMA_IOVA_REFUSE_RESERVED,
+	ALTDMA_IOVA_REFUSE_KINDS,
+};
+
+/**
+ * struct altdma_iova_stats - a snapshot of a domain's counters
+ * @live_ranges: ranges handed out and not yet freed
+ * @pages_in_use: pages of those ranges
+ * @cached_ranges: ranges parked in caches and depot
+ * @allocs: successful allocations
+ * @frees: accepted frees
+ * @cache_hits: allocations served by a cache
+ * @cache_misses: cacheable allocations served by the tree
+ * @refused: refused frees, by &enum altdma_iova_refusal
+ * @refused_total: sum of @refused
+ * @failed_allocs: allocations that found no room even after a cache flush
+ * @cache_flushes: full cache flushes (after a failed allocation or by call)
+ * @depot_mags: full magazines in all depots
+ */
+struct altdma_iova_stats {
+	u64 live_ranges;
+	u64 pages_in_use;
+	u64 cached_ranges;
+	u64 allocs;
+	u64 frees;
+	u64 cache_hits;
+	u64 cache_misses;
+	u64 refused[ALTDMA_IOVA_REFUSE_KINDS];
+	u64 refused_total;
+	u64 failed_allocs;
+	u64 cache_flushes;
+	u64 depot_mags;
+};
+
+/**
+ * struct altdma_iova_domain - an IOVA space
+ * @name: used in every report (normally the device's name)
+ * @granule: page size of the space in bytes, a power of two >= 4 KiB
+ * @shift: log2(@granule)
+ * @start_pfn: lowest page that can be handed out (at least 1: IOVA 0 is
+ *	never handed out)
+ * @end_pfn: highest page that can be handed out
+ * @policy: placement policy
+ * @lock: protects @tree, the augmented gap data, range states other than
+ *	the ALLOCATED<->CACHED transitions, @ranges updates and @wrap_next.
+ *	A spinlock taken with interrupts off, so allocation and free work from
+ *	any context. Never taken while a cache or depot lock is held;
+ *	altdma_iova_check() takes those inside it.
+ * @tree: ranges ordered by address, including @lo_end and @hi_end
+ * @ranges: ALLOCATED and CACHED ranges indexed by first pfn, read under RCU
+ *	by the free path so it validates a free without taking @lock
+ * @lo_end: sentinel at @start_pfn - 1
+ * @hi_end: sentinel at @end_pfn + 1
+ * @wrap_next: the wrap-around policy's cursor: next search starts below it
+ * @align_max: largest size class in pages; smaller sizes are rounded up
+ *	to a power of two and aligned to it, larger ones aligned to it
+ * @nr_classes: size classes cached (0: caching off)
+ * @depot_max: bound on each depot
+ * @cpu_caches: per-CPU caches, @nr_classes of them per CPU
+ * @depots: one per class
+ * @reclaim: delayed work giving depot magazines back when idle
+ * @stats: per-CPU event counters
+ * @refused: refused frees by kind
+ * @reported: kinds of refusal already reported (each is reported once)
+ * @failed_allocs: see &altdma_iova_stats
+ * @cache_flushes: see &altdma_iova_stats
+ */
+struct altdma_iova_domain {
+	const char *name;
+	unsigned long granule;
+	unsigned int shift;
+	unsigned long start_pfn;
+	unsigned long end_pfn;
+	const struct altdma_iova_policy *policy;
+
+	/* guards the tree, gaps, index updates and @wrap_next (see above) */
+	spinlock_t lock;
+	struct rb_root tree;
+	struct xarray ranges;
+	struct altdma_iova_range lo_end;
+	struct altdma_iova_range hi_end;
+	unsigned long wrap_next;
+
+	unsigned long align_max;
+	unsigned int nr_classes;
+	unsigned int depot_max;
+	struct altdma_iova_cpu_cache __percpu *cpu_caches;
+	struct altdma_iova_depot depots[ALTDMA_IOVA_MAX_CLASSES];
+	struct delayed_work reclaim;
+
+	struct altdma_iova_pcpu_stats __percpu *stats;
+	atomic64_t refused[ALTDMA_IOVA_REFUSE_KINDS];
+	unsigned long reported;
+	atomic64_t failed_allocs;
+	atomic64_t cache_flushes;
+};
+
+/**
+ * struct altdma_iova_config - how to set up a domain
+ * @name: for reports; the string must outlive the domain
+ * @granule: IOVA page size in bytes (power of two, >= 4 KiB)
+ * @start: lowest usable IOVA in bytes (rounded up; IOVA 0 is never used)
+ * @end: highest usable IOVA in bytes (inclusive)
+ * @policy: placement policy; NULL means &altdma_iova_policy_tree
+ * @cache_limit: largest cached size in bytes; 0 means the default
+ *	(%ALTDMA_IOVA_DEFAULT_CACHE_LIMIT). Caching is off for policies that
+ *	do not allow it.
+ * @depot_max: bound on each depot; 0 means %ALTDMA_IOVA_DEFAULT_DEPOT_MAX
+ * @nocache: never cache freed ranges (every free goes back to the tree)
+ *
+ * Sizes up to the largest class (cache_limit / granule pages, rounded down
+ * to a power of two) are rounded up to a power of two and aligned to it, as
+ * dma-iommu rounds them; larger sizes are aligned to the largest class.
+ */
+struct altdma_iova_config {
+	const char *name;
+	unsigned long granule;
+	dma_addr_t start;
+	dma_addr_t end;
+	const struct altdma_iova_policy *policy;
+	unsigned long cache_limit;
+	unsigned int depot_max;
+	bool nocache;
+};
+
+int altdma_iova_domain_init(struct altdma_iova_domain *iovad,
+			    const struct altdma_iova_config *cfg);
+void altdma_iova_domain_destroy(struct altdma_iova_domain *iovad);
+int altdma_iova_reserve(struct altdma_iova_domain *iovad,
+			unsigned long pfn_lo, unsigned long pfn_hi);
+unsigned long altdma_iova_alloc(struct altdma_iova_domain *iovad,
+				unsigned long npages, unsigned long limit_pfn,
+				gfp_t gfp);
+int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
+		     unsigned long npages);
+void altdma_iova_flush_caches(struct altdma_iova_domain *iovad);
+void altdma_iova_get_stats(struct altdma_iova_domain *iovad,
+			   struct altdma_iova_stats *st);
+int altdma_iova_check(struct altdma_iova_domain *iovad);
+unsigned long altdma_iova_alloc_size(struct altdma_iova_domain *iovad,
+				     unsigned long npages);
+
+#endif /* _ALTDMA_IOVA_ALLOC_H */

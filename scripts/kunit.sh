@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Run every altdma KUnit suite with tools/testing/kunit/kunit.py run, in QEMU
+# with TCG, under two vIOMMU profiles:
+#   intel   q35 + intel-iommu (interrupt remapping on)
+#   virtio  q35 + virtio-iommu-pci
+# Both carry a virtio-blk disk and a virtio-net NIC with
+# iommu_platform=on,disable-legacy=on, so they sit behind the vIOMMU.
+#
+#   scripts/kunit.sh [PROFILE...]     (default: intel virtio)
+#
+# Keeps kunit.py's JSON and the kernel log in $ALTDMA_BUILD/results. The last
+# line is "kunit: N passed, N failed"; the exit status is non-zero on any
+# failed case, crash, timeout, kernel splat or suite that did not run.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+"$ALTDMA_REPO/scripts/test-kernel.sh" --prepare || exit 1
+
+profile_args() {
+	case "$1" in
+	intel) echo "-accel tcg -M q35,kernel-irqchip=split -device intel-iommu,intremap=on" ;;
+	virtio) echo "-accel tcg -M q35 -device virtio-iommu-pci" ;;
+	*) die "unknown profile $1 (intel, virtio)" ;;
+	esac
+}
+
+disk=$ALTDMA_BUILD/kunit-disk.img
+[ -f "$disk" ] || truncate -s 64M "$disk"
+devices="-smp 2 -drive if=none,id=d0,file=$disk,format=raw
+ -device virtio-blk-pci,drive=d0,iommu_platform=on,disable-legacy=on
+ -netdev hubport,id=n0,hubid=0
+ -device virtio-net-pci,netdev=n0,iommu_platform=on,disable-legacy=on"
+
+# The suites that must run: every suite name declared in kunit/*.c.
+mapfile -t suites < <(sed -n 's/^[[:space:]]*\.name = "\(altdma_[a-z0-9_]*\)",.*/\1/p' \
+	"$ALTDMA_REPO"/kunit/*.c | sort -u)
+[ ${#suites[@]} -gt 0 ] || die "no KUnit suites found in kunit/*.c"
+expect=()
+for s in "${suites[@]}"; do expect+=(--expect "$s"); done
+
+mkdir -p "$ALTDMA_RESULTS"
+profiles=("$@")
+[ ${#profiles[@]} -gt 0 ] || profiles=(intel virtio)
+total_pass=0 total_fail=0 rc=0
+for p in "${profiles[@]}"; do
+	qargs="$(profile_args "$p") $devices"
+	json=$ALTDMA_RESULTS/kunit-$p.json
+	log=$ALTDMA_RESULTS/kunit-$p.log
+	rm -f "$json"
+	log "kunit.py run, profile $p"
+	start=$(date +%s)
+	(cd "$ALTDMA_SRC" && python3 tools/testing/kunit/kunit.py run \
+		--arch=x86_64 --build_dir="$ALTDMA_KUNIT_BUILD" \
+		--kunitconfig="$ALTDMA_REPO/kunit/.kunitconfig" \
+		--jobs="$ALTDMA_JOBS" --timeout=1200 \
+		--qemu_args="$(echo $qargs)" --json="$json")
+	kunit_rc=$?
+	cp "$ALTDMA_KUNIT_BUILD/test.log" "$log" 2>/dev/null || : >"$log"
+	log "profile $p: kunit.py exit $kunit_rc after $(( $(date +%s) - start )) s"
+	summary=$(python3 "$ALTDMA_REPO/scripts/kunit_verdict.py" --profile "$p" \
+		--json "$json" --log "$log" "${expect[@]}")
+	verdict_rc=$?
+	echo "$summary"
+	last=$(echo "$summary" | tail -n 1)
+	pass=$(echo "$last" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')
+	fail=$(echo "$last" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+	# kunit.py itself failing (build error, crash, timeout) with nothing
+	# else counted is one more failure.
+	if [ "$kunit_rc" -ne 0 ] && [ "$verdict_rc" -eq 0 ]; then
+		fail=$((fail + 1))
+		echo "$p: FAIL kunit.py exited $kunit_rc"
+	fi
+	[ "$kunit_rc" -ne 0 ] || [ "$verdict_rc" -ne 0 ] && rc=1
+	total_pass=$((total_pass + ${pass:-0}))
+	total_fail=$((total_fail + ${fail:-1}))
+done
+echo "kunit: $total_pass passed, $total_fail failed"
+exit $rc

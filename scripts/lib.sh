@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Shared settings and helpers for altdma's scripts. Source it, do not run it.
+#
+# ALTDMA_BUILD  where every build output lives (default: <repo>/.build, which
+#               is git-ignored); kept between runs so only what changed is
+#               rebuilt.
+# ALTDMA_JOBS   make -j (default: nproc)
+
+ALTDMA_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ALTDMA_BUILD=${ALTDMA_BUILD:-$ALTDMA_REPO/.build}
+ALTDMA_JOBS=${ALTDMA_JOBS:-$(nproc)}
+ALTDMA_SRC_TARBALL=/usr/src/linux-source-6.1.tar.xz
+ALTDMA_SRC=$ALTDMA_BUILD/linux-source-6.1
+ALTDMA_KUNIT_BUILD=$ALTDMA_BUILD/kunit-x86_64
+ALTDMA_RESULTS=$ALTDMA_BUILD/results
+
+log() { printf '[altdma] %s\n' "$*" >&2; }
+die() { printf '[altdma] error: %s\n' "$*" >&2; exit 1; }
+
+# need_pkgs PKG...: install the Debian packages that are missing. As root this
+# runs apt-get (with one "apt-get update" first); otherwise it prints the exact
+# command to run and fails.
+need_pkgs() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		die "missing packages; run: apt-get install -y ${missing[*]}"
+	fi
+	log "installing: ${missing[*]}"
+	if [ ! -e "$ALTDMA_BUILD/.apt-updated" ]; then
+		apt-get update -q >&2 || die "apt-get update failed"
+		mkdir -p "$ALTDMA_BUILD" && touch "$ALTDMA_BUILD/.apt-updated"
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2 ||
+		die "apt-get install ${missing[*]} failed"
+}
+
+# Packages needed to build and boot the KUnit test kernel.
+ALTDMA_KERNEL_PKGS=(linux-source-6.1 build-essential bc bison flex libelf-dev
+	libssl-dev python3 qemu-system-x86 xz-utils rsync kmod cpio)

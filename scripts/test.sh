@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The project's test command (README): installs what it needs, then
+#  1. builds altdma.ko out of tree against Debian's linux-headers-amd64 (6.1)
+#     with W=1 and requires zero warnings;
+#  2. builds the KUnit test kernel and runs every KUnit suite through
+#     kunit.py under both vIOMMU profiles (scripts/kunit.sh).
+# The last line is "test: N passed, N failed", counting every KUnit case,
+# every suite-ran check, every kernel-log check and the build check.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+pass=0 fail=0
+count() { # count NAME STATUS
+	if [ "$2" -eq 0 ]; then pass=$((pass + 1)); echo "ok: $1"
+	else fail=$((fail + 1)); echo "FAIL: $1"; fi
+}
+
+need_pkgs build-essential linux-headers-amd64 "${ALTDMA_KERNEL_PKGS[@]}"
+
+# 1. out-of-tree build, W=1, in a scratch copy so the work tree stays clean
+kdir=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | grep -v 6.12 | tail -n 1)
+obj=$ALTDMA_BUILD/oot-6.1
+rm -rf "$obj" && mkdir -p "$obj"
+cp -r "$ALTDMA_REPO"/Kbuild "$ALTDMA_REPO"/Makefile "$ALTDMA_REPO"/*.c \
+	"$ALTDMA_REPO"/*.h "$ALTDMA_REPO"/kunit "$obj"/
+make -C "$obj" KDIR="$kdir" W=1 >"$obj/build.log" 2>&1
+st=$?
+warn=$(grep -c -E 'warning:|error:' "$obj/build.log")
+[ "$st" -eq 0 ] && [ "$warn" -eq 0 ] && [ -f "$obj/altdma.ko" ] || {
+	st=1; grep -E 'warning:|error:' "$obj/build.log" | head -20; }
+count "altdma.ko builds against $(basename "$kdir") with W=1, $warn warnings" "$st"
+
+# 2. KUnit under both profiles
+out=$("$ALTDMA_REPO/scripts/kunit.sh" | tee /dev/stderr | tail -n 1)
+kp=$(echo "$out" | sed -n 's/^kunit: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+kf=$(echo "$out" | sed -n 's/^kunit: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+if [ -z "$kp" ]; then
+	kp=0 kf=1
+	echo "FAIL: scripts/kunit.sh printed no summary"
+fi
+pass=$((pass + kp)) fail=$((fail + kf))
+
+echo "test: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
