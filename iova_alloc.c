@@ -3,10 +3,12 @@
  * altdma IOVA allocator.
  *
  * Ranges live in a red-black tree ordered by address. Each range records the
- * free gap between itself and the range before it, and each node the largest
- * gap in its subtree. Two sentinels close the domain at both ends, so every
- * free page belongs to the gap of exactly one range. Finding room is a walk
- * down one path of the tree: O(log n) in the number of live ranges.
+ * free gap between itself and the range before it, and each node what the
+ * gaps of its subtree can hold (struct altdma_iova_aug). Two sentinels close
+ * the domain at both ends, so every free page belongs to the gap of exactly
+ * one range. Finding the highest place that fits is a walk up and down one
+ * path of the tree: O(log n) in the number of live ranges, exact, with no
+ * scan however fragmented the space is.
  *
  * Freed ranges of small power-of-two sizes are parked in per-CPU magazines
  * and a bounded depot (they stay in the tree, in state CACHED), so the hot
@@ -40,35 +42,76 @@ static inline struct altdma_iova_range *range_parent(struct altdma_iova_range *r
 	return to_range(rb_parent(&r->rb));
 }
 
-static inline unsigned long range_gap(struct altdma_iova_range *r)
+/*
+ * What the gap below @r holds: pages from an ALIGN_MAX-aligned start, and
+ * the largest aligned power-of-two block (as order + 1, 0 for none).
+ */
+static struct altdma_iova_aug gap_aug(const struct altdma_iova_range *r)
 {
-	return r->gap;
+	struct altdma_iova_aug a = { 0, 0 };
+	unsigned long g_lo = r->pfn_lo - r->gap, p;
+	int k;
+
+	if (!r->gap)
+		return a;
+	p = round_up(g_lo, ALTDMA_IOVA_ALIGN_MAX);
+	if (p < r->pfn_lo)
+		a.usable = r->pfn_lo - p;
+	for (k = ALTDMA_IOVA_ALIGN_ORDER; k >= 0; k--) {
+		p = round_up(g_lo, 1UL << k);
+		if (p + (1UL << k) <= r->pfn_lo) {
+			a.order = k + 1;
+			break;
+		}
+	}
+	return a;
 }
 
-RB_DECLARE_CALLBACKS_MAX(static, gap_callbacks, struct altdma_iova_range, rb,
-			 unsigned long, sub_max, range_gap)
+static inline void aug_merge(struct altdma_iova_aug *a, struct rb_node *n)
+{
+	struct altdma_iova_range *c = to_range(n);
 
-/* Recompute sub_max from @r up to the root. */
+	if (!c)
+		return;
+	if (c->sub.usable > a->usable)
+		a->usable = c->sub.usable;
+	if (c->sub.order > a->order)
+		a->order = c->sub.order;
+}
+
+/* @r's subtree value from its own gap and its children's values. */
+static struct altdma_iova_aug aug_compute(const struct altdma_iova_range *r)
+{
+	struct altdma_iova_aug a = gap_aug(r);
+
+	aug_merge(&a, r->rb.rb_left);
+	aug_merge(&a, r->rb.rb_right);
+	return a;
+}
+
+static inline bool aug_compute_cb(struct altdma_iova_range *r, bool exit)
+{
+	struct altdma_iova_aug a = aug_compute(r);
+
+	if (exit && a.usable == r->sub.usable && a.order == r->sub.order)
+		return true;
+	r->sub = a;
+	return false;
+}
+
+RB_DECLARE_CALLBACKS(static, gap_callbacks, struct altdma_iova_range, rb, sub,
+		     aug_compute_cb)
+
+/* Recompute the subtree values from @r up to the root. */
 static void fix_up(struct altdma_iova_range *r)
 {
-	struct altdma_iova_range *c;
-	unsigned long m;
-
-	for (; r; r = range_parent(r)) {
-		m = r->gap;
-		c = to_range(r->rb.rb_left);
-		if (c && c->sub_max > m)
-			m = c->sub_max;
-		c = to_range(r->rb.rb_right);
-		if (c && c->sub_max > m)
-			m = c->sub_max;
-		r->sub_max = m;
-	}
+	for (; r; r = range_parent(r))
+		r->sub = aug_compute(r);
 }
 
 /*
  * Insert @new, which lies inside one gap. Its in-order neighbours are on
- * the insertion path, so fixing sub_max from @new to the root also covers
+ * the insertion path, so fixing the values from @new to the root also covers
  * the successor whose gap shrank. Called with the domain lock held.
  */
 static void tree_insert(struct altdma_iova_domain *iovad,
@@ -90,7 +133,6 @@ static void tree_insert(struct altdma_iova_domain *iovad,
 	}
 	new->gap = new->pfn_lo - pred->pfn_hi - 1;
 	succ->gap = succ->pfn_lo - new->pfn_hi - 1;
-	new->sub_max = new->gap;
 	rb_link_node(&new->rb, parent, link);
 	fix_up(new);
 	rb_insert_augmented(&new->rb, &iovad->tree, &gap_callbacks);
@@ -145,19 +187,35 @@ static struct altdma_iova_range *first_above(struct altdma_iova_domain *iovad,
 	return best;
 }
 
-/* The highest range in @r's subtree whose gap is >= @need (sub_max is). */
-static struct altdma_iova_range *descend(struct altdma_iova_range *r,
-					 unsigned long need)
-{
-	struct altdma_iova_range *c;
+/*
+ * A placement request: a power of two of at most ALIGN_MAX pages aligned to
+ * itself (@order), or more pages aligned to ALIGN_MAX (@order < 0).
+ */
+struct fit_req {
+	unsigned long npages;
+	int order;
+};
 
+static inline bool aug_fits(struct altdma_iova_aug a, const struct fit_req *q)
+{
+	return q->order >= 0 ? a.order > q->order : a.usable >= q->npages;
+}
+
+static inline bool sub_fits(struct rb_node *n, const struct fit_req *q)
+{
+	return n && aug_fits(to_range(n)->sub, q);
+}
+
+/* The highest range in @r's subtree whose gap fits @q (the subtree does). */
+static struct altdma_iova_range *descend(struct altdma_iova_range *r,
+					 const struct fit_req *q)
+{
 	while (r) {
-		c = to_range(r->rb.rb_right);
-		if (c && c->sub_max >= need) {
-			r = c;
+		if (sub_fits(r->rb.rb_right, q)) {
+			r = to_range(r->rb.rb_right);
 			continue;
 		}
-		if (r->gap >= need)
+		if (aug_fits(gap_aug(r), q))
 			return r;
 		r = to_range(r->rb.rb_left);
 	}
@@ -165,92 +223,76 @@ static struct altdma_iova_range *descend(struct altdma_iova_range *r,
 }
 
 /*
- * The highest range below @r in address order whose gap is >= @need: first
- * @r's left subtree, then, going up, each ancestor we are right of and its
- * left subtree. One descent at most: O(log n).
+ * The highest range below @r in address order whose gap fits @q: first @r's
+ * left subtree, then, going up, each ancestor we are right of and its left
+ * subtree. One descent at most: O(log n).
  */
 static struct altdma_iova_range *prev_fit(struct altdma_iova_range *r,
-					  unsigned long need)
+					  const struct fit_req *q)
 {
-	struct altdma_iova_range *c = to_range(r->rb.rb_left), *p;
+	struct altdma_iova_range *c, *p;
 
-	if (c && c->sub_max >= need)
-		return descend(c, need);
+	if (sub_fits(r->rb.rb_left, q))
+		return descend(to_range(r->rb.rb_left), q);
 	for (c = r, p = range_parent(r); p; c = p, p = range_parent(p)) {
 		if (p->rb.rb_right != &c->rb)
 			continue;
-		if (p->gap >= need)
+		if (aug_fits(gap_aug(p), q))
 			return p;
-		c = to_range(p->rb.rb_left);
-		if (c && c->sub_max >= need)
-			return descend(c, need);
-		c = p;
+		if (sub_fits(p->rb.rb_left, q))
+			return descend(to_range(p->rb.rb_left), q);
 	}
 	return NULL;
 }
 
 /*
- * Highest @align-aligned start of @npages inside the gap below @r clipped to
- * [@lo, @hi], or 0. Pfn 0 is never in a gap (start_pfn >= 1).
+ * Highest @align-aligned start of @npages inside the gap below @r, clipped
+ * at @hi, or 0. Pfn 0 is never in a gap (start_pfn >= 1).
  */
 static unsigned long gap_fit(const struct altdma_iova_range *r,
 			     unsigned long npages, unsigned long align,
-			     unsigned long lo, unsigned long hi)
+			     unsigned long hi)
 {
-	unsigned long g_lo, g_hi, pfn;
+	unsigned long g_lo = r->pfn_lo - r->gap, g_hi, pfn;
 
-	if (!r->gap)
-		return 0;
-	g_lo = max(r->pfn_lo - r->gap, lo);
 	g_hi = min(r->pfn_lo - 1, hi);
-	if (g_hi < g_lo || g_hi - g_lo + 1 < npages)
+	if (!r->gap || g_hi < g_lo || g_hi - g_lo + 1 < npages)
 		return 0;
 	pfn = (g_hi - npages + 1) & ~(align - 1);
 	return pfn >= g_lo ? pfn : 0;
 }
 
 /*
- * Top-down placement in [@lo, @hi]. First the gap that straddles @hi, then
- * the highest gap of at least @npages + @align - 1 pages, which always holds
- * an aligned block: both O(log n). Only when neither exists are the smaller
- * gaps that might still hold an aligned block scanned, highest first; with
- * @align == 1 that scan cannot find more and is skipped.
+ * The highest aligned place for @size pages at or below @hi: the gap that
+ * straddles @hi is clipped and tried first; every gap below it is whole, and
+ * its annotation says exactly whether the request fits, so one walk of
+ * O(log n) finds the highest one that does.
  */
 static unsigned long find_top_down(struct altdma_iova_domain *iovad,
-				   unsigned long npages, unsigned long align,
-				   unsigned long lo, unsigned long hi)
+				   unsigned long size, unsigned long hi)
 {
+	struct fit_req q = { .npages = size, .order = -1 };
+	unsigned long align = ALTDMA_IOVA_ALIGN_MAX, pfn;
 	struct altdma_iova_range *h, *r;
-	unsigned long pfn;
 
-	if (hi < lo || hi - lo + 1 < npages)
+	if (hi < iovad->start_pfn || hi - iovad->start_pfn + 1 < size)
 		return 0;
+	if (size <= ALTDMA_IOVA_ALIGN_MAX) {
+		q.order = ilog2(size);
+		align = size;
+	}
 	h = first_above(iovad, hi);
-	pfn = gap_fit(h, npages, align, lo, hi);
+	pfn = gap_fit(h, size, align, hi);
 	if (pfn)
 		return pfn;
-	r = prev_fit(h, npages + align - 1);
-	if (r && r->pfn_lo > lo) {
-		pfn = gap_fit(r, npages, align, lo, hi);
-		if (pfn)
-			return pfn;
-	}
-	if (align == 1)
-		return 0;
-	for (r = prev_fit(h, npages); r && r->pfn_lo > lo;
-	     r = prev_fit(r, npages)) {
-		pfn = gap_fit(r, npages, align, lo, hi);
-		if (pfn)
-			return pfn;
-	}
-	return 0;
+	r = prev_fit(h, &q);
+	return r ? gap_fit(r, size, align, hi) : 0;
 }
 
 static unsigned long tree_place(struct altdma_iova_domain *iovad,
-				unsigned long npages, unsigned long align,
-				unsigned long limit)
+				unsigned long size, unsigned long limit)
 {
-	return find_top_down(iovad, npages, align, iovad->start_pfn, limit);
+	return find_top_down(iovad, size, limit);
 }
 
 /*
@@ -260,17 +302,15 @@ static unsigned long tree_place(struct altdma_iova_domain *iovad,
  * round, and the space never needs to drain to empty.
  */
 static unsigned long wrap_place(struct altdma_iova_domain *iovad,
-				unsigned long npages, unsigned long align,
-				unsigned long limit)
+				unsigned long size, unsigned long limit)
 {
 	unsigned long pfn = 0;
 
 	if (iovad->wrap_next > iovad->start_pfn)
-		pfn = find_top_down(iovad, npages, align, iovad->start_pfn,
+		pfn = find_top_down(iovad, size,
 				    min(limit, iovad->wrap_next - 1));
 	if (!pfn)
-		pfn = find_top_down(iovad, npages, align, iovad->start_pfn,
-				    limit);
+		pfn = find_top_down(iovad, size, limit);
 	if (pfn)
 		iovad->wrap_next = pfn;
 	return pfn;
@@ -303,7 +343,6 @@ static void range_release_locked(struct altdma_iova_domain *iovad,
 static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 					    unsigned long npages,
 					    unsigned long size,
-					    unsigned long align,
 					    unsigned long limit, gfp_t gfp)
 {
 	struct altdma_iova_range *r;
@@ -313,7 +352,7 @@ static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 	if (!r)
 		return NULL;
 	spin_lock_irqsave(&iovad->lock, flags);
-	pfn = iovad->policy->place(iovad, size, align, limit);
+	pfn = iovad->policy->place(iovad, size, limit);
 	if (pfn) {
 		r->pfn_lo = pfn;
 		r->pfn_hi = pfn + size - 1;
@@ -590,8 +629,8 @@ static void altdma_iova_reclaim(struct work_struct *work)
  * @iovad: the domain
  * @npages: requested size in pages
  *
- * Sizes up to &altdma_iova_domain.align_max are rounded up to a power of
- * two (and aligned to it); larger ones are kept as they are.
+ * Sizes up to %ALTDMA_IOVA_ALIGN_MAX are rounded up to a power of two (and
+ * aligned to it); larger ones are kept as they are.
  *
  * Context: any context.
  * Return: the occupied size in pages.
@@ -599,14 +638,14 @@ static void altdma_iova_reclaim(struct work_struct *work)
 unsigned long altdma_iova_alloc_size(struct altdma_iova_domain *iovad,
 				     unsigned long npages)
 {
-	return npages <= iovad->align_max ? roundup_pow_of_two(npages) : npages;
+	return npages <= ALTDMA_IOVA_ALIGN_MAX ? roundup_pow_of_two(npages) :
+						 npages;
 }
 
 /* The cache class of an occupied size, or -1 when it is not cached. */
 static int size_class(struct altdma_iova_domain *iovad, unsigned long size)
 {
-	if (!iovad->nr_classes || size > iovad->align_max ||
-	    !is_power_of_2(size))
+	if (!is_power_of_2(size) || size > (1UL << iovad->nr_classes) / 2)
 		return -1;
 	return ilog2(size);
 }
@@ -640,14 +679,13 @@ unsigned long altdma_iova_alloc(struct altdma_iova_domain *iovad,
 				gfp_t gfp)
 {
 	struct altdma_iova_range *r = NULL;
-	unsigned long size, align, limit;
+	unsigned long size, limit;
 	int cls;
 
 	limit = min(limit_pfn, iovad->end_pfn);
 	if (!npages || npages > UINT_MAX || limit < iovad->start_pfn)
 		goto fail;
 	size = altdma_iova_alloc_size(iovad, npages);
-	align = size < iovad->align_max ? size : iovad->align_max;
 	cls = size_class(iovad, size);
 	if (cls >= 0) {
 		r = cache_get(iovad, cls, limit);
@@ -661,10 +699,10 @@ unsigned long altdma_iova_alloc(struct altdma_iova_domain *iovad,
 		}
 		this_cpu_inc(iovad->stats->cache_misses);
 	}
-	r = tree_alloc(iovad, npages, size, align, limit, gfp);
+	r = tree_alloc(iovad, npages, size, limit, gfp);
 	if (!r && iovad->nr_classes) {
 		altdma_iova_flush_caches(iovad);
-		r = tree_alloc(iovad, npages, size, align, limit, gfp);
+		r = tree_alloc(iovad, npages, size, limit, gfp);
 	}
 	if (r) {
 		count_alloc(iovad, r);
@@ -875,7 +913,6 @@ static void init_sentinels(struct altdma_iova_domain *iovad)
 	hi->pfn_hi = hi->pfn_lo;
 	hi->state = ALTDMA_IOVA_SENTINEL;
 	hi->gap = iovad->end_pfn - iovad->start_pfn + 1;
-	hi->sub_max = hi->gap;
 	rb_link_node(&hi->rb, &lo->rb, &lo->rb.rb_right);
 	fix_up(hi);
 	rb_insert_augmented(&hi->rb, &iovad->tree, &gap_callbacks);
@@ -959,7 +996,6 @@ int altdma_iova_domain_init(struct altdma_iova_domain *iovad,
 	limit = cfg->cache_limit ?: ALTDMA_IOVA_DEFAULT_CACHE_LIMIT;
 	classes = ilog2(max(limit >> shift, 1UL)) + 1;
 	classes = min_t(unsigned long, classes, ALTDMA_IOVA_MAX_CLASSES);
-	iovad->align_max = 1UL << (classes - 1);
 	if (iovad->policy->cached && !cfg->nocache)
 		iovad->nr_classes = classes;
 	iovad->depot_max = cfg->depot_max ?: ALTDMA_IOVA_DEFAULT_DEPOT_MAX;
@@ -1083,17 +1119,16 @@ void altdma_iova_get_stats(struct altdma_iova_domain *iovad,
 static int check_fail(struct altdma_iova_domain *iovad, const char *what,
 		      const struct altdma_iova_range *r)
 {
-	pr_err("%s: IOVA invariant broken: %s at [%#lx-%#lx] state %d gap %lu sub_max %lu\n",
-	       iovad->name, what, r->pfn_lo, r->pfn_hi, r->state, r->gap,
-	       r->sub_max);
+	pr_err("%s: IOVA invariant broken: %s at [%#lx-%#lx] state %d gap %lu\n",
+	       iovad->name, what, r->pfn_lo, r->pfn_hi, r->state, r->gap);
 	return -EUCLEAN;
 }
 
 /* Walk the tree in order: no overlap, exact gaps and maxima, index. */
 static int check_tree(struct altdma_iova_domain *iovad, unsigned long *cached)
 {
-	struct altdma_iova_range *r, *prev = NULL, *c;
-	unsigned long m;
+	struct altdma_iova_range *r, *prev = NULL;
+	struct altdma_iova_aug a;
 	struct rb_node *n;
 
 	for (n = rb_first(&iovad->tree); n; n = rb_next(n)) {
@@ -1104,15 +1139,9 @@ static int check_tree(struct altdma_iova_domain *iovad, unsigned long *cached)
 			return check_fail(iovad, "overlap", r);
 		if (r->gap != (prev ? r->pfn_lo - prev->pfn_hi - 1 : 0))
 			return check_fail(iovad, "wrong gap", r);
-		m = r->gap;
-		c = to_range(n->rb_left);
-		if (c && c->sub_max > m)
-			m = c->sub_max;
-		c = to_range(n->rb_right);
-		if (c && c->sub_max > m)
-			m = c->sub_max;
-		if (r->sub_max != m)
-			return check_fail(iovad, "wrong subtree gap", r);
+		a = aug_compute(r);
+		if (a.usable != r->sub.usable || a.order != r->sub.order)
+			return check_fail(iovad, "wrong subtree annotation", r);
 		if (r->state == ALTDMA_IOVA_ALLOCATED ||
 		    r->state == ALTDMA_IOVA_CACHED) {
 			if (xa_load(&iovad->ranges, r->pfn_lo) != r)

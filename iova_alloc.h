@@ -10,6 +10,7 @@
 #define _ALTDMA_IOVA_ALLOC_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/percpu.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
@@ -17,8 +18,15 @@
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 
-/* Largest number of cache size classes: 1, 2, 4, ... 2^(N-1) pages. */
-#define ALTDMA_IOVA_MAX_CLASSES		8
+/*
+ * Sizes up to 2^ALTDMA_IOVA_ALIGN_ORDER pages are rounded up to a power of two
+ * and aligned to it, as dma-iommu rounds them; larger sizes are aligned to
+ * 2^ALTDMA_IOVA_ALIGN_ORDER pages. The same for every granule, as in Linux.
+ */
+#define ALTDMA_IOVA_ALIGN_ORDER		5
+#define ALTDMA_IOVA_ALIGN_MAX		BIT(ALTDMA_IOVA_ALIGN_ORDER)
+/* Cache size classes: 1, 2, 4, ... ALTDMA_IOVA_ALIGN_MAX pages at most. */
+#define ALTDMA_IOVA_MAX_CLASSES		(ALTDMA_IOVA_ALIGN_ORDER + 1)
 /* Ranges one magazine holds: the magazine is then exactly 1 KiB. */
 #define ALTDMA_IOVA_MAG_SIZE		126
 /* Default largest cached size in bytes, as in Linux (128 KiB). */
@@ -44,13 +52,30 @@ enum altdma_iova_state {
 };
 
 /**
+ * struct altdma_iova_aug - what a subtree's gaps can hold
+ * @usable: most pages any gap in the subtree holds from an
+ *	%ALTDMA_IOVA_ALIGN_MAX-aligned start (so a larger request fits in
+ *	that gap exactly when its size is at most this)
+ * @order: 1 + the largest k <= %ALTDMA_IOVA_ALIGN_ORDER such that some gap
+ *	holds an aligned block of 2^k pages; 0 if no gap has a free page
+ *
+ * Both depend only on the ranges' addresses, never on the domain, so the
+ * rbtree's augment callbacks can keep them. Together they make placement
+ * exact: a request fits in a gap if and only if the gap's own values say so.
+ */
+struct altdma_iova_aug {
+	unsigned long usable : 56;
+	unsigned long order : 8;
+};
+
+/**
  * struct altdma_iova_range - one range in the tree
  * @rb: link in &altdma_iova_domain.tree, under &altdma_iova_domain.lock
  * @rcu: used instead of @rb once the range has left the tree
  * @pfn_lo: first page of the range
  * @pfn_hi: last page of the range (inclusive)
  * @gap: free pages between the previous range and this one
- * @sub_max: largest @gap in the subtree rooted here
+ * @sub: what the gaps in the subtree rooted here can hold
  * @npages: size the caller asked for; a free must give the same size. The
  *	range itself may be larger (rounded to a power of two).
  * @state: an &enum altdma_iova_state, changed with cmpxchg so that two
@@ -64,7 +89,7 @@ struct altdma_iova_range {
 	unsigned long pfn_lo;
 	unsigned long pfn_hi;
 	unsigned long gap;
-	unsigned long sub_max;
+	struct altdma_iova_aug sub;
 	unsigned int npages;
 	int state;
 };
@@ -76,9 +101,10 @@ struct altdma_iova_domain;
  * @name: shown in reports and stats
  * @cached: whether freed ranges may go through the per-CPU caches (a policy
  *	that must not reuse a range early says false)
- * @place: find room for @npages aligned to @align pages at or below
- *	@limit; returns the first pfn or 0 when there is none. Called with the
- *	domain lock held.
+ * @place: find room for @size pages (already rounded as
+ *	altdma_iova_alloc_size() says, and aligned as %ALTDMA_IOVA_ALIGN_ORDER
+ *	says) at or below @limit; returns the first pfn or 0 when there is
+ *	none. Called with the domain lock held.
  *
  * The policy is a property of the IOVA domain (seed 002), chosen at init.
  */
@@ -86,8 +112,7 @@ struct altdma_iova_policy {
 	const char *name;
 	bool cached;
 	unsigned long (*place)(struct altdma_iova_domain *iovad,
-			       unsigned long npages, unsigned long align,
-			       unsigned long limit);
+			       unsigned long size, unsigned long limit);
 };
 
 extern const struct altdma_iova_policy altdma_iova_policy_tree;
@@ -224,8 +249,6 @@ struct altdma_iova_stats {
  * @lo_end: sentinel at @start_pfn - 1
  * @hi_end: sentinel at @end_pfn + 1
  * @wrap_next: the wrap-around policy's cursor: next search starts below it
- * @align_max: largest size class in pages; smaller sizes are rounded up
- *	to a power of two and aligned to it, larger ones aligned to it
  * @nr_classes: size classes cached (0: caching off)
  * @depot_max: bound on each depot
  * @cpu_caches: per-CPU caches, @nr_classes of them per CPU
@@ -253,7 +276,6 @@ struct altdma_iova_domain {
 	struct altdma_iova_range hi_end;
 	unsigned long wrap_next;
 
-	unsigned long align_max;
 	unsigned int nr_classes;
 	unsigned int depot_max;
 	struct altdma_iova_cpu_cache __percpu *cpu_caches;
@@ -280,9 +302,8 @@ struct altdma_iova_domain {
  * @depot_max: bound on each depot; 0 means %ALTDMA_IOVA_DEFAULT_DEPOT_MAX
  * @nocache: never cache freed ranges (every free goes back to the tree)
  *
- * Sizes up to the largest class (cache_limit / granule pages, rounded down
- * to a power of two) are rounded up to a power of two and aligned to it, as
- * dma-iommu rounds them; larger sizes are aligned to the largest class.
+ * Caching covers the power-of-two sizes up to cache_limit / granule pages
+ * (and at most %ALTDMA_IOVA_ALIGN_MAX pages).
  */
 struct altdma_iova_config {
 	const char *name;

@@ -168,6 +168,12 @@ iova_new_pfns(struct kunit *test, unsigned long granule, unsigned long first,
 }
 
 /* Pages an allocation of @npages occupies. */
+/* Largest cached size in pages (0: the domain caches nothing). */
+static unsigned long iova_cache_max(const struct altdma_iova_domain *dom)
+{
+	return dom->nr_classes ? 1UL << (dom->nr_classes - 1) : 0;
+}
+
 static unsigned long iova_exp_size(unsigned long align_max, unsigned long npages)
 {
 	return npages <= align_max ? roundup_pow_of_two(npages) : npages;
@@ -300,31 +306,31 @@ struct iova_geom_case {
 	bool wrap;
 	unsigned long start_pfn;
 	unsigned long end_pfn;
-	unsigned long align_max;
+	unsigned long cache_max;
 	unsigned int nr_classes;
 	unsigned int exp_depot_max;	/* 0: not checked */
 };
 
 static const struct iova_geom_case iova_geom_cases[] = {
 	{ .granule = SZ_4K, .start = 0, .end = SZ_1G - 1,
-	  .start_pfn = 1, .end_pfn = SZ_1G / SZ_4K - 1, .align_max = 32,
+	  .start_pfn = 1, .end_pfn = SZ_1G / SZ_4K - 1, .cache_max = 32,
 	  .nr_classes = 6, .exp_depot_max = ALTDMA_IOVA_DEFAULT_DEPOT_MAX },
 	{ .granule = SZ_64K, .start = 0, .end = SZ_4G - 1,
-	  .start_pfn = 1, .end_pfn = 65535, .align_max = 2, .nr_classes = 2,
+	  .start_pfn = 1, .end_pfn = 65535, .cache_max = 2, .nr_classes = 2,
 	  .exp_depot_max = ALTDMA_IOVA_DEFAULT_DEPOT_MAX },
 	{ .granule = SZ_4K, .start = SZ_4K + 1, .end = SZ_1M - 1,
-	  .start_pfn = 2, .end_pfn = 255, .align_max = 32, .nr_classes = 6 },
+	  .start_pfn = 2, .end_pfn = 255, .cache_max = 32, .nr_classes = 6 },
 	{ .granule = SZ_4K, .start = 0, .end = SZ_1M - 1,
 	  .cache_limit = 48 * SZ_1K, .depot_max = 4,
-	  .start_pfn = 1, .end_pfn = 255, .align_max = 8, .nr_classes = 4,
+	  .start_pfn = 1, .end_pfn = 255, .cache_max = 8, .nr_classes = 4,
 	  .exp_depot_max = 4 },
 	{ .granule = SZ_64K, .start = SZ_1M, .end = SZ_2M - 1,
 	  .cache_limit = SZ_64K,
-	  .start_pfn = 16, .end_pfn = 31, .align_max = 1, .nr_classes = 1 },
+	  .start_pfn = 16, .end_pfn = 31, .cache_max = 1, .nr_classes = 1 },
 	{ .granule = SZ_4K, .start = 0, .end = SZ_1M - 1, .nocache = true,
-	  .start_pfn = 1, .end_pfn = 255, .align_max = 32, .nr_classes = 0 },
+	  .start_pfn = 1, .end_pfn = 255, .cache_max = 0, .nr_classes = 0 },
 	{ .granule = SZ_4K, .start = 0, .end = SZ_1M - 1, .wrap = true,
-	  .start_pfn = 1, .end_pfn = 255, .align_max = 32, .nr_classes = 0 },
+	  .start_pfn = 1, .end_pfn = 255, .cache_max = 0, .nr_classes = 0 },
 };
 
 /* Domain geometry and size classes follow the config; bad configs fail. */
@@ -365,7 +371,7 @@ static void iova_config(struct kunit *test)
 				    "case %u", i);
 		KUNIT_EXPECT_EQ_MSG(test, dom->start_pfn, c->start_pfn, "case %u", i);
 		KUNIT_EXPECT_EQ_MSG(test, dom->end_pfn, c->end_pfn, "case %u", i);
-		KUNIT_EXPECT_EQ_MSG(test, dom->align_max, c->align_max, "case %u", i);
+		KUNIT_EXPECT_EQ_MSG(test, iova_cache_max(dom), c->cache_max, "case %u", i);
 		KUNIT_EXPECT_EQ_MSG(test, dom->nr_classes, c->nr_classes, "case %u", i);
 		if (c->exp_depot_max)
 			KUNIT_EXPECT_EQ_MSG(test, dom->depot_max, c->exp_depot_max, "case %u", i);
@@ -399,7 +405,7 @@ static void iova_config(struct kunit *test)
 }
 
 /* Alloc and free in a fresh cached domain; placement is top-down, counters move. */
-static void iova_basic(struct kunit *test, unsigned long granule, unsigned long align_max,
+static void iova_basic(struct kunit *test, unsigned long granule, unsigned long cache_max,
 		       unsigned int nr_classes)
 {
 	struct altdma_iova_domain *dom;
@@ -408,7 +414,7 @@ static void iova_basic(struct kunit *test, unsigned long granule, unsigned long 
 
 	dom = iova_new_pfns(test, granule, 0, 1023, NULL, false);
 	top = dom->end_pfn;
-	KUNIT_ASSERT_EQ(test, dom->align_max, align_max);
+	KUNIT_ASSERT_EQ(test, iova_cache_max(dom), cache_max);
 	KUNIT_ASSERT_EQ(test, dom->nr_classes, nr_classes);
 	KUNIT_EXPECT_EQ(test, dom->granule, granule);
 	iova_stats(dom, &s0);
@@ -471,7 +477,7 @@ static void iova_basic_64k(struct kunit *test)
 	iova_basic(test, SZ_64K, 2, 2);
 }
 
-/* Every size up to align_max and some larger: size, alignment and placement. */
+/* Every size up to ALTDMA_IOVA_ALIGN_MAX and some larger: size, alignment, placement. */
 static void iova_size_align(struct kunit *test, unsigned long granule,
 			    unsigned long align_max)
 {
@@ -482,7 +488,7 @@ static void iova_size_align(struct kunit *test, unsigned long granule,
 	unsigned int cnt = 0, i, j;
 
 	dom = iova_new_pfns(test, granule, 0, 4095, NULL, true);
-	amax = dom->align_max;
+	amax = ALTDMA_IOVA_ALIGN_MAX;
 	KUNIT_ASSERT_EQ(test, amax, align_max);
 	KUNIT_ASSERT_EQ(test, dom->nr_classes, 0U);
 	sizes = kunit_kcalloc(test, amax + 6, sizeof(*sizes), GFP_KERNEL);
@@ -557,7 +563,7 @@ static void iova_size_align_4k(struct kunit *test)
 
 static void iova_size_align_64k(struct kunit *test)
 {
-	iova_size_align(test, SZ_64K, 2);
+	iova_size_align(test, SZ_64K, 32);
 }
 
 /* 48-bit domain: 32-bit limits are honoured, placement is top-down. */
@@ -1046,7 +1052,7 @@ static void iova_cache_roundtrip(struct kunit *test)
 	int ret;
 
 	dom = iova_new_pfns(test, SZ_4K, 0, 1023, NULL, false);
-	KUNIT_ASSERT_EQ(test, dom->align_max, 32UL);
+	KUNIT_ASSERT_EQ(test, iova_cache_max(dom), 32UL);
 
 	for (i = 0; i < ARRAY_SIZE(npg); i++) {
 		n = npg[i];
@@ -1095,8 +1101,8 @@ static void iova_cache_large_bypass(struct kunit *test)
 	unsigned long amax, p, q;
 
 	dom = iova_new_pfns(test, SZ_4K, 0, 1023, NULL, false);
-	amax = dom->align_max;
-	KUNIT_ASSERT_EQ(test, amax, 32UL);
+	amax = iova_cache_max(dom);
+	KUNIT_ASSERT_EQ(test, amax, ALTDMA_IOVA_ALIGN_MAX);
 
 	p = iova_take(dom, amax + 1);
 	KUNIT_EXPECT_EQ(test, p, round_down(dom->end_pfn + 1 - (amax + 1), amax));
@@ -1331,56 +1337,35 @@ static u32 iova_model_rand(struct iova_model *m, u32 n)
 }
 
 /*
- * Where the tree policy puts @size pages aligned to @align in @lo..@hi, or 0:
- * 1. the highest aligned fit in the free run that holds @hi (clipped at @hi);
- * 2. else the highest aligned fit in the highest free run below it that has
- *    at least @size + @align - 1 pages (such a run always holds one);
- * 3. else the highest aligned fit in any free run below it.
- * Free runs are maximal runs of clear bits in @used, bounded below by @lo.
+ * Highest @align-aligned @size pages within @lo..@hi that @used has free,
+ * or 0: placement is exact, so this is where the allocator must put them.
  */
 static unsigned long iova_model_fit(const unsigned long *used, unsigned long lo,
 				    unsigned long hi, unsigned long size,
 				    unsigned long align)
 {
-	unsigned long x = hi, r_lo, pfn, near = 0;
-	bool first = true;
+	unsigned long pfn, busy;
 
-	while (x >= lo) {
-		if (test_bit(x, used)) {
-			first = false;
-			if (x == lo)
-				break;
-			x--;
-			continue;
-		}
-		r_lo = x;
-		while (r_lo > lo && !test_bit(r_lo - 1, used))
-			r_lo--;
-		pfn = 0;
-		if (x - r_lo + 1 >= size) {
-			pfn = round_down(x - size + 1, align);
-			if (pfn < r_lo)
-				pfn = 0;
-		}
-		if (first && pfn)
+	if (hi < lo || hi - lo + 1 < size)
+		return 0;
+	pfn = round_down(hi - size + 1, align);
+	while (pfn >= lo) {
+		busy = find_next_bit(used, pfn + size, pfn);
+		if (busy >= pfn + size)
 			return pfn;
-		if (!first && x - r_lo + 1 >= size + align - 1)
-			return pfn;
-		if (!first && !near)
-			near = pfn;
-		first = false;
-		if (r_lo == lo)
-			break;
-		x = r_lo - 1;
+		/* the next candidate must end below the first busy page */
+		if (busy < lo + size)
+			return 0;
+		pfn = round_down(busy - size, align);
 	}
-	return near;
+	return 0;
 }
 
 static void iova_model_alloc(struct iova_model *m)
 {
 	struct altdma_iova_domain *dom = m->dom;
 	struct kunit *test = m->test;
-	unsigned long amax = dom->align_max;
+	unsigned long amax = ALTDMA_IOVA_ALIGN_MAX;
 	unsigned long npages, size, align, limit, hi, want = 0, pfn;
 	u32 r;
 
@@ -1439,7 +1424,7 @@ static void iova_model_alloc(struct iova_model *m)
 static void iova_model_free(struct iova_model *m, unsigned int idx)
 {
 	struct iova_model_ent e = m->live[idx];
-	unsigned long size = iova_exp_size(m->dom->align_max, e.npages);
+	unsigned long size = iova_exp_size(ALTDMA_IOVA_ALIGN_MAX, e.npages);
 
 	KUNIT_ASSERT_EQ_MSG(m->test, altdma_iova_free(m->dom, e.pfn, e.npages), 0,
 			    "free(%#lx, %lu) of a live range", e.pfn, e.npages);
@@ -1472,7 +1457,7 @@ static void iova_model_bad_free(struct iova_model *m)
 		return;
 	idx = iova_model_rand(m, m->nr_live);
 	e = m->live[idx];
-	size = iova_exp_size(dom->align_max, e.npages);
+	size = iova_exp_size(ALTDMA_IOVA_ALIGN_MAX, e.npages);
 
 	switch (iova_model_rand(m, 4)) {
 	case 0:		/* wrong size */
@@ -1561,7 +1546,6 @@ static void iova_model_run(struct kunit *test, enum iova_model_variant variant)
 		KUNIT_ASSERT_GT(test, dom->nr_classes, 0U);
 	else
 		KUNIT_ASSERT_EQ(test, dom->nr_classes, 0U);
-	KUNIT_ASSERT_TRUE(test, is_power_of_2(dom->align_max));
 
 	m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, m);
@@ -1654,7 +1638,7 @@ static void iova_fragmentation_64k(struct kunit *test)
 	dom = iova_new(test, &cfg);
 	KUNIT_ASSERT_EQ(test, dom->start_pfn, 1UL);
 	KUNIT_ASSERT_EQ(test, dom->end_pfn, 65535UL);
-	KUNIT_ASSERT_EQ(test, dom->align_max, 2UL);
+	KUNIT_ASSERT_EQ(test, dom->nr_classes, 0U);
 	lim = (unsigned long)((1ULL << 32) >> dom->shift) - 1;
 	nbits = dom->end_pfn + 1;
 	holes = iova_kvzalloc(test, BITS_TO_LONGS(nbits) * sizeof(long));
@@ -1707,26 +1691,25 @@ static void iova_fragmentation_64k(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, s.live_ranges, (u64)(65535 - nholes));
 	KUNIT_ASSERT_EQ(test, altdma_iova_check(dom), 0);
 
-	/*
-	 * pairs: each one must be an aligned pair of holes, and every such
-	 * pair must be found before an allocation fails
-	 */
+	/* pairs: only where two holes form an aligned pair, highest first */
+	last = nbits / 2;
 	for (;;) {
 		pfn = altdma_iova_alloc(dom, 2, lim, GFP_KERNEL);
-		if (!pfn)
-			break;
-		if ((pfn & 1) || !test_bit(pfn / 2, pairs)) {
-			KUNIT_FAIL(test, "pair %lu: got %#lx, not an aligned pair of holes",
-				   got2, pfn);
+		i = find_last_bit(pairs, last);
+		want = i < last ? 2 * i : 0;
+		if (pfn != want) {
+			KUNIT_FAIL(test, "pair %lu: got %#lx, expected %#lx", got2, pfn, want);
 			return;
 		}
-		__clear_bit(pfn / 2, pairs);
+		if (!pfn)
+			break;
+		__clear_bit(i, pairs);
 		__clear_bit(pfn, holes);
 		__clear_bit(pfn + 1, holes);
+		last = i;
 		got2++;
 	}
 	KUNIT_EXPECT_EQ(test, got2, npairs);
-	KUNIT_EXPECT_EQ(test, find_first_bit(pairs, nbits / 2), nbits / 2);
 
 	/* single pages: every remaining hole, highest first, then nothing */
 	last = nbits;

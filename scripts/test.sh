@@ -3,11 +3,13 @@
 #
 # The project's test command (README): installs what it needs, then
 #  1. builds altdma.ko out of tree against Debian's linux-headers-amd64 (6.1)
-#     with W=1 and requires zero warnings;
-#  2. builds the KUnit test kernel and runs every KUnit suite through
+#     with W=1 and sparse (C=2) and requires zero warnings;
+#  2. runs checkpatch --strict and kernel-doc over every source file;
+#  3. builds the KUnit test kernel and runs every KUnit suite through
 #     kunit.py under both vIOMMU profiles (scripts/kunit.sh).
 # The last line is "test: N passed, N failed", counting every KUnit case,
-# every suite-ran check, every kernel-log check and the build check.
+# every suite-ran check, every kernel-log check and the build and hygiene
+# checks.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -17,22 +19,37 @@ count() { # count NAME STATUS
 	else fail=$((fail + 1)); echo "FAIL: $1"; fi
 }
 
-need_pkgs build-essential linux-headers-amd64 "${ALTDMA_KERNEL_PKGS[@]}"
+need_pkgs build-essential linux-headers-amd64 sparse "${ALTDMA_KERNEL_PKGS[@]}"
+"$ALTDMA_REPO/scripts/test-kernel.sh" --prepare || exit 1
 
-# 1. out-of-tree build, W=1, in a scratch copy so the work tree stays clean
+# 1. out-of-tree build with W=1 and sparse (C=2), in a scratch copy so the
+#    work tree stays clean
 kdir=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | grep -v 6.12 | tail -n 1)
 obj=$ALTDMA_BUILD/oot-6.1
 rm -rf "$obj" && mkdir -p "$obj"
 cp -r "$ALTDMA_REPO"/Kbuild "$ALTDMA_REPO"/Makefile "$ALTDMA_REPO"/*.c \
 	"$ALTDMA_REPO"/*.h "$ALTDMA_REPO"/kunit "$obj"/
-make -C "$obj" KDIR="$kdir" W=1 >"$obj/build.log" 2>&1
+make -C "$obj" KDIR="$kdir" W=1 C=2 >"$obj/build.log" 2>&1
 st=$?
 warn=$(grep -c -E 'warning:|error:' "$obj/build.log")
 [ "$st" -eq 0 ] && [ "$warn" -eq 0 ] && [ -f "$obj/altdma.ko" ] || {
 	st=1; grep -E 'warning:|error:' "$obj/build.log" | head -20; }
-count "altdma.ko builds against $(basename "$kdir") with W=1, $warn warnings" "$st"
+count "altdma.ko builds against $(basename "$kdir"): W=1 + sparse, $warn warnings" "$st"
 
-# 2. KUnit under both profiles
+# 2. checkpatch --strict and kernel-doc, from the linux-source-6.1 tree
+cd "$ALTDMA_REPO" || exit 1
+src=(*.c *.h kunit/*.c Kbuild Kconfig)
+cp_out=$("$ALTDMA_SRC/scripts/checkpatch.pl" --strict --no-tree --terse \
+	--show-types -f "${src[@]}" 2>&1 | grep -E '^[^:]+:[0-9]+: ')
+n=$(printf '%s' "$cp_out" | grep -c .)
+[ "$n" -eq 0 ] || printf '%s\n' "$cp_out" | head -20
+count "checkpatch --strict: $n findings" "$n"
+kd_out=$("$ALTDMA_SRC/scripts/kernel-doc" -none *.c *.h kunit/*.c 2>&1)
+n=$(printf '%s' "$kd_out" | grep -c .)
+[ "$n" -eq 0 ] || printf '%s\n' "$kd_out" | head -20
+count "kernel-doc -none: $n warnings" "$n"
+
+# 3. KUnit under both profiles
 out=$("$ALTDMA_REPO/scripts/kunit.sh" | tee /dev/stderr | tail -n 1)
 kp=$(echo "$out" | sed -n 's/^kunit: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
 kf=$(echo "$out" | sed -n 's/^kunit: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
