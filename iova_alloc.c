@@ -29,9 +29,6 @@
 
 #include "iova_alloc.h"
 
-/* Depot magazines untouched for this long are given back to the tree. */
-#define ALTDMA_IOVA_RECLAIM_MS	100
-
 static inline struct altdma_iova_range *to_range(struct rb_node *n)
 {
 	return n ? rb_entry(n, struct altdma_iova_range, rb) : NULL;
@@ -451,8 +448,7 @@ static bool depot_push(struct altdma_iova_domain *iovad,
 	}
 	spin_unlock(&depot->lock);
 	if (ok)
-		schedule_delayed_work(&iovad->reclaim,
-				      msecs_to_jiffies(ALTDMA_IOVA_RECLAIM_MS));
+		schedule_delayed_work(&iovad->reclaim, iovad->reclaim_delay);
 	return ok;
 }
 
@@ -618,8 +614,7 @@ static void altdma_iova_reclaim(struct work_struct *work)
 		mag_drain(iovad, mag, true);
 	}
 	if (more)
-		schedule_delayed_work(&iovad->reclaim,
-				      msecs_to_jiffies(ALTDMA_IOVA_RECLAIM_MS));
+		schedule_delayed_work(&iovad->reclaim, iovad->reclaim_delay);
 }
 
 /* ---- allocation and free ---- */
@@ -1005,6 +1000,8 @@ int altdma_iova_domain_init(struct altdma_iova_domain *iovad,
 	init_sentinels(iovad);
 	iovad->wrap_next = iovad->end_pfn + 1;
 	INIT_DELAYED_WORK(&iovad->reclaim, altdma_iova_reclaim);
+	iovad->reclaim_delay = msecs_to_jiffies(cfg->reclaim_ms ?:
+						ALTDMA_IOVA_DEFAULT_RECLAIM_MS);
 
 	iovad->stats = alloc_percpu(struct altdma_iova_pcpu_stats);
 	ret = iovad->stats ? init_caches(iovad) : -ENOMEM;

@@ -33,6 +33,8 @@
 #define ALTDMA_IOVA_DEFAULT_CACHE_LIMIT	(128 * 1024)
 /* Default bound on full magazines in each class's depot. */
 #define ALTDMA_IOVA_DEFAULT_DEPOT_MAX	32
+/* Default idle time after which the depot gives a magazine back, in ms. */
+#define ALTDMA_IOVA_DEFAULT_RECLAIM_MS	100
 
 /**
  * enum altdma_iova_state - what a range in the tree is
@@ -254,6 +256,7 @@ struct altdma_iova_stats {
  * @cpu_caches: per-CPU caches, @nr_classes of them per CPU
  * @depots: one per class
  * @reclaim: delayed work giving depot magazines back when idle
+ * @reclaim_delay: jiffies between two passes of @reclaim
  * @stats: per-CPU event counters
  * @refused: refused frees by kind
  * @reported: kinds of refusal already reported (each is reported once)
@@ -281,6 +284,7 @@ struct altdma_iova_domain {
 	struct altdma_iova_cpu_cache __percpu *cpu_caches;
 	struct altdma_iova_depot depots[ALTDMA_IOVA_MAX_CLASSES];
 	struct delayed_work reclaim;
+	unsigned long reclaim_delay;
 
 	struct altdma_iova_pcpu_stats __percpu *stats;
 	atomic64_t refused[ALTDMA_IOVA_REFUSE_KINDS];
@@ -301,6 +305,8 @@ struct altdma_iova_domain {
  *	do not allow it.
  * @depot_max: bound on each depot; 0 means %ALTDMA_IOVA_DEFAULT_DEPOT_MAX
  * @nocache: never cache freed ranges (every free goes back to the tree)
+ * @reclaim_ms: how long a depot may sit unused before it gives one magazine
+ *	per class back to the tree; 0 means %ALTDMA_IOVA_DEFAULT_RECLAIM_MS
  *
  * Caching covers the power-of-two sizes up to cache_limit / granule pages
  * (and at most %ALTDMA_IOVA_ALIGN_MAX pages).
@@ -314,6 +320,7 @@ struct altdma_iova_config {
 	unsigned long cache_limit;
 	unsigned int depot_max;
 	bool nocache;
+	unsigned int reclaim_ms;
 };
 
 int altdma_iova_domain_init(struct altdma_iova_domain *iovad,

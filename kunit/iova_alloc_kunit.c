@@ -33,6 +33,7 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 
 #include "../iova_alloc.h"
 
@@ -1161,6 +1162,81 @@ static void iova_flush_on_failure(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, iova_count_free(test, dom), 64UL);
 }
 
+/* Run the depot's reclaim pass now and wait for it. */
+static void iova_run_reclaim(struct altdma_iova_domain *dom)
+{
+	mod_delayed_work(system_wq, &dom->reclaim, 0);
+	flush_delayed_work(&dom->reclaim);
+}
+
+/*
+ * An idle depot gives one magazine per pass back to the tree; a pass after
+ * a magazine was taken from the depot gives nothing back.
+ */
+static void iova_depot_reclaim(struct kunit *test)
+{
+	struct altdma_iova_config cfg = {
+		.name = test->name,
+		.granule = SZ_4K,
+		.start = 0,
+		.end = 2048UL * SZ_4K - 1,
+		.reclaim_ms = 3600 * 1000,	/* passes run only when asked */
+	};
+	const unsigned int mag = ALTDMA_IOVA_MAG_SIZE, n = 5 * mag;
+	struct altdma_iova_domain *dom;
+	struct altdma_iova_stats s0, s;
+	unsigned long *pfns;
+	unsigned int i;
+
+	dom = iova_new(test, &cfg);
+	pfns = kunit_kcalloc(test, n, sizeof(*pfns), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pfns);
+
+	/*
+	 * On one CPU: the loaded and previous magazines take 2 * mag frees,
+	 * and each further mag frees push one full magazine to the depot.
+	 */
+	migrate_disable();
+	for (i = 0; i < n; i++)
+		pfns[i] = altdma_iova_alloc(dom, 1, ULONG_MAX, GFP_ATOMIC);
+	for (i = 0; i < n; i++)
+		altdma_iova_free(dom, pfns[i], 1);
+	migrate_enable();
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_NE(test, pfns[i], 0UL);
+	iova_stats(dom, &s0);
+	KUNIT_ASSERT_EQ(test, s0.depot_mags, 3ULL);
+	KUNIT_ASSERT_EQ(test, s0.cached_ranges, (u64)n);
+
+	iova_run_reclaim(dom);
+	iova_stats(dom, &s);
+	KUNIT_EXPECT_EQ(test, s.depot_mags, 2ULL);
+	KUNIT_EXPECT_EQ(test, s.cached_ranges, (u64)(n - mag));
+	KUNIT_EXPECT_EQ(test, s.pages_in_use, 0ULL);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+
+	/* empty this CPU's two magazines, then take one from the depot */
+	migrate_disable();
+	for (i = 0; i < 2 * mag + 1; i++)
+		pfns[i] = altdma_iova_alloc(dom, 1, ULONG_MAX, GFP_ATOMIC);
+	migrate_enable();
+	iova_stats(dom, &s);
+	KUNIT_EXPECT_EQ(test, s.depot_mags, 1ULL);
+	KUNIT_EXPECT_EQ(test, s.cache_hits - s0.cache_hits, (u64)(2 * mag + 1));
+
+	iova_run_reclaim(dom);		/* the depot was used: nothing back */
+	iova_stats(dom, &s);
+	KUNIT_EXPECT_EQ(test, s.depot_mags, 1ULL);
+	iova_run_reclaim(dom);		/* idle since: one magazine back */
+	iova_stats(dom, &s);
+	KUNIT_EXPECT_EQ(test, s.depot_mags, 0ULL);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+
+	for (i = 0; i < 2 * mag + 1; i++)
+		KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, pfns[i], 1), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+}
+
 /* Many frees with a one-magazine depot: bounded depot, nothing lost. */
 static void iova_depot_bound(struct kunit *test)
 {
@@ -1279,6 +1355,7 @@ static struct kunit_case iova_cases[] = {
 	KUNIT_CASE(iova_cache_large_bypass),
 	KUNIT_CASE(iova_flush_on_failure),
 	KUNIT_CASE(iova_depot_bound),
+	KUNIT_CASE(iova_depot_reclaim),
 	KUNIT_CASE(iova_wrap_no_early_reuse),
 	{}
 };

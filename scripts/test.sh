@@ -50,7 +50,9 @@ n=$(printf '%s' "$kd_out" | grep -c .)
 count "kernel-doc -none: $n warnings" "$n"
 
 # 3. KUnit under both profiles
-out=$("$ALTDMA_REPO/scripts/kunit.sh" | tee /dev/stderr | tail -n 1)
+mkdir -p "$ALTDMA_RESULTS"
+"$ALTDMA_REPO/scripts/kunit.sh" 2>&1 | tee "$ALTDMA_RESULTS/kunit.out"
+out=$(tail -n 1 "$ALTDMA_RESULTS/kunit.out")
 kp=$(echo "$out" | sed -n 's/^kunit: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
 kf=$(echo "$out" | sed -n 's/^kunit: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
 if [ -z "$kp" ]; then
