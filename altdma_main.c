@@ -3,9 +3,10 @@
  * altdma: alternate DMA mapping ops for chosen devices behind an IOMMU.
  *
  * This file holds the module's entry points. The IOVA allocator is in
- * iova_alloc.c; the bounce pool (swiotlb_bounce.c) and the dma_map_ops
- * (dma_iommu_ops.c) are not written yet, so loading the module attaches
- * nothing and changes no device.
+ * iova_alloc.c and the bounce-buffer pool in swiotlb_bounce.c (its size
+ * parameter, bounce_pool_size, is declared there); the dma_map_ops
+ * (dma_iommu_ops.c) are not written yet, so loading the module creates no
+ * pool, attaches nothing and changes no device.
  */
 
 #define pr_fmt(fmt) "altdma: " fmt
@@ -14,7 +15,7 @@
 
 static int __init altdma_init(void)
 {
-	pr_info("loaded (IOVA allocator only; no device is attached)\n");
+	pr_info("loaded (IOVA allocator and bounce pool; no device is attached)\n");
 	return 0;
 }
 module_init(altdma_init);
