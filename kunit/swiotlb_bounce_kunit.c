@@ -393,39 +393,42 @@ static void bk_min_align_impossible(struct kunit *test,
 	bk_expect_same(test, &st0, &st);
 }
 
-static void bounce_min_align_4k(struct kunit *test)
+/*
+ * Every mask in @masks is honoured on a pool of @granule granules, and
+ * @impossible (more alignment than the slot allocator gives) is refused.
+ */
+static void bk_min_align_all(struct kunit *test, unsigned long granule,
+			     const unsigned int *masks, unsigned int nr,
+			     unsigned int impossible)
 {
-	static const unsigned int masks[] = { 0, 0x3, 0x7ff, 0xfff, 0x1fff,
-					      0x3fff, 0x1ffff };
-	struct altdma_bounce_pool *pool = bk_pool(test, SZ_1M, SZ_4K);
+	struct altdma_bounce_pool *pool = bk_pool(test, SZ_1M, granule);
 	u8 *buf = bk_buf(test, SZ_256K);
 	struct altdma_bounce_stats st;
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(masks); i++)
+	for (i = 0; i < nr; i++)
 		bk_min_align(test, pool, buf, SZ_256K, masks[i]);
-	bk_min_align_impossible(test, pool, buf, 0x3ffff);
+	bk_min_align_impossible(test, pool, buf, impossible);
 	bk_stats(pool, &st);
 	KUNIT_EXPECT_EQ(test, st.live_mappings, 0ULL);
 	KUNIT_EXPECT_EQ(test, st.granules_in_use, 0ULL);
+}
+
+static void bounce_min_align_4k(struct kunit *test)
+{
+	static const unsigned int masks[] = { 0, 0x3, 0x7ff, 0xfff, 0x1fff,
+					      0x3fff, 0x1ffff };
+
+	/* 64 granules of alignment: more than the slot allocator gives */
+	bk_min_align_all(test, SZ_4K, masks, ARRAY_SIZE(masks), 0x3ffff);
 }
 
 static void bounce_min_align_64k(struct kunit *test)
 {
 	static const unsigned int masks[] = { 0, 0x3, 0x7ff, 0xfff, 0xffff,
 					      0x1ffff, 0x7ffff };
-	struct altdma_bounce_pool *pool = bk_pool(test, SZ_1M, SZ_64K);
-	u8 *buf = bk_buf(test, SZ_256K);
-	struct altdma_bounce_stats st;
-	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(masks); i++)
-		bk_min_align(test, pool, buf, SZ_256K, masks[i]);
-	/* 64 granules of alignment: more than the slot allocator gives */
-	bk_min_align_impossible(test, pool, buf, 0x3fffff);
-	bk_stats(pool, &st);
-	KUNIT_EXPECT_EQ(test, st.live_mappings, 0ULL);
-	KUNIT_EXPECT_EQ(test, st.granules_in_use, 0ULL);
+	bk_min_align_all(test, SZ_64K, masks, ARRAY_SIZE(masks), 0x3fffff);
 }
 
 /*

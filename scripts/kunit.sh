@@ -62,7 +62,7 @@ for p in "${profiles[@]}"; do
 	kargs=$(profile_kargs "$p")
 	json=$ALTDMA_RESULTS/kunit-$p.json
 	log=$ALTDMA_RESULTS/kunit-$p.log
-	rm -f "$json"
+	rm -f "$json" "$ALTDMA_KUNIT_BUILD/test.log"
 	log "kunit.py run, profile $p"
 	start=$(date +%s)
 	(cd "$ALTDMA_SRC" && python3 tools/testing/kunit/kunit.py run \

@@ -69,7 +69,10 @@ def main():
 
     try:
         with open(args.log, errors='replace') as f:
-            splats = [l.rstrip() for l in f if SPLAT.search(l)]
+            lines = f.readlines()
+        splats = [l.rstrip() for l in lines if SPLAT.search(l)]
+        if not any(l.startswith('Linux version') for l in lines):
+            splats.append('no kernel boot in the log')
     except OSError as e:
         splats = [f'no kernel log ({e})']
     if splats:
