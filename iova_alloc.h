@@ -203,8 +203,10 @@ enum altdma_iova_refusal {
 
 /**
  * struct altdma_iova_stats - a snapshot of a domain's counters
- * @live_ranges: ranges handed out and not yet freed
+ * @live_ranges: ranges handed out and not yet freed or quarantined
  * @pages_in_use: pages of those ranges
+ * @quarantined: ranges turned reserved by altdma_iova_quarantine()
+ * @quarantined_pages: pages of those ranges
  * @cached_ranges: ranges parked in caches and depot
  * @allocs: successful allocations
  * @frees: accepted frees
@@ -219,6 +221,8 @@ enum altdma_iova_refusal {
 struct altdma_iova_stats {
 	u64 live_ranges;
 	u64 pages_in_use;
+	u64 quarantined;
+	u64 quarantined_pages;
 	u64 cached_ranges;
 	u64 allocs;
 	u64 frees;
@@ -262,6 +266,8 @@ struct altdma_iova_stats {
  * @reported: kinds of refusal already reported (each is reported once)
  * @failed_allocs: see &altdma_iova_stats
  * @cache_flushes: see &altdma_iova_stats
+ * @quarantined: see &altdma_iova_stats
+ * @quarantined_pages: see &altdma_iova_stats
  */
 struct altdma_iova_domain {
 	const char *name;
@@ -291,6 +297,8 @@ struct altdma_iova_domain {
 	unsigned long reported;
 	atomic64_t failed_allocs;
 	atomic64_t cache_flushes;
+	atomic64_t quarantined;
+	atomic64_t quarantined_pages;
 };
 
 /**
@@ -333,6 +341,8 @@ unsigned long altdma_iova_alloc(struct altdma_iova_domain *iovad,
 				gfp_t gfp);
 int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 		     unsigned long npages);
+int altdma_iova_quarantine(struct altdma_iova_domain *iovad,
+			   unsigned long pfn, unsigned long npages);
 void altdma_iova_flush_caches(struct altdma_iova_domain *iovad);
 void altdma_iova_get_stats(struct altdma_iova_domain *iovad,
 			   struct altdma_iova_stats *st);
