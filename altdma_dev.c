@@ -172,7 +172,6 @@ static unsigned long adev_release_recs(struct altdma_dev *adev)
 						rec->iova + rec->segs[i].span_off,
 						rec->segs[i].span_len, &gather);
 		}
-		xa_erase(&adev->recs, index);
 		kfree(rec);
 	}
 	adev->pt->iotlb_sync(adev->pt_priv, &gather);

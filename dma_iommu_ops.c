@@ -288,9 +288,13 @@ static int rec_iova_alloc(struct altdma_dev *adev, struct altdma_rec *rec,
 static int rec_publish(struct altdma_dev *adev, struct altdma_rec *rec)
 {
 	struct altdma_rec *old;
+	unsigned long flags;
 
 	rec->state = ALTDMA_REC_MAPPED;
-	old = xa_store(&adev->recs, rec->iova >> adev->shift, rec, GFP_ATOMIC);
+	xa_lock_irqsave(&adev->recs, flags);
+	old = __xa_store(&adev->recs, rec->iova >> adev->shift, rec,
+			 GFP_ATOMIC);
+	xa_unlock_irqrestore(&adev->recs, flags);
 	if (xa_is_err(old))
 		return xa_err(old);
 	/* a tombstone of an earlier mapping at this IOVA page */
@@ -415,7 +419,8 @@ static void rec_release(struct altdma_dev *adev, struct altdma_rec *rec,
 		altdma_iova_free(&adev->iovad, rec->iova >> adev->shift,
 				 rec->npages);
 	else
-		altdma_fq_queue(adev, rec->iova >> adev->shift, rec->npages);
+		altdma_fq_queue(adev, rec->iova >> adev->shift, rec->npages,
+				&gather);
 	atomic64_inc(&adev->unmaps);
 	/* pairs with the acquire in rec_claim(): the teardown is complete */
 	smp_store_release(&rec->state, ALTDMA_REC_RELEASED);

@@ -203,11 +203,14 @@ struct altdma_rec {
  * @npages: pages given to the allocator
  * @gen: flushes started when it was queued; it may be freed once more
  *	flushes than that have finished
+ * @freelist: page-table pages the backend freed with the range (from the
+ *	gather); given back to the page allocator after the flush
  */
 struct altdma_fq_entry {
 	unsigned long pfn;
 	unsigned long npages;
 	u64 gen;
+	struct list_head freelist;
 };
 
 /**
@@ -362,7 +365,7 @@ void altdma_dev_refuse(struct altdma_dev *adev, enum altdma_refusal kind,
 int altdma_fq_init(struct altdma_dev *adev);
 void altdma_fq_destroy(struct altdma_dev *adev);
 void altdma_fq_queue(struct altdma_dev *adev, unsigned long pfn,
-		     unsigned long npages);
+		     unsigned long npages, struct iommu_iotlb_gather *gather);
 void altdma_fq_flush(struct altdma_dev *adev);
 
 /* pt_backend_iommu.c: the backend over an unmanaged IOMMU domain */

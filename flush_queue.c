@@ -13,6 +13,8 @@
  * flush that started after it was queued has finished.
  */
 
+#include <linux/list.h>
+#include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/timer.h>
 
@@ -29,6 +31,7 @@ static void fq_drain_locked(struct altdma_dev *adev, struct altdma_fq *fq)
 		if (e->gen >= done)
 			break;
 		altdma_iova_free(&adev->iovad, e->pfn, e->npages);
+		put_pages_list(&e->freelist);
 		fq->head = (fq->head + 1) % ALTDMA_FQ_SIZE;
 		fq->count--;
 	}
@@ -86,6 +89,8 @@ static void fq_timeout(struct timer_list *t)
  * @adev: a context in deferred mode
  * @pfn: first IOVA page of the range
  * @npages: its size as given to the allocator
+ * @gather: what the backend's unmap collected; page-table pages on its
+ *	freelist are kept until the flush
  *
  * The range's page-table entries must already be gone. When this CPU's
  * queue is full, the IOTLB is flushed first and the queue drained.
@@ -93,7 +98,7 @@ static void fq_timeout(struct timer_list *t)
  * Context: any context; takes this CPU's queue lock with interrupts off.
  */
 void altdma_fq_queue(struct altdma_dev *adev, unsigned long pfn,
-		     unsigned long npages)
+		     unsigned long npages, struct iommu_iotlb_gather *gather)
 {
 	struct altdma_fq_entry *e;
 	struct altdma_fq *fq;
@@ -111,6 +116,8 @@ void altdma_fq_queue(struct altdma_dev *adev, unsigned long pfn,
 	e->pfn = pfn;
 	e->npages = npages;
 	e->gen = atomic64_read(&adev->fq_started);
+	INIT_LIST_HEAD(&e->freelist);
+	list_splice_init(&gather->freelist, &e->freelist);
 	fq->count++;
 	spin_unlock(&fq->lock);
 	local_irq_restore(flags);

@@ -695,6 +695,7 @@ static void alloc_is_zeroed_mapped_and_unmapped(struct kunit *test)
 	page = dma_alloc_pages(adev->dev, SZ_8K, &dma, DMA_FROM_DEVICE,
 			       GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_FALSE(test, dma_mapping_error(adev->dev, dma));
 	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 2UL);
 	KUNIT_EXPECT_EQ(test, ops_prot_of(test, dma), IOMMU_WRITE | IOMMU_CACHE);
 	dma_free_pages(adev->dev, SZ_8K, page, dma, DMA_FROM_DEVICE);

@@ -17,16 +17,41 @@ static void *pte_mk(struct pt_soft *pt, phys_addr_t phys, int prot)
 			    PT_SOFT_PROT_BITS) | prot);
 }
 
+/*
+ * The tables are used from the flush-queue timer (softirq) too, so every
+ * update takes the xarray lock with interrupts off.
+ */
+static void *soft_store(struct xarray *xa, unsigned long index, void *e)
+{
+	unsigned long flags;
+	void *old;
+
+	xa_lock_irqsave(xa, flags);
+	old = __xa_store(xa, index, e, GFP_ATOMIC);
+	xa_unlock_irqrestore(xa, flags);
+	return old;
+}
+
+static void *soft_erase(struct xarray *xa, unsigned long index)
+{
+	unsigned long flags;
+	void *old;
+
+	xa_lock_irqsave(xa, flags);
+	old = __xa_erase(xa, index);
+	xa_unlock_irqrestore(xa, flags);
+	return old;
+}
+
 static void soft_unmap_pages(struct pt_soft *pt, unsigned long pfn,
 			     unsigned long n, bool stale)
 {
 	unsigned long i;
 
 	for (i = 0; i < n; i++) {
-		xa_erase(&pt->ptes, pfn + i);
+		soft_erase(&pt->ptes, pfn + i);
 		if (stale)
-			xa_store(&pt->stale, pfn + i, xa_mk_value(1),
-				 GFP_ATOMIC);
+			soft_store(&pt->stale, pfn + i, xa_mk_value(1));
 	}
 }
 
@@ -47,11 +72,11 @@ static int soft_map(void *priv, unsigned long iova, phys_addr_t phys,
 			soft_unmap_pages(pt, pfn, i, false);
 			return -EEXIST;
 		}
-		if (xa_erase(&pt->stale, pfn + i))
+		if (soft_erase(&pt->stale, pfn + i))
 			atomic_inc(&pt->stale_reuse);
-		if (xa_is_err(xa_store(&pt->ptes, pfn + i,
-				       pte_mk(pt, phys + (i << pt->shift), prot),
-				       GFP_ATOMIC))) {
+		if (xa_is_err(soft_store(&pt->ptes, pfn + i,
+					 pte_mk(pt, phys + (i << pt->shift),
+						prot)))) {
 			soft_unmap_pages(pt, pfn, i, false);
 			return -ENOMEM;
 		}
@@ -99,7 +124,7 @@ static void soft_iotlb_sync(void *priv, struct iommu_iotlb_gather *gather)
 		return;
 	xa_for_each_range(&pt->stale, index, e, gather->start >> pt->shift,
 			  gather->end >> pt->shift)
-		xa_erase(&pt->stale, index);
+		soft_erase(&pt->stale, index);
 }
 
 static void soft_flush_all(void *priv)
@@ -110,7 +135,7 @@ static void soft_flush_all(void *priv)
 
 	atomic_inc(&pt->flush_alls);
 	xa_for_each(&pt->stale, index, e)
-		xa_erase(&pt->stale, index);
+		soft_erase(&pt->stale, index);
 }
 
 static bool soft_coherent(void *priv)
