@@ -278,7 +278,8 @@ void altdma_dev_get_stats(struct altdma_dev *adev, struct altdma_dev_stats *st)
 	st->iotlb_syncs = atomic64_read(&adev->iotlb_syncs);
 	st->flush_alls = atomic64_read(&adev->flush_alls);
 	st->deferred = atomic64_read(&adev->deferred);
-	st->live = st->maps - st->unmaps - st->quarantined;
+	st->live = st->maps - st->unmaps -
+		   atomic64_read(&adev->quarantined_live);
 	for (k = 0; k < ALTDMA_REFUSE_KINDS; k++) {
 		st->refused[k] = atomic64_read(&adev->refused[k]);
 		st->refused_total += st->refused[k];

@@ -221,13 +221,18 @@ static void iotlb_sync(struct altdma_dev *adev,
 	atomic64_inc(&adev->iotlb_syncs);
 }
 
-/* Quarantine @rec's IOVA: the backend left part of it mapped. */
+/*
+ * Quarantine @rec's IOVA: the backend left part of it mapped. @live: the
+ * mapping was published (counted in maps), not a map being undone.
+ */
 static void rec_quarantine(struct altdma_dev *adev, struct altdma_rec *rec,
-			   const char *what, unsigned long caller)
+			   bool live, const char *what, unsigned long caller)
 {
 	altdma_iova_quarantine(&adev->iovad, rec->iova >> adev->shift,
 			       rec->npages);
 	atomic64_inc(&adev->quarantined);
+	if (live)
+		atomic64_inc(&adev->quarantined_live);
 	/* pairs with the acquire in rec_claim(): the IOVA is quarantined */
 	smp_store_release(&rec->state, ALTDMA_REC_QUARANTINED);
 	if (test_and_set_bit(ALTDMA_REFUSE_KINDS, &adev->reported))
@@ -258,7 +263,7 @@ undo:
 	iommu_iotlb_gather_init(&gather);
 	if (!spans_unmap(adev, rec, i, &gather)) {
 		iotlb_sync(adev, &gather);
-		rec_quarantine(adev, rec, "map error path", caller);
+		rec_quarantine(adev, rec, false, "map error path", caller);
 		return -EIO;
 	}
 	iotlb_sync(adev, &gather);
@@ -318,7 +323,7 @@ static void rec_unmap_unpublished(struct altdma_dev *adev,
 		altdma_iova_free(&adev->iovad, rec->iova >> adev->shift,
 				 rec->npages);
 	else
-		rec_quarantine(adev, rec, "map error path", caller);
+		rec_quarantine(adev, rec, false, "map error path", caller);
 }
 
 /* ---- looking a mapping up and releasing it ---- */
@@ -409,7 +414,7 @@ static void rec_release(struct altdma_dev *adev, struct altdma_rec *rec,
 		iotlb_sync(adev, &gather);
 		/* the device may still reach the slots: keep them, copy back */
 		rec_sync_unmap(adev, rec, attrs, false);
-		rec_quarantine(adev, rec, what, caller);
+		rec_quarantine(adev, rec, true, what, caller);
 		return;
 	}
 	if (strict)

@@ -266,7 +266,8 @@ struct altdma_dev_config {
  * @bytes_bounced: bytes of mappings that went through the bounce pool
  * @refused: refused calls by &enum altdma_refusal
  * @refused_total: sum of @refused
- * @quarantined: mappings whose IOVA was quarantined after a short unmap
+ * @quarantined: IOVA ranges quarantined after a short unmap (of a mapping,
+ *	or while undoing a failed map)
  * @iotlb_syncs: strict invalidations
  * @flush_alls: whole-IOTLB flushes of the deferred queues
  * @deferred: unmapped IOVA ranges that went through a flush queue
@@ -310,6 +311,7 @@ struct altdma_dev_stats {
  * @bytes_bounced: see &altdma_dev_stats
  * @refused: see &altdma_dev_stats
  * @quarantined: see &altdma_dev_stats
+ * @quarantined_live: quarantines of published mappings (no longer live)
  * @iotlb_syncs: see &altdma_dev_stats
  * @flush_alls: see &altdma_dev_stats
  * @deferred: see &altdma_dev_stats
@@ -341,6 +343,7 @@ struct altdma_dev {
 	atomic64_t bytes_bounced;
 	atomic64_t refused[ALTDMA_REFUSE_KINDS];
 	atomic64_t quarantined;
+	atomic64_t quarantined_live;
 	atomic64_t iotlb_syncs;
 	atomic64_t flush_alls;
 	atomic64_t deferred;

@@ -24,7 +24,9 @@
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
+#include <linux/completion.h>
 #include <linux/iommu.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/scatterlist.h>
 #include <linux/sizes.h>
@@ -451,6 +453,79 @@ static void wrong_kind_of_unmap_is_refused(struct kunit *test)
 	ops_expect_clean(test, adev);
 }
 
+/* Two racers unmap one mapping at once, @rounds times. */
+struct ops_race {
+	struct altdma_dev *adev;
+	dma_addr_t dma;
+	unsigned int rounds;
+	struct ops_racer {
+		struct ops_race *race;
+		struct completion go;
+		struct completion done;
+	} racer[2];
+};
+
+static int ops_race_fn(void *arg)
+{
+	struct ops_racer *me = arg;
+	struct ops_race *r = me->race;
+	unsigned int i, rounds = r->rounds;
+
+	for (i = 0; i < rounds; i++) {
+		wait_for_completion(&me->go);
+		ops->unmap_page(r->adev->dev, READ_ONCE(r->dma), SZ_4K,
+				DMA_TO_DEVICE, 0);
+		complete(&me->done);
+	}
+	return 0;
+}
+
+/* seed 001: of two racing unmaps of one mapping, exactly one wins. */
+static void racing_double_unmap_has_one_winner(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	struct task_struct *t[2];
+	struct altdma_dev_stats st;
+	struct ops_race *r;
+	u8 *b = ops_buf(test, 0);
+	unsigned int i;
+
+	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	r->adev = adev;
+	r->rounds = 200;
+	for (i = 0; i < 2; i++) {
+		r->racer[i].race = r;
+		init_completion(&r->racer[i].go);
+		init_completion(&r->racer[i].done);
+		t[i] = kthread_create(ops_race_fn, &r->racer[i], "altdma-race%u", i);
+	}
+	if (IS_ERR(t[0]) || IS_ERR(t[1])) {
+		for (i = 0; i < 2; i++)
+			if (!IS_ERR(t[i]))
+				kthread_stop(t[i]);
+		KUNIT_FAIL(test, "kthread_create failed");
+		return;
+	}
+	wake_up_process(t[0]);
+	wake_up_process(t[1]);
+	for (i = 0; i < r->rounds; i++) {
+		WRITE_ONCE(r->dma, ops->map_page(adev->dev, virt_to_page(b), 0,
+						 SZ_4K, DMA_TO_DEVICE, 0));
+		if (r->dma == DMA_MAPPING_ERROR)
+			KUNIT_FAIL(test, "map %u failed", i);
+		complete(&r->racer[0].go);
+		complete(&r->racer[1].go);
+		wait_for_completion(&r->racer[0].done);
+		wait_for_completion(&r->racer[1].done);
+	}
+	altdma_dev_get_stats(adev, &st);
+	KUNIT_EXPECT_EQ(test, st.unmaps, (u64)r->rounds);
+	KUNIT_EXPECT_EQ(test, st.refused[ALTDMA_REFUSE_DOUBLE], (u64)r->rounds);
+	KUNIT_EXPECT_EQ(test, st.refused_total, (u64)r->rounds);
+	ops_expect_clean(test, adev);
+}
+
 /* A device with no altdma context, or no device: an error, never a crash. */
 static void device_without_context_is_refused(struct kunit *test)
 {
@@ -484,6 +559,7 @@ static struct kunit_case unmap_cases[] = {
 	KUNIT_CASE(wrong_size_is_refused),
 	KUNIT_CASE(wrong_direction_is_refused),
 	KUNIT_CASE(wrong_kind_of_unmap_is_refused),
+	KUNIT_CASE(racing_double_unmap_has_one_winner),
 	KUNIT_CASE(device_without_context_is_refused),
 	{}
 };
@@ -770,6 +846,36 @@ static void injected_failures_leak_nothing(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st.maps, 0ULL);
 }
 
+/* seed 000 on the error path: undoing a failed map unmaps short. */
+static void short_unmap_while_undoing_a_map_quarantines(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	struct pt_soft *pt = ops_pt(test);
+	u8 *b = ops_buf(test, 2);
+	struct altdma_iova_stats is;
+	struct altdma_dev_stats st;
+	struct scatterlist sg[2];
+	struct sg_table sgt = { .sgl = sg, .orig_nents = 2 };
+
+	sg_init_table(sg, 2);
+	sg_set_buf(&sg[0], b, 0x800);
+	sg_set_buf(&sg[1], b + 2 * SZ_4K, SZ_4K);
+	atomic_set(&pt->fail_map_at, 2);
+	pt->short_by = SZ_4K;
+	KUNIT_EXPECT_EQ(test, dma_map_sgtable(adev->dev, &sgt, DMA_TO_DEVICE, 0),
+			-EIO);
+	pt->short_by = 0;
+	atomic_set(&pt->fail_map_at, 0);
+	altdma_dev_get_stats(adev, &st);
+	altdma_iova_get_stats(&adev->iovad, &is);
+	KUNIT_EXPECT_EQ(test, st.quarantined, 1ULL);
+	KUNIT_EXPECT_EQ(test, st.live, 0ULL);
+	KUNIT_EXPECT_EQ(test, is.quarantined, 1ULL);
+	KUNIT_EXPECT_EQ(test, is.live_ranges, 0ULL);
+	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 1UL);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(&adev->iovad), 0);
+}
+
 /* No IOVA or no bounce slot left: an error, and nothing leaks. */
 static void exhaustion_fails_cleanly(struct kunit *test)
 {
@@ -816,6 +922,7 @@ static struct kunit_case map_cases[] = {
 	KUNIT_CASE(alloc_is_zeroed_mapped_and_unmapped),
 	KUNIT_CASE(limits_are_reported),
 	KUNIT_CASE(injected_failures_leak_nothing),
+	KUNIT_CASE(short_unmap_while_undoing_a_map_quarantines),
 	KUNIT_CASE(exhaustion_fails_cleanly),
 	{}
 };
