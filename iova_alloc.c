@@ -595,14 +595,20 @@ static void altdma_iova_reclaim(struct work_struct *work)
 			     reclaim);
 	struct altdma_iova_depot *depot;
 	struct altdma_iova_mag *mag;
-	unsigned long flags;
+	unsigned long flags, i;
 	unsigned int cls;
 	bool more = false;
 
 	for (cls = 0; cls < iovad->nr_classes; cls++) {
 		depot = &iovad->depots[cls];
 		mag = NULL;
-		spin_lock_irqsave(&depot->lock, flags);
+		/*
+		 * The magazine leaves the depot and its ranges the tree under
+		 * the domain lock, so altdma_iova_check() never sees them in
+		 * between (this work runs whenever it likes).
+		 */
+		spin_lock_irqsave(&iovad->lock, flags);
+		spin_lock(&depot->lock);
 		if (depot->top && !depot->used) {
 			mag = depot->top;
 			depot->top = mag->next;
@@ -610,8 +616,11 @@ static void altdma_iova_reclaim(struct work_struct *work)
 		}
 		depot->used = false;
 		more |= depot->count > 0;
-		spin_unlock_irqrestore(&depot->lock, flags);
-		mag_drain(iovad, mag, true);
+		spin_unlock(&depot->lock);
+		for (i = 0; mag && i < mag->count; i++)
+			range_release_locked(iovad, mag->ranges[i]);
+		spin_unlock_irqrestore(&iovad->lock, flags);
+		kfree(mag);
 	}
 	if (more)
 		schedule_delayed_work(&iovad->reclaim, iovad->reclaim_delay);

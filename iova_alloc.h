@@ -150,8 +150,8 @@ struct altdma_iova_cpu_cache {
 /**
  * struct altdma_iova_depot - full magazines of one size class, shared
  * @lock: protects the fields below; taken with interrupts off. It nests
- *	inside a CPU cache lock (and, in altdma_iova_check() only, inside the
- *	domain lock); nothing is taken inside it.
+ *	inside a CPU cache lock (and, in altdma_iova_check() and the reclaim
+ *	work, inside the domain lock); nothing is taken inside it.
  * @top: stack of full magazines
  * @count: number of magazines in @top, at most
  *	&altdma_iova_domain.depot_max
@@ -248,7 +248,8 @@ struct altdma_iova_stats {
  *	the ALLOCATED<->CACHED transitions, @ranges updates and @wrap_next.
  *	A spinlock taken with interrupts off, so allocation and free work from
  *	any context. Never taken while a cache or depot lock is held;
- *	altdma_iova_check() takes those inside it.
+ *	altdma_iova_check() takes those inside it, the reclaim work a depot
+ *	lock.
  * @tree: ranges ordered by address, including @lo_end and @hi_end
  * @ranges: ALLOCATED and CACHED ranges indexed by first pfn, read under RCU
  *	by the free path so it validates a free without taking @lock
