@@ -11,11 +11,41 @@
 #include <linux/pci.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
+#include <linux/stacktrace.h>
 
 #include "dma_iommu_ops.h"
 
 /* struct device pointer -> struct altdma_dev; read under RCU. */
 static DEFINE_XARRAY(altdma_registry);
+
+/* Frames searched for the caller of the DMA API wrapper in a report. */
+#define ALTDMA_REPORT_FRAMES	12
+
+/**
+ * altdma_caller_of() - who called the function @ret returns into
+ * @ret: a return address in the current call chain (e.g. the _RET_IP_ of
+ *	an op, which is inside the DMA API wrapper when a driver used it)
+ *
+ * Reports name the driver rather than dma_unmap_page_attrs(): this walks
+ * the stack (only when a report is printed) and returns the frame above
+ * @ret.
+ *
+ * Context: any context.
+ * Return: the return address one frame above @ret, or 0 if not found.
+ */
+unsigned long altdma_caller_of(unsigned long ret)
+{
+	unsigned long entries[ALTDMA_REPORT_FRAMES];
+	unsigned int n, i;
+
+	if (!IS_ENABLED(CONFIG_STACKTRACE))
+		return 0;
+	n = stack_trace_save(entries, ARRAY_SIZE(entries), 0);
+	for (i = 0; i + 1 < n; i++)
+		if (entries[i] == ret)
+			return entries[i + 1];
+	return 0;
+}
 
 static const char * const refusal_names[ALTDMA_REFUSE_KINDS] = {
 	[ALTDMA_REFUSE_UNKNOWN] = "unknown address",
@@ -47,8 +77,9 @@ void altdma_dev_refuse(struct altdma_dev *adev, enum altdma_refusal kind,
 	atomic64_inc(&adev->refused[kind]);
 	if (test_and_set_bit(kind, &adev->reported))
 		return;
-	dev_warn(adev->dev, "altdma: refused %s (%s): dma %pad, size %zu, dir %d; caller %pS; nothing unmapped\n",
-		 what, refusal_names[kind], &addr, size, dir, (void *)caller);
+	dev_warn(adev->dev, "altdma: refused %s (%s): dma %pad, size %zu, dir %d; caller %pS (from %pS); nothing unmapped\n",
+		 what, refusal_names[kind], &addr, size, dir, (void *)caller,
+		 (void *)altdma_caller_of(caller));
 }
 
 static bool dev_untrusted(const struct altdma_dev_config *cfg)

@@ -237,9 +237,9 @@ static void rec_quarantine(struct altdma_dev *adev, struct altdma_rec *rec,
 	smp_store_release(&rec->state, ALTDMA_REC_QUARANTINED);
 	if (test_and_set_bit(ALTDMA_REFUSE_KINDS, &adev->reported))
 		return;
-	dev_warn(adev->dev, "altdma: %s: backend %s unmapped short at dma %pad (IOVA %pad, %lu pages); IOVA quarantined, never reused; caller %pS\n",
+	dev_warn(adev->dev, "altdma: %s: backend %s unmapped short at dma %pad (IOVA %pad, %lu pages); IOVA quarantined, never reused; caller %pS (from %pS)\n",
 		 what, adev->pt->name, &rec->dma, &rec->iova, rec->npages,
-		 (void *)caller);
+		 (void *)caller, (void *)altdma_caller_of(caller));
 }
 
 /* Map every span of @rec at its offset; undo all of it on failure. */

@@ -360,6 +360,7 @@ void altdma_dev_unregister(struct altdma_dev *adev);
 struct altdma_dev *altdma_dev_find(struct device *dev);
 void altdma_dev_get_stats(struct altdma_dev *adev,
 			  struct altdma_dev_stats *st);
+unsigned long altdma_caller_of(unsigned long ret);
 void altdma_dev_refuse(struct altdma_dev *adev, enum altdma_refusal kind,
 		       const char *what, dma_addr_t addr, size_t size,
 		       enum dma_data_direction dir, unsigned long caller);

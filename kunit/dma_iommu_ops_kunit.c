@@ -594,6 +594,37 @@ static void map_page_maps_the_buffer_granules(struct kunit *test)
 	ops_expect_clean(test, adev);
 }
 
+/* A 64 KiB granule: whole granules are mapped, and bounced when unaligned. */
+static void granule_64k_maps_whole_granules(struct kunit *test)
+{
+	struct ops_setup s = { .granule = SZ_64K, .untrusted = true,
+			       .bounce_size = SZ_1M };
+	struct altdma_dev *adev = ops_dev(test, &s);
+	struct pt_soft *pt = ops_pt(test);
+	u8 *b = ops_buf(test, get_order(2 * SZ_64K));
+	dma_addr_t dma;
+	phys_addr_t p;
+
+	/* aligned to the granule at start and size: mapped in place */
+	dma = ops_map(test, adev, b, SZ_64K, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, dma & (SZ_64K - 1), (dma_addr_t)0);
+	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 1UL);
+	KUNIT_EXPECT_PTR_EQ(test, ops_dev_mem(test, dma + 0x1234), b + 0x1234);
+	dma_unmap_single(adev->dev, dma, SZ_64K, DMA_TO_DEVICE);
+
+	/* page-aligned but not granule-aligned: bounced, one granule */
+	dma_set_min_align_mask(adev->dev, 0xfff);
+	dma = ops_map(test, adev, b + 0x3000, 0x1800, DMA_TO_DEVICE, 0);
+	p = virt_to_phys(ops_dev_mem(test, dma));
+	KUNIT_EXPECT_TRUE(test, altdma_bounce_owns(adev->pool, p));
+	KUNIT_EXPECT_EQ(test, dma & 0xfff, virt_to_phys(b + 0x3000) & 0xfff);
+	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 1UL);
+	KUNIT_EXPECT_EQ(test, dma_get_merge_boundary(adev->dev),
+			(unsigned long)SZ_64K - 1);
+	dma_unmap_single(adev->dev, dma, 0x1800, DMA_TO_DEVICE);
+	ops_expect_clean(test, adev);
+}
+
 static int ops_prot_of(struct kunit *test, dma_addr_t dma)
 {
 	phys_addr_t phys;
@@ -915,6 +946,7 @@ static void exhaustion_fails_cleanly(struct kunit *test)
 
 static struct kunit_case map_cases[] = {
 	KUNIT_CASE(map_page_maps_the_buffer_granules),
+	KUNIT_CASE(granule_64k_maps_whole_granules),
 	KUNIT_CASE(permissions_follow_direction),
 	KUNIT_CASE(map_sg_merges_granule_aligned_segments),
 	KUNIT_CASE(map_sg_honours_max_segment_size),
