@@ -399,13 +399,18 @@ static bool rec_bounced(const struct altdma_rec *rec)
 /*
  * Tear down a claimed mapping: page tables, invalidation, CPU sync and
  * bounce slots, IOVA. Bounced mappings are always strict: their slots may
- * be reused as soon as they are released.
+ * be reused as soon as they are released. Returns true when the mapping is
+ * gone, false when its IOVA (and slots) were quarantined.
+ *
+ * @rec is not touched once its IOVA is given back: a new mapping may then
+ * start at the same IOVA page and free the record (after RCU readers).
  */
-static void rec_release(struct altdma_dev *adev, struct altdma_rec *rec,
+static bool rec_release(struct altdma_dev *adev, struct altdma_rec *rec,
 			unsigned long attrs, const char *what,
 			unsigned long caller)
 {
 	bool strict = adev->inval == ALTDMA_INVAL_STRICT || rec_bounced(rec);
+	unsigned long pfn = rec->iova >> adev->shift, npages = rec->npages;
 	struct iommu_iotlb_gather gather;
 
 	iommu_iotlb_gather_init(&gather);
@@ -415,20 +420,19 @@ static void rec_release(struct altdma_dev *adev, struct altdma_rec *rec,
 		/* the device may still reach the slots: keep them, copy back */
 		rec_sync_unmap(adev, rec, attrs, false);
 		rec_quarantine(adev, rec, true, what, caller);
-		return;
+		return false;
 	}
 	if (strict)
 		iotlb_sync(adev, &gather);
 	rec_sync_unmap(adev, rec, attrs, true);
-	if (strict)
-		altdma_iova_free(&adev->iovad, rec->iova >> adev->shift,
-				 rec->npages);
-	else
-		altdma_fq_queue(adev, rec->iova >> adev->shift, rec->npages,
-				&gather);
 	atomic64_inc(&adev->unmaps);
 	/* pairs with the acquire in rec_claim(): the teardown is complete */
 	smp_store_release(&rec->state, ALTDMA_REC_RELEASED);
+	if (strict)
+		altdma_iova_free(&adev->iovad, pfn, npages);
+	else
+		altdma_fq_queue(adev, pfn, npages, &gather);
+	return true;
 }
 
 /* ---- single mappings ---- */
@@ -926,8 +930,7 @@ static void altdma_free(struct device *dev, size_t size, void *cpu_addr,
 				  size, DMA_BIDIRECTIONAL, _RET_IP_);
 		return;
 	}
-	rec_release(adev, rec, DMA_ATTR_SKIP_CPU_SYNC, "free", _RET_IP_);
-	if (rec->state == ALTDMA_REC_RELEASED)
+	if (rec_release(adev, rec, DMA_ATTR_SKIP_CPU_SYNC, "free", _RET_IP_))
 		__free_pages(virt_to_page(cpu_addr),
 			     get_order(alloc_bytes(adev, size)));
 }
@@ -971,8 +974,7 @@ static void altdma_free_pages(struct device *dev, size_t size,
 			"free_pages", _RET_IP_);
 	if (!rec)
 		return;
-	rec_release(adev, rec, 0, "free_pages", _RET_IP_);
-	if (page && rec->state == ALTDMA_REC_RELEASED)
+	if (rec_release(adev, rec, 0, "free_pages", _RET_IP_) && page)
 		__free_pages(page, get_order(alloc_bytes(adev, size)));
 }
 
