@@ -3,10 +3,11 @@
  * altdma: alternate DMA mapping ops for chosen devices behind an IOMMU.
  *
  * This file holds the module's entry points. The IOVA allocator is in
- * iova_alloc.c and the bounce-buffer pool in swiotlb_bounce.c (its size
- * parameter, bounce_pool_size, is declared there); the dma_map_ops
- * (dma_iommu_ops.c) are not written yet, so loading the module creates no
- * pool, attaches nothing and changes no device.
+ * iova_alloc.c, the bounce-buffer pool in swiotlb_bounce.c (its size
+ * parameter, bounce_pool_size, is declared there) and the DMA mapping layer
+ * in dma_iommu_ops.c (with altdma_dev.c, flush_queue.c and the backends).
+ * Nothing attaches a device yet, so loading the module creates no pool and
+ * changes no device.
  */
 
 #define pr_fmt(fmt) "altdma: " fmt
@@ -15,7 +16,7 @@
 
 static int __init altdma_init(void)
 {
-	pr_info("loaded (IOVA allocator and bounce pool; no device is attached)\n");
+	pr_info("loaded (DMA mapping layer ready; no device is attached)\n");
 	return 0;
 }
 module_init(altdma_init);

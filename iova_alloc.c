@@ -595,14 +595,20 @@ static void altdma_iova_reclaim(struct work_struct *work)
 			     reclaim);
 	struct altdma_iova_depot *depot;
 	struct altdma_iova_mag *mag;
-	unsigned long flags;
+	unsigned long flags, i;
 	unsigned int cls;
 	bool more = false;
 
 	for (cls = 0; cls < iovad->nr_classes; cls++) {
 		depot = &iovad->depots[cls];
 		mag = NULL;
-		spin_lock_irqsave(&depot->lock, flags);
+		/*
+		 * The magazine leaves the depot and its ranges the tree under
+		 * the domain lock, so altdma_iova_check() never sees them in
+		 * between (this work runs whenever it likes).
+		 */
+		spin_lock_irqsave(&iovad->lock, flags);
+		spin_lock(&depot->lock);
 		if (depot->top && !depot->used) {
 			mag = depot->top;
 			depot->top = mag->next;
@@ -610,8 +616,11 @@ static void altdma_iova_reclaim(struct work_struct *work)
 		}
 		depot->used = false;
 		more |= depot->count > 0;
-		spin_unlock_irqrestore(&depot->lock, flags);
-		mag_drain(iovad, mag, true);
+		spin_unlock(&depot->lock);
+		for (i = 0; mag && i < mag->count; i++)
+			range_release_locked(iovad, mag->ranges[i]);
+		spin_unlock_irqrestore(&iovad->lock, flags);
+		kfree(mag);
 	}
 	if (more)
 		schedule_delayed_work(&iovad->reclaim, iovad->reclaim_delay);
@@ -827,6 +836,55 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	cls = size_class(iovad, held.pfn_hi - held.pfn_lo + 1);
 	if (cls < 0 || !cache_put(iovad, cls, r))
 		range_release(iovad, r);
+	return 0;
+}
+
+/**
+ * altdma_iova_quarantine() - keep an allocated range out of use for good
+ * @iovad: the domain
+ * @pfn: first page of the range, as altdma_iova_alloc() returned it
+ * @npages: the size given to altdma_iova_alloc()
+ *
+ * For a range whose page-table state is unknown (the backend unmapped less
+ * than was mapped, seed 000): it must neither be freed with another size
+ * nor be reused. The range becomes reserved: it stays in the tree, leaves
+ * the index (so a later free of it is refused as a reserved range), never
+ * reaches a cache, and is counted in &altdma_iova_stats.quarantined. The
+ * same lookup rules as altdma_iova_free() apply first.
+ *
+ * Context: any context; takes the domain lock with interrupts off.
+ * Return: 0, or -EINVAL if the range is not allocated with that size
+ * (counted and reported as a refused free; nothing changes).
+ */
+int altdma_iova_quarantine(struct altdma_iova_domain *iovad,
+			   unsigned long pfn, unsigned long npages)
+{
+	enum altdma_iova_refusal kind = ALTDMA_IOVA_REFUSE_KINDS;
+	struct altdma_iova_range *r, held;
+	unsigned long flags;
+
+	spin_lock_irqsave(&iovad->lock, flags);
+	r = xa_load(&iovad->ranges, pfn);
+	if (!r) {
+		spin_unlock_irqrestore(&iovad->lock, flags);
+		return refuse_unindexed(iovad, pfn, npages, _RET_IP_);
+	}
+	held = *r;
+	if (r->npages != npages)
+		kind = ALTDMA_IOVA_REFUSE_SIZE;
+	else if (cmpxchg(&r->state, ALTDMA_IOVA_ALLOCATED,
+			 ALTDMA_IOVA_RESERVED) != ALTDMA_IOVA_ALLOCATED)
+		kind = ALTDMA_IOVA_REFUSE_DOUBLE;
+	else
+		xa_erase(&iovad->ranges, pfn);
+	spin_unlock_irqrestore(&iovad->lock, flags);
+	if (kind != ALTDMA_IOVA_REFUSE_KINDS)
+		return refuse(iovad, kind, pfn, npages, &held, held.npages,
+			      _RET_IP_);
+	atomic64_inc(&iovad->quarantined);
+	atomic64_add(held.pfn_hi - held.pfn_lo + 1, &iovad->quarantined_pages);
+	pr_warn("%s: IOVA [%#lx-%#lx] quarantined (%lu pages), never reused\n",
+		iovad->name, held.pfn_lo, held.pfn_hi, npages);
 	return 0;
 }
 
@@ -1100,8 +1158,10 @@ void altdma_iova_get_stats(struct altdma_iova_domain *iovad,
 		pages_alloc += p->pages_alloc;
 		pages_freed += p->pages_freed;
 	}
-	st->live_ranges = st->allocs - st->frees;
-	st->pages_in_use = pages_alloc - pages_freed;
+	st->quarantined = atomic64_read(&iovad->quarantined);
+	st->quarantined_pages = atomic64_read(&iovad->quarantined_pages);
+	st->live_ranges = st->allocs - st->frees - st->quarantined;
+	st->pages_in_use = pages_alloc - pages_freed - st->quarantined_pages;
 	st->cached_ranges = count_cached(iovad, &st->depot_mags);
 	for (k = 0; k < ALTDMA_IOVA_REFUSE_KINDS; k++) {
 		st->refused[k] = atomic64_read(&iovad->refused[k]);

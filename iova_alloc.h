@@ -150,8 +150,8 @@ struct altdma_iova_cpu_cache {
 /**
  * struct altdma_iova_depot - full magazines of one size class, shared
  * @lock: protects the fields below; taken with interrupts off. It nests
- *	inside a CPU cache lock (and, in altdma_iova_check() only, inside the
- *	domain lock); nothing is taken inside it.
+ *	inside a CPU cache lock (and, in altdma_iova_check() and the reclaim
+ *	work, inside the domain lock); nothing is taken inside it.
  * @top: stack of full magazines
  * @count: number of magazines in @top, at most
  *	&altdma_iova_domain.depot_max
@@ -203,8 +203,10 @@ enum altdma_iova_refusal {
 
 /**
  * struct altdma_iova_stats - a snapshot of a domain's counters
- * @live_ranges: ranges handed out and not yet freed
+ * @live_ranges: ranges handed out and not yet freed or quarantined
  * @pages_in_use: pages of those ranges
+ * @quarantined: ranges turned reserved by altdma_iova_quarantine()
+ * @quarantined_pages: pages of those ranges
  * @cached_ranges: ranges parked in caches and depot
  * @allocs: successful allocations
  * @frees: accepted frees
@@ -219,6 +221,8 @@ enum altdma_iova_refusal {
 struct altdma_iova_stats {
 	u64 live_ranges;
 	u64 pages_in_use;
+	u64 quarantined;
+	u64 quarantined_pages;
 	u64 cached_ranges;
 	u64 allocs;
 	u64 frees;
@@ -244,7 +248,8 @@ struct altdma_iova_stats {
  *	the ALLOCATED<->CACHED transitions, @ranges updates and @wrap_next.
  *	A spinlock taken with interrupts off, so allocation and free work from
  *	any context. Never taken while a cache or depot lock is held;
- *	altdma_iova_check() takes those inside it.
+ *	altdma_iova_check() takes those inside it, the reclaim work a depot
+ *	lock.
  * @tree: ranges ordered by address, including @lo_end and @hi_end
  * @ranges: ALLOCATED and CACHED ranges indexed by first pfn, read under RCU
  *	by the free path so it validates a free without taking @lock
@@ -262,6 +267,8 @@ struct altdma_iova_stats {
  * @reported: kinds of refusal already reported (each is reported once)
  * @failed_allocs: see &altdma_iova_stats
  * @cache_flushes: see &altdma_iova_stats
+ * @quarantined: see &altdma_iova_stats
+ * @quarantined_pages: see &altdma_iova_stats
  */
 struct altdma_iova_domain {
 	const char *name;
@@ -291,6 +298,8 @@ struct altdma_iova_domain {
 	unsigned long reported;
 	atomic64_t failed_allocs;
 	atomic64_t cache_flushes;
+	atomic64_t quarantined;
+	atomic64_t quarantined_pages;
 };
 
 /**
@@ -333,6 +342,8 @@ unsigned long altdma_iova_alloc(struct altdma_iova_domain *iovad,
 				gfp_t gfp);
 int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 		     unsigned long npages);
+int altdma_iova_quarantine(struct altdma_iova_domain *iovad,
+			   unsigned long pfn, unsigned long npages);
 void altdma_iova_flush_caches(struct altdma_iova_domain *iovad);
 void altdma_iova_get_stats(struct altdma_iova_domain *iovad,
 			   struct altdma_iova_stats *st);

@@ -928,6 +928,53 @@ static void iova_free_wrong_size(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(cdom), 0);
 }
 
+/*
+ * seed 000: a quarantined range (the backend unmapped short) is never handed
+ * out again, is not counted live, and cannot be freed afterwards.
+ */
+static void iova_quarantine_never_reused(struct kunit *test)
+{
+	struct altdma_iova_domain *dom;
+	struct altdma_iova_stats a, b;
+	unsigned long p, q, i;
+
+	dom = iova_new_pfns(test, SZ_4K, 64, 127, NULL, false);
+	p = iova_take(dom, 3);
+	KUNIT_ASSERT_NE(test, p, 0UL);
+	iova_stats(dom, &a);
+	/* only the allocated size is accepted; nothing changes otherwise */
+	KUNIT_EXPECT_EQ(test, altdma_iova_quarantine(dom, p, 2), -EINVAL);
+	KUNIT_EXPECT_EQ(test, altdma_iova_quarantine(dom, p + 1, 3), -EINVAL);
+	KUNIT_EXPECT_EQ(test, altdma_iova_quarantine(dom, p, 3), 0);
+	iova_stats(dom, &b);
+	KUNIT_EXPECT_EQ(test, b.quarantined, a.quarantined + 1);
+	KUNIT_EXPECT_EQ(test, b.quarantined_pages, a.quarantined_pages + 4);
+	KUNIT_EXPECT_EQ(test, b.live_ranges, a.live_ranges - 1);
+	KUNIT_EXPECT_EQ(test, b.pages_in_use, a.pages_in_use - 4);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+
+	/* neither a free nor a second quarantine reaches it */
+	iova_refused(test, dom, p, 3, ALTDMA_IOVA_REFUSE_RESERVED);
+	KUNIT_EXPECT_EQ(test, altdma_iova_quarantine(dom, p, 3), -EINVAL);
+
+	/* 10,000 allocations of every small size never overlap it */
+	for (i = 0; i < 10000; i++) {
+		unsigned long n = 1 + i % 5;
+
+		q = iova_take(dom, n);
+		if (!q) {
+			KUNIT_FAIL(test, "allocation %lu of %lu pages failed", i, n);
+			break;
+		}
+		if (q + altdma_iova_alloc_size(dom, n) > p && q < p + 4)
+			KUNIT_FAIL(test, "[%#lx+%lu] overlaps quarantined [%#lx+4]",
+				   q, n, p);
+		KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, q, n), 0);
+	}
+	KUNIT_EXPECT_EQ(test, iova_count_free(test, dom), 64UL - 4);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+}
+
 /* A second free of a cached range is refused and does not cache it twice. */
 static void iova_free_double_cached(struct kunit *test)
 {
@@ -1347,6 +1394,7 @@ static struct kunit_case iova_cases[] = {
 	KUNIT_CASE(iova_reserve_bounds),
 	KUNIT_CASE(iova_exhaustion),
 	KUNIT_CASE(iova_free_wrong_size),
+	KUNIT_CASE(iova_quarantine_never_reused),
 	KUNIT_CASE(iova_free_double_cached),
 	KUNIT_CASE(iova_free_double_nocache),
 	KUNIT_CASE(iova_free_unknown_middle),

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * altdma per-device contexts: creation and teardown, the registry the DMA
+ * ops find a device's context in, counters and the once-per-kind reports.
+ */
+
+#define pr_fmt(fmt) "altdma: " fmt
+
+#include <linux/dma-map-ops.h>
+#include <linux/log2.h>
+#include <linux/pci.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include <linux/stacktrace.h>
+
+#include "dma_iommu_ops.h"
+
+/* struct device pointer -> struct altdma_dev; read under RCU. */
+static DEFINE_XARRAY(altdma_registry);
+
+/* Frames searched for the caller of the DMA API wrapper in a report. */
+#define ALTDMA_REPORT_FRAMES	12
+
+/**
+ * altdma_caller_of() - who called the function @ret returns into
+ * @ret: a return address in the current call chain (e.g. the _RET_IP_ of
+ *	an op, which is inside the DMA API wrapper when a driver used it)
+ *
+ * Reports name the driver rather than dma_unmap_page_attrs(): this walks
+ * the stack (only when a report is printed) and returns the frame above
+ * @ret.
+ *
+ * Context: any context.
+ * Return: the return address one frame above @ret, or 0 if not found.
+ */
+unsigned long altdma_caller_of(unsigned long ret)
+{
+	unsigned long entries[ALTDMA_REPORT_FRAMES];
+	unsigned int n, i;
+
+	if (!IS_ENABLED(CONFIG_STACKTRACE))
+		return 0;
+	n = stack_trace_save(entries, ARRAY_SIZE(entries), 0);
+	for (i = 0; i + 1 < n; i++)
+		if (entries[i] == ret)
+			return entries[i + 1];
+	return 0;
+}
+
+static const char * const refusal_names[ALTDMA_REFUSE_KINDS] = {
+	[ALTDMA_REFUSE_UNKNOWN] = "unknown address",
+	[ALTDMA_REFUSE_DOUBLE] = "double unmap",
+	[ALTDMA_REFUSE_SIZE] = "wrong size",
+	[ALTDMA_REFUSE_DIR] = "wrong direction",
+	[ALTDMA_REFUSE_TYPE] = "wrong kind of unmap",
+};
+
+/**
+ * altdma_dev_refuse() - count a refused call and report the first of its kind
+ * @adev: the device context
+ * @kind: why it was refused
+ * @what: the call (e.g. "unmap_page")
+ * @addr: the DMA address given
+ * @size: the size given (entries for an sg call)
+ * @dir: the direction given
+ * @caller: return address of the DMA API call
+ *
+ * One line per kind and device: device, call, address, size, direction,
+ * caller. The caller must change nothing else.
+ *
+ * Context: any context.
+ */
+void altdma_dev_refuse(struct altdma_dev *adev, enum altdma_refusal kind,
+		       const char *what, dma_addr_t addr, size_t size,
+		       enum dma_data_direction dir, unsigned long caller)
+{
+	atomic64_inc(&adev->refused[kind]);
+	if (test_and_set_bit(kind, &adev->reported))
+		return;
+	dev_warn(adev->dev, "altdma: refused %s (%s): dma %pad, size %zu, dir %d; caller %pS (from %pS); nothing unmapped\n",
+		 what, refusal_names[kind], &addr, size, dir, (void *)caller,
+		 (void *)altdma_caller_of(caller));
+}
+
+static bool dev_untrusted(const struct altdma_dev_config *cfg)
+{
+	if (cfg->untrusted)
+		return true;
+	return dev_is_pci(cfg->dev) && to_pci_dev(cfg->dev)->untrusted;
+}
+
+static int adev_check_config(const struct altdma_dev_config *cfg)
+{
+	const struct altdma_pt_ops *pt = cfg->pt;
+
+	if (!cfg->dev || !pt || !pt->map || !pt->unmap || !pt->iova_to_phys ||
+	    !pt->iotlb_sync || !pt->flush_all)
+		return -EINVAL;
+	if (!is_power_of_2(cfg->granule) || cfg->granule < PAGE_SIZE)
+		return -EINVAL;
+	if (cfg->bounce > ALTDMA_BOUNCE_OFF || cfg->inval > ALTDMA_INVAL_DEFERRED)
+		return -EINVAL;
+	return 0;
+}
+
+static int adev_init_iova(struct altdma_dev *adev,
+			  const struct altdma_dev_config *cfg)
+{
+	struct altdma_iova_config icfg = {
+		.name = dev_name(cfg->dev),
+		.granule = cfg->granule,
+		.start = cfg->iova_start,
+		.end = cfg->iova_end,
+	};
+
+	return altdma_iova_domain_init(&adev->iovad, &icfg);
+}
+
+/**
+ * altdma_dev_create() - set up altdma's state for a device
+ * @cfg: the device, its backend and policies
+ *
+ * Makes the IOVA space, a bounce pool when the device may bounce, and the
+ * flush queues in deferred mode. An untrusted device (PCI untrusted, or
+ * @cfg->untrusted) always bounces unaligned buffers and is always strict.
+ * The context is not yet visible to the DMA ops: see altdma_dev_register().
+ *
+ * Context: process context, may sleep.
+ * Return: the context, or an ERR_PTR() (-EINVAL for a bad config, -ENOMEM).
+ */
+struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
+{
+	struct altdma_dev *adev;
+	int ret;
+
+	if (!cfg)
+		return ERR_PTR(-EINVAL);
+	ret = adev_check_config(cfg);
+	if (ret)
+		return ERR_PTR(ret);
+	adev = kzalloc(sizeof(*adev), GFP_KERNEL);
+	if (!adev)
+		return ERR_PTR(-ENOMEM);
+	adev->dev = cfg->dev;
+	adev->pt = cfg->pt;
+	adev->pt_priv = cfg->pt_priv;
+	adev->granule = cfg->granule;
+	adev->shift = ilog2(cfg->granule);
+	adev->untrusted = dev_untrusted(cfg);
+	adev->bounce = cfg->bounce;
+	if (adev->untrusted && adev->bounce == ALTDMA_BOUNCE_OFF)
+		adev->bounce = ALTDMA_BOUNCE_AUTO;
+	adev->inval = adev->untrusted ? ALTDMA_INVAL_STRICT : cfg->inval;
+	adev->coherent = dev_is_dma_coherent(cfg->dev) &&
+			(!cfg->pt->coherent || cfg->pt->coherent(cfg->pt_priv));
+	xa_init_flags(&adev->recs, XA_FLAGS_LOCK_IRQ);
+
+	ret = adev_init_iova(adev, cfg);
+	if (ret)
+		goto free_adev;
+	if (adev->bounce == ALTDMA_BOUNCE_FORCE ||
+	    (adev->bounce == ALTDMA_BOUNCE_AUTO && adev->untrusted)) {
+		adev->pool = altdma_bounce_pool_create(dev_name(cfg->dev),
+						       cfg->bounce_size,
+						       cfg->granule);
+		if (IS_ERR(adev->pool)) {
+			ret = PTR_ERR(adev->pool);
+			adev->pool = NULL;
+			goto free_iova;
+		}
+	}
+	if (adev->inval == ALTDMA_INVAL_DEFERRED) {
+		ret = altdma_fq_init(adev);
+		if (ret)
+			goto free_pool;
+	}
+	return adev;
+
+free_pool:
+	if (adev->pool)
+		altdma_bounce_pool_destroy(adev->pool);
+free_iova:
+	altdma_iova_domain_destroy(&adev->iovad);
+free_adev:
+	kfree(adev);
+	return ERR_PTR(ret);
+}
+
+/* Unmap what a driver left mapped from the page tables; count it. */
+static unsigned long adev_release_recs(struct altdma_dev *adev)
+{
+	struct iommu_iotlb_gather gather;
+	struct altdma_rec *rec;
+	unsigned long index, live = 0;
+	unsigned int i;
+
+	iommu_iotlb_gather_init(&gather);
+	xa_for_each(&adev->recs, index, rec) {
+		if (rec->state == ALTDMA_REC_MAPPED) {
+			live++;
+			for (i = 0; i < rec->nsegs; i++)
+				adev->pt->unmap(adev->pt_priv,
+						rec->iova + rec->segs[i].span_off,
+						rec->segs[i].span_len, &gather);
+		}
+		kfree(rec);
+	}
+	adev->pt->iotlb_sync(adev->pt_priv, &gather);
+	xa_destroy(&adev->recs);
+	return live;
+}
+
+/**
+ * altdma_dev_destroy() - tear a device context down
+ * @adev: the context (NULL or an ERR_PTR is ignored); it must be
+ *	unregistered and the device must no longer map
+ *
+ * Drains the flush queues, unmaps and reports what is still mapped, then
+ * frees the bounce pool (which reports its own live slots) and the IOVA
+ * space.
+ *
+ * Context: process context, may sleep.
+ */
+void altdma_dev_destroy(struct altdma_dev *adev)
+{
+	unsigned long live;
+
+	if (IS_ERR_OR_NULL(adev))
+		return;
+	if (adev->fq)
+		altdma_fq_destroy(adev);
+	live = adev_release_recs(adev);
+	if (live)
+		dev_warn(adev->dev, "altdma: %lu mappings still live at teardown, unmapped\n",
+			 live);
+	if (adev->pool)
+		altdma_bounce_pool_destroy(adev->pool);
+	altdma_iova_domain_destroy(&adev->iovad);
+	kfree(adev);
+}
+
+/**
+ * altdma_dev_register() - make a context visible to the DMA ops
+ * @adev: the context
+ *
+ * After this, altdma_dma_ops called for @adev->dev use @adev.
+ *
+ * Context: process context, may sleep.
+ * Return: 0, -EBUSY if the device already has a context, -ENOMEM.
+ */
+int altdma_dev_register(struct altdma_dev *adev)
+{
+	return xa_insert(&altdma_registry, (unsigned long)adev->dev, adev,
+			 GFP_KERNEL);
+}
+
+/**
+ * altdma_dev_unregister() - hide a context from the DMA ops
+ * @adev: the context
+ *
+ * Waits for an RCU grace period, so no lookup still returns @adev when
+ * this returns; calls in flight that already hold it must have finished
+ * (the device's driver is unbound) before altdma_dev_destroy().
+ *
+ * Context: process context, may sleep.
+ */
+void altdma_dev_unregister(struct altdma_dev *adev)
+{
+	xa_cmpxchg(&altdma_registry, (unsigned long)adev->dev, adev, NULL, 0);
+	synchronize_rcu();
+}
+
+/**
+ * altdma_dev_find() - the context of a device
+ * @dev: the device (NULL gives NULL)
+ *
+ * Context: any context; lock-free (RCU).
+ * Return: the registered context, or NULL.
+ */
+struct altdma_dev *altdma_dev_find(struct device *dev)
+{
+	struct altdma_dev *adev;
+
+	if (!dev)
+		return NULL;
+	rcu_read_lock();
+	adev = xa_load(&altdma_registry, (unsigned long)dev);
+	rcu_read_unlock();
+	return adev;
+}
+
+/**
+ * altdma_dev_get_stats() - snapshot a context's counters
+ * @adev: the context
+ * @st: filled in
+ *
+ * Context: any context.
+ */
+void altdma_dev_get_stats(struct altdma_dev *adev, struct altdma_dev_stats *st)
+{
+	int k;
+
+	memset(st, 0, sizeof(*st));
+	st->maps = atomic64_read(&adev->maps);
+	st->unmaps = atomic64_read(&adev->unmaps);
+	st->failed = atomic64_read(&adev->failed);
+	st->bytes_bounced = atomic64_read(&adev->bytes_bounced);
+	st->quarantined = atomic64_read(&adev->quarantined);
+	st->iotlb_syncs = atomic64_read(&adev->iotlb_syncs);
+	st->flush_alls = atomic64_read(&adev->flush_alls);
+	st->deferred = atomic64_read(&adev->deferred);
+	st->live = st->maps - st->unmaps -
+		   atomic64_read(&adev->quarantined_live);
+	for (k = 0; k < ALTDMA_REFUSE_KINDS; k++) {
+		st->refused[k] = atomic64_read(&adev->refused[k]);
+		st->refused_total += st->refused[k];
+	}
+}

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * altdma deferred invalidation: per-CPU flush queues of unmapped IOVA
+ * ranges. An unmapped range is queued instead of being synced; when a queue
+ * is full, or %ALTDMA_FQ_TIMEOUT_MS after an entry was queued, the backend
+ * flushes the whole IOTLB once and only then are the ranges queued before
+ * that flush given back to the allocator. So an IOVA is never reused while
+ * the IOTLB may still hold its old translation.
+ *
+ * Ordering: each entry records how many flushes had started when it was
+ * queued (gen). A flush increments fq_started, flushes, then increments
+ * fq_finished. An entry may be freed once fq_finished > gen: at least one
+ * flush that started after it was queued has finished.
+ */
+
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/percpu.h>
+#include <linux/timer.h>
+
+#include "dma_iommu_ops.h"
+
+/* Free the entries of @fq that a finished flush covers. Lock held. */
+static void fq_drain_locked(struct altdma_dev *adev, struct altdma_fq *fq)
+{
+	u64 done = atomic64_read(&adev->fq_finished);
+	struct altdma_fq_entry *e;
+
+	while (fq->count) {
+		e = &fq->ring[fq->head];
+		if (e->gen >= done)
+			break;
+		altdma_iova_free(&adev->iovad, e->pfn, e->npages);
+		put_pages_list(&e->freelist);
+		fq->head = (fq->head + 1) % ALTDMA_FQ_SIZE;
+		fq->count--;
+	}
+}
+
+static void fq_flush_iotlb(struct altdma_dev *adev)
+{
+	atomic64_inc(&adev->fq_started);
+	adev->pt->flush_all(adev->pt_priv);
+	atomic64_inc(&adev->flush_alls);
+	atomic64_inc(&adev->fq_finished);
+}
+
+/**
+ * altdma_fq_flush() - flush the IOTLB and free every queued range
+ * @adev: a context in deferred mode (others: nothing happens)
+ *
+ * Context: any context; takes each CPU's queue lock with interrupts off.
+ */
+void altdma_fq_flush(struct altdma_dev *adev)
+{
+	struct altdma_fq *fq;
+	unsigned long flags;
+	int cpu;
+
+	if (!adev->fq)
+		return;
+	fq_flush_iotlb(adev);
+	for_each_possible_cpu(cpu) {
+		fq = per_cpu_ptr(adev->fq, cpu);
+		spin_lock_irqsave(&fq->lock, flags);
+		fq_drain_locked(adev, fq);
+		spin_unlock_irqrestore(&fq->lock, flags);
+	}
+}
+
+static void fq_timeout(struct timer_list *t)
+{
+	struct altdma_dev *adev = from_timer(adev, t, fq_timer);
+	int cpu;
+
+	altdma_fq_flush(adev);
+	/* entries queued while the flush ran wait for the next one */
+	for_each_possible_cpu(cpu) {
+		if (READ_ONCE(per_cpu_ptr(adev->fq, cpu)->count)) {
+			mod_timer(&adev->fq_timer, jiffies +
+				  msecs_to_jiffies(ALTDMA_FQ_TIMEOUT_MS));
+			break;
+		}
+	}
+}
+
+/**
+ * altdma_fq_queue() - queue an unmapped IOVA range until the next flush
+ * @adev: a context in deferred mode
+ * @pfn: first IOVA page of the range
+ * @npages: its size as given to the allocator
+ * @gather: what the backend's unmap collected; page-table pages on its
+ *	freelist are kept until the flush
+ *
+ * The range's page-table entries must already be gone. When this CPU's
+ * queue is full, the IOTLB is flushed first and the queue drained.
+ *
+ * Context: any context; takes this CPU's queue lock with interrupts off.
+ */
+void altdma_fq_queue(struct altdma_dev *adev, unsigned long pfn,
+		     unsigned long npages, struct iommu_iotlb_gather *gather)
+{
+	struct altdma_fq_entry *e;
+	struct altdma_fq *fq;
+	unsigned long flags;
+
+	local_irq_save(flags);
+	fq = this_cpu_ptr(adev->fq);
+	spin_lock(&fq->lock);
+	fq_drain_locked(adev, fq);
+	if (fq->count == ALTDMA_FQ_SIZE) {
+		fq_flush_iotlb(adev);
+		fq_drain_locked(adev, fq);
+	}
+	e = &fq->ring[(fq->head + fq->count) % ALTDMA_FQ_SIZE];
+	e->pfn = pfn;
+	e->npages = npages;
+	e->gen = atomic64_read(&adev->fq_started);
+	INIT_LIST_HEAD(&e->freelist);
+	list_splice_init(&gather->freelist, &e->freelist);
+	fq->count++;
+	spin_unlock(&fq->lock);
+	local_irq_restore(flags);
+	atomic64_inc(&adev->deferred);
+	if (!timer_pending(&adev->fq_timer))
+		mod_timer(&adev->fq_timer,
+			  jiffies + msecs_to_jiffies(ALTDMA_FQ_TIMEOUT_MS));
+}
+
+/**
+ * altdma_fq_init() - set up the flush queues of a context
+ * @adev: the context
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or -ENOMEM.
+ */
+int altdma_fq_init(struct altdma_dev *adev)
+{
+	int cpu;
+
+	adev->fq = alloc_percpu(struct altdma_fq);
+	if (!adev->fq)
+		return -ENOMEM;
+	for_each_possible_cpu(cpu)
+		spin_lock_init(&per_cpu_ptr(adev->fq, cpu)->lock);
+	timer_setup(&adev->fq_timer, fq_timeout, 0);
+	return 0;
+}
+
+/**
+ * altdma_fq_destroy() - drain and free the flush queues
+ * @adev: the context; nothing may queue any more
+ *
+ * Context: process context, may sleep (waits for the timer).
+ */
+void altdma_fq_destroy(struct altdma_dev *adev)
+{
+	del_timer_sync(&adev->fq_timer);
+	altdma_fq_flush(adev);
+	free_percpu(adev->fq);
+	adev->fq = NULL;
+}

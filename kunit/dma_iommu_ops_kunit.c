@@ -1,0 +1,1364 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit suites for the altdma DMA mapping layer, on the software page table
+ * (pt_backend_soft.c).
+ *
+ * Each case makes a fake device (a root device with its own DMA masks and
+ * dma_parms), gives it an altdma context over a software page table and
+ * calls the real DMA API, so DMA_API_DEBUG watches the valid calls too.
+ * Misuse (bad unmaps, syncs of unknown lists) calls the ops table directly:
+ * DMA_API_DEBUG would otherwise WARN about the same driver bug.
+ *
+ * altdma_dma_unmap: seeds 000 and 001 (partial unmap, double unmap, unknown
+ *	address, wrong size, direction or call).
+ * altdma_dma_map: protections, sg merging and limits, allocations,
+ *	injected failures.
+ * altdma_dma_bounce: seed 003 (bounce rules, min_align_mask, sync_sg on
+ *	bounced lists, one copy per direction, cache maintenance).
+ * altdma_dma_inval: strict and deferred invalidation.
+ */
+
+#include <kunit/test.h>
+#include <linux/delay.h>
+#include <linux/device.h>
+#include <linux/dma-map-ops.h>
+#include <linux/dma-mapping.h>
+#include <linux/gfp.h>
+#include <linux/completion.h>
+#include <linux/iommu.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/scatterlist.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "../dma_iommu_ops.h"
+#include "pt_backend_soft.h"
+
+#define OPS_BUFS	8
+#define OPS_IOVA_END	(SZ_4G - 1)
+
+/* Test context in test->priv; everything in it is released by .exit. */
+struct ops_ctx {
+	struct device *dev;
+	u64 dma_mask;
+	struct device_dma_parameters parms;
+	struct pt_soft pt;
+	struct altdma_dev *adev;
+	bool registered;
+	unsigned long bufs[OPS_BUFS];
+	unsigned int orders[OPS_BUFS];
+};
+
+/* What a misuse must leave as it was. */
+struct ops_snap {
+	unsigned long ptes;
+	u32 pt_hash;
+	struct altdma_iova_stats iova;
+	struct altdma_bounce_stats pool;
+	struct altdma_dev_stats dev;
+};
+
+static const struct dma_map_ops *ops = &altdma_dma_ops;
+
+static int ops_init(struct kunit *test)
+{
+	struct ops_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+
+	if (!ctx)
+		return -ENOMEM;
+	test->priv = ctx;
+	return 0;
+}
+
+static void ops_exit(struct kunit *test)
+{
+	struct ops_ctx *ctx = test->priv;
+	unsigned int i;
+
+	if (!ctx)
+		return;
+	if (ctx->registered)
+		altdma_dev_unregister(ctx->adev);
+	altdma_dev_destroy(ctx->adev);
+	if (ctx->dev) {
+		set_dma_ops(ctx->dev, NULL);
+		ctx->dev->dma_parms = NULL;
+		root_device_unregister(ctx->dev);
+	}
+	if (ctx->pt.granule)
+		pt_soft_destroy(&ctx->pt);
+	for (i = 0; i < OPS_BUFS; i++)
+		if (ctx->bufs[i])
+			free_pages(ctx->bufs[i], ctx->orders[i]);
+}
+
+/* Zeroed pages owned by the test. */
+static u8 *ops_buf(struct kunit *test, unsigned int order)
+{
+	struct ops_ctx *ctx = test->priv;
+	unsigned int i;
+
+	for (i = 0; i < OPS_BUFS && ctx->bufs[i]; i++)
+		;
+	KUNIT_ASSERT_LT(test, i, OPS_BUFS);
+	ctx->bufs[i] = __get_free_pages(GFP_KERNEL | __GFP_ZERO, order);
+	KUNIT_ASSERT_NE(test, ctx->bufs[i], 0UL);
+	ctx->orders[i] = order;
+	return (u8 *)ctx->bufs[i];
+}
+
+struct ops_setup {
+	unsigned long granule;
+	enum altdma_bounce_mode bounce;
+	bool untrusted;
+	enum altdma_inval_mode inval;
+	bool noncoherent;
+	dma_addr_t iova_end;
+	size_t bounce_size;
+};
+
+/* A fake device with an altdma context over a fresh software page table. */
+static struct altdma_dev *ops_dev(struct kunit *test,
+				  const struct ops_setup *s)
+{
+	struct ops_ctx *ctx = test->priv;
+	struct altdma_dev_config cfg = {
+		.pt = &pt_soft_ops,
+		.pt_priv = &ctx->pt,
+		.granule = s->granule ?: SZ_4K,
+		.iova_end = s->iova_end ?: OPS_IOVA_END,
+		.bounce = s->bounce,
+		.untrusted = s->untrusted,
+		.inval = s->inval,
+		.bounce_size = s->bounce_size ?: SZ_1M,
+	};
+
+	pt_soft_init(&ctx->pt, cfg.granule);
+	ctx->pt.noncoherent = s->noncoherent;
+	ctx->dev = root_device_register("altdma-kunit-ops");
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(ctx->dev));
+	ctx->dma_mask = DMA_BIT_MASK(32);
+	ctx->dev->dma_mask = &ctx->dma_mask;
+	ctx->dev->coherent_dma_mask = DMA_BIT_MASK(32);
+	ctx->dev->dma_parms = &ctx->parms;
+	dma_set_max_seg_size(ctx->dev, SZ_64K);
+	dma_set_seg_boundary(ctx->dev, DMA_BIT_MASK(32));
+	cfg.dev = ctx->dev;
+	ctx->adev = altdma_dev_create(&cfg);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(ctx->adev));
+	KUNIT_ASSERT_EQ(test, altdma_dev_register(ctx->adev), 0);
+	ctx->registered = true;
+	set_dma_ops(ctx->dev, &altdma_dma_ops);
+	return ctx->adev;
+}
+
+static struct altdma_dev *ops_plain(struct kunit *test)
+{
+	struct ops_setup s = { };
+
+	return ops_dev(test, &s);
+}
+
+static struct altdma_dev *ops_untrusted(struct kunit *test)
+{
+	struct ops_setup s = { .untrusted = true };
+
+	return ops_dev(test, &s);
+}
+
+static struct pt_soft *ops_pt(struct kunit *test)
+{
+	return &((struct ops_ctx *)test->priv)->pt;
+}
+
+static void ops_snap(struct altdma_dev *adev, struct pt_soft *pt,
+		     struct ops_snap *sn)
+{
+	memset(sn, 0, sizeof(*sn));
+	sn->ptes = pt_soft_count(pt);
+	sn->pt_hash = pt_soft_hash(pt);
+	altdma_iova_get_stats(&adev->iovad, &sn->iova);
+	if (adev->pool)
+		altdma_bounce_get_stats(adev->pool, &sn->pool);
+	altdma_dev_get_stats(adev, &sn->dev);
+}
+
+/* A refused call: counted under @kind once, and nothing else changed. */
+static void ops_expect_refused(struct kunit *test, struct altdma_dev *adev,
+			       const struct ops_snap *a,
+			       enum altdma_refusal kind)
+{
+	struct ops_snap b;
+	int k;
+
+	ops_snap(adev, ops_pt(test), &b);
+	for (k = 0; k < ALTDMA_REFUSE_KINDS; k++)
+		KUNIT_EXPECT_EQ_MSG(test, b.dev.refused[k],
+				    a->dev.refused[k] + (k == kind),
+				    "refusal kind %d", k);
+	KUNIT_EXPECT_TRUE(test, test_bit(kind, &adev->reported));
+	KUNIT_EXPECT_EQ(test, b.ptes, a->ptes);
+	KUNIT_EXPECT_EQ(test, b.pt_hash, a->pt_hash);
+	KUNIT_EXPECT_EQ(test, b.iova.live_ranges, a->iova.live_ranges);
+	KUNIT_EXPECT_EQ(test, b.iova.pages_in_use, a->iova.pages_in_use);
+	KUNIT_EXPECT_EQ(test, b.iova.frees, a->iova.frees);
+	KUNIT_EXPECT_EQ(test, b.iova.refused_total, a->iova.refused_total);
+	KUNIT_EXPECT_EQ(test, b.pool.live_mappings, a->pool.live_mappings);
+	KUNIT_EXPECT_EQ(test, b.pool.unmaps, a->pool.unmaps);
+	KUNIT_EXPECT_EQ(test, b.pool.bytes_to_cpu, a->pool.bytes_to_cpu);
+	KUNIT_EXPECT_EQ(test, b.dev.unmaps, a->dev.unmaps);
+	KUNIT_EXPECT_EQ(test, b.dev.live, a->dev.live);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(&adev->iovad), 0);
+}
+
+/* Nothing of any mapping is left anywhere. */
+static void ops_expect_clean(struct kunit *test, struct altdma_dev *adev)
+{
+	struct ops_snap s;
+
+	ops_snap(adev, ops_pt(test), &s);
+	KUNIT_EXPECT_EQ(test, s.ptes, 0UL);
+	KUNIT_EXPECT_EQ(test, s.iova.live_ranges, 0ULL);
+	KUNIT_EXPECT_EQ(test, s.iova.pages_in_use, 0ULL);
+	KUNIT_EXPECT_EQ(test, s.pool.live_mappings, 0ULL);
+	KUNIT_EXPECT_EQ(test, s.pool.granules_in_use, 0ULL);
+	KUNIT_EXPECT_EQ(test, s.dev.live, 0ULL);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(&adev->iovad), 0);
+}
+
+static dma_addr_t ops_map(struct kunit *test, struct altdma_dev *adev,
+			  void *buf, size_t size, enum dma_data_direction dir,
+			  unsigned long attrs)
+{
+	dma_addr_t dma;
+
+	dma = dma_map_single_attrs(adev->dev, buf, size, dir, attrs);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(adev->dev, dma));
+	return dma;
+}
+
+/* What the device sees at @dma, through the software page table. */
+static u8 *ops_dev_mem(struct kunit *test, dma_addr_t dma)
+{
+	phys_addr_t phys = pt_soft_ops.iova_to_phys(ops_pt(test), dma);
+
+	KUNIT_ASSERT_NE(test, phys, (phys_addr_t)0);
+	return phys_to_virt(phys);
+}
+
+/* ---- altdma_dma_unmap ---- */
+
+/*
+ * seed 000: the backend unmaps short, so the IOVA must never be reused:
+ * it is quarantined and counted, and 10,000 later maps never overlap it.
+ */
+static void partial_unmap_quarantines_iova(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	struct pt_soft *pt = ops_pt(test);
+	u8 *buf = ops_buf(test, 2);
+	struct altdma_dev_stats st;
+	struct altdma_iova_stats is;
+	dma_addr_t dma, q, lo, hi;
+	unsigned long i;
+	size_t len;
+
+	dma = ops_map(test, adev, buf, 2 * SZ_4K, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 2UL);
+	pt->short_by = SZ_4K;
+	dma_unmap_single(adev->dev, dma, 2 * SZ_4K, DMA_TO_DEVICE);
+	pt->short_by = 0;
+
+	altdma_dev_get_stats(adev, &st);
+	altdma_iova_get_stats(&adev->iovad, &is);
+	KUNIT_EXPECT_EQ(test, st.quarantined, 1ULL);
+	KUNIT_EXPECT_EQ(test, st.unmaps, 0ULL);
+	KUNIT_EXPECT_EQ(test, is.quarantined, 1ULL);
+	KUNIT_EXPECT_EQ(test, is.frees, 0ULL);
+	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 1UL);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(&adev->iovad), 0);
+
+	/* a second unmap of it is a double unmap: refused */
+	ops->unmap_page(adev->dev, dma, 2 * SZ_4K, DMA_TO_DEVICE, 0);
+	altdma_dev_get_stats(adev, &st);
+	KUNIT_EXPECT_EQ(test, st.refused[ALTDMA_REFUSE_DOUBLE], 1ULL);
+
+	lo = dma & ~(dma_addr_t)(SZ_4K - 1);
+	hi = lo + 2 * SZ_4K;
+	for (i = 0; i < 10000; i++) {
+		len = SZ_4K * (1 + i % 4);
+		q = ops->map_page(adev->dev, virt_to_page(buf), 0, len,
+				  DMA_BIDIRECTIONAL, 0);
+		if (q == DMA_MAPPING_ERROR) {
+			KUNIT_FAIL(test, "map %lu failed", i);
+			break;
+		}
+		if (q < hi && q + len > lo) {
+			KUNIT_FAIL(test, "map %lu at %pad overlaps the quarantined IOVA %pad",
+				   i, &q, &lo);
+			break;
+		}
+		ops->unmap_page(adev->dev, q, len, DMA_BIDIRECTIONAL, 0);
+	}
+	altdma_iova_get_stats(&adev->iovad, &is);
+	KUNIT_EXPECT_EQ(test, is.live_ranges, 0ULL);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(&adev->iovad), 0);
+	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 1UL);
+}
+
+/* seed 001: a second unmap is refused and touches nothing. */
+static void double_unmap_is_refused_and_changes_nothing(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	u8 *a = ops_buf(test, 0), *b = ops_buf(test, 1);
+	dma_addr_t da, db;
+	struct ops_snap s;
+
+	da = ops_map(test, adev, a + 0x40, 0x200, DMA_TO_DEVICE, 0);
+	db = ops_map(test, adev, b, 2 * SZ_4K, DMA_FROM_DEVICE, 0);
+	dma_unmap_single(adev->dev, da, 0x200, DMA_TO_DEVICE);
+	ops_snap(adev, ops_pt(test), &s);
+	KUNIT_EXPECT_EQ(test, s.ptes, 2UL);
+
+	ops->unmap_page(adev->dev, da, 0x200, DMA_TO_DEVICE, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_DOUBLE);
+
+	/* the victim is intact and unmaps normally */
+	dma_unmap_single(adev->dev, db, 2 * SZ_4K, DMA_FROM_DEVICE);
+	ops_expect_clean(test, adev);
+}
+
+/* seed 001: a second free of a coherent buffer is refused. */
+static void double_free_is_refused_and_changes_nothing(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	dma_addr_t da, db;
+	struct ops_snap s;
+	void *a, *b;
+
+	a = dma_alloc_coherent(adev->dev, SZ_8K, &da, GFP_KERNEL);
+	b = dma_alloc_coherent(adev->dev, SZ_4K, &db, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	dma_free_coherent(adev->dev, SZ_8K, a, da);
+	ops_snap(adev, ops_pt(test), &s);
+
+	ops->free(adev->dev, SZ_8K, a, da, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_DOUBLE);
+
+	dma_free_coherent(adev->dev, SZ_4K, b, db);
+	ops_expect_clean(test, adev);
+}
+
+/* An address no mapping starts at is refused: outside, or inside one. */
+static void unknown_address_is_refused(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	u8 *b = ops_buf(test, 2);
+	struct ops_snap s;
+	dma_addr_t db;
+
+	db = ops_map(test, adev, b, 3 * SZ_4K, DMA_BIDIRECTIONAL, 0);
+	ops_snap(adev, ops_pt(test), &s);
+	ops->unmap_page(adev->dev, 0xdead000, SZ_4K, DMA_BIDIRECTIONAL, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_UNKNOWN);
+	ops_snap(adev, ops_pt(test), &s);
+	ops->unmap_page(adev->dev, db + SZ_4K, SZ_4K, DMA_BIDIRECTIONAL, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_UNKNOWN);
+	ops_snap(adev, ops_pt(test), &s);
+	ops->unmap_page(adev->dev, db + 8, 3 * SZ_4K - 8, DMA_BIDIRECTIONAL, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_UNKNOWN);
+	ops_snap(adev, ops_pt(test), &s);
+	ops->unmap_page(adev->dev, DMA_MAPPING_ERROR, 0, DMA_NONE, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_UNKNOWN);
+
+	dma_unmap_single(adev->dev, db, 3 * SZ_4K, DMA_BIDIRECTIONAL);
+	ops_expect_clean(test, adev);
+}
+
+/* seed 000: a wrong size is refused, not freed with either size. */
+static void wrong_size_is_refused(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	u8 *b = ops_buf(test, 2);
+	struct ops_snap s;
+	dma_addr_t db;
+
+	db = ops_map(test, adev, b, 3 * SZ_4K, DMA_TO_DEVICE, 0);
+	ops_snap(adev, ops_pt(test), &s);
+	ops->unmap_page(adev->dev, db, SZ_4K, DMA_TO_DEVICE, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_SIZE);
+	ops_snap(adev, ops_pt(test), &s);
+	ops->unmap_page(adev->dev, db, 4 * SZ_4K, DMA_TO_DEVICE, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_SIZE);
+
+	dma_unmap_single(adev->dev, db, 3 * SZ_4K, DMA_TO_DEVICE);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * Policy: an unmap with another direction than the map is refused like the
+ * other misuses (DMA_API_DEBUG calls it a driver bug): the mapping stays
+ * live and must be unmapped with its own direction.
+ */
+static void wrong_direction_is_refused(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_untrusted(test);
+	u8 *b = ops_buf(test, 0);
+	struct ops_snap s;
+	dma_addr_t db;
+
+	db = ops_map(test, adev, b + 0x100, 0x300, DMA_TO_DEVICE, 0);
+	ops_snap(adev, ops_pt(test), &s);
+	KUNIT_EXPECT_EQ(test, s.pool.live_mappings, 1ULL);
+	ops->unmap_page(adev->dev, db, 0x300, DMA_FROM_DEVICE, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_DIR);
+
+	dma_unmap_single(adev->dev, db, 0x300, DMA_TO_DEVICE);
+	ops_expect_clean(test, adev);
+}
+
+/* dma_unmap_page() of an sg mapping (or the reverse) is refused. */
+static void wrong_kind_of_unmap_is_refused(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	u8 *b = ops_buf(test, 1);
+	struct scatterlist sg[2];
+	struct ops_snap s;
+	dma_addr_t db;
+	int n;
+
+	sg_init_table(sg, 2);
+	sg_set_buf(&sg[0], b, SZ_4K);
+	sg_set_buf(&sg[1], b + SZ_4K, SZ_4K);
+	n = dma_map_sg(adev->dev, sg, 2, DMA_TO_DEVICE);
+	KUNIT_ASSERT_EQ(test, n, 1);
+	ops_snap(adev, ops_pt(test), &s);
+	ops->unmap_page(adev->dev, sg_dma_address(&sg[0]), 2 * SZ_4K,
+			DMA_TO_DEVICE, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_TYPE);
+	dma_unmap_sg(adev->dev, sg, 2, DMA_TO_DEVICE);
+	ops_expect_clean(test, adev);
+
+	db = ops_map(test, adev, b, SZ_4K, DMA_TO_DEVICE, 0);
+	sg_init_table(sg, 1);
+	sg_set_buf(&sg[0], b, SZ_4K);
+	sg_dma_address(&sg[0]) = db;
+	ops_snap(adev, ops_pt(test), &s);
+	ops->unmap_sg(adev->dev, sg, 1, DMA_TO_DEVICE, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_TYPE);
+	dma_unmap_single(adev->dev, db, SZ_4K, DMA_TO_DEVICE);
+	ops_expect_clean(test, adev);
+}
+
+/* Two racers unmap one mapping at once, @rounds times. */
+struct ops_race {
+	struct altdma_dev *adev;
+	dma_addr_t dma;
+	unsigned int rounds;
+	struct ops_racer {
+		struct ops_race *race;
+		struct completion go;
+		struct completion done;
+	} racer[2];
+};
+
+static int ops_race_fn(void *arg)
+{
+	struct ops_racer *me = arg;
+	struct ops_race *r = me->race;
+	unsigned int i, rounds = r->rounds;
+
+	for (i = 0; i < rounds; i++) {
+		wait_for_completion(&me->go);
+		ops->unmap_page(r->adev->dev, READ_ONCE(r->dma), SZ_4K,
+				DMA_TO_DEVICE, 0);
+		complete(&me->done);
+	}
+	return 0;
+}
+
+/* seed 001: of two racing unmaps of one mapping, exactly one wins. */
+static void racing_double_unmap_has_one_winner(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	struct task_struct *t[2];
+	struct altdma_dev_stats st;
+	struct ops_race *r;
+	u8 *b = ops_buf(test, 0);
+	unsigned int i;
+
+	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	r->adev = adev;
+	r->rounds = 200;
+	for (i = 0; i < 2; i++) {
+		r->racer[i].race = r;
+		init_completion(&r->racer[i].go);
+		init_completion(&r->racer[i].done);
+		t[i] = kthread_create(ops_race_fn, &r->racer[i], "altdma-race%u", i);
+	}
+	if (IS_ERR(t[0]) || IS_ERR(t[1])) {
+		for (i = 0; i < 2; i++)
+			if (!IS_ERR(t[i]))
+				kthread_stop(t[i]);
+		KUNIT_FAIL(test, "kthread_create failed");
+		return;
+	}
+	wake_up_process(t[0]);
+	wake_up_process(t[1]);
+	for (i = 0; i < r->rounds; i++) {
+		WRITE_ONCE(r->dma, ops->map_page(adev->dev, virt_to_page(b), 0,
+						 SZ_4K, DMA_TO_DEVICE, 0));
+		if (r->dma == DMA_MAPPING_ERROR)
+			KUNIT_FAIL(test, "map %u failed", i);
+		complete(&r->racer[0].go);
+		complete(&r->racer[1].go);
+		wait_for_completion(&r->racer[0].done);
+		wait_for_completion(&r->racer[1].done);
+	}
+	altdma_dev_get_stats(adev, &st);
+	KUNIT_EXPECT_EQ(test, st.unmaps, (u64)r->rounds);
+	KUNIT_EXPECT_EQ(test, st.refused[ALTDMA_REFUSE_DOUBLE], (u64)r->rounds);
+	KUNIT_EXPECT_EQ(test, st.refused_total, (u64)r->rounds);
+	ops_expect_clean(test, adev);
+}
+
+/* A device with no altdma context, or no device: an error, never a crash. */
+static void device_without_context_is_refused(struct kunit *test)
+{
+	struct device *dev = root_device_register("altdma-kunit-none");
+	struct scatterlist sg;
+	u8 *b = ops_buf(test, 0);
+	dma_addr_t dma = 0;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(dev));
+	sg_init_one(&sg, b, 64);
+	KUNIT_EXPECT_EQ(test, ops->map_page(dev, virt_to_page(b), 0, 64,
+					    DMA_TO_DEVICE, 0),
+			DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_EQ(test, ops->map_page(NULL, NULL, 0, 64, DMA_TO_DEVICE,
+					    0), DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_EQ(test, ops->map_sg(dev, &sg, 1, DMA_TO_DEVICE, 0),
+			-EINVAL);
+	KUNIT_EXPECT_NULL(test, ops->alloc(dev, SZ_4K, &dma, GFP_KERNEL, 0));
+	ops->unmap_page(dev, 0x1000, 64, DMA_TO_DEVICE, 0);
+	ops->unmap_sg(NULL, NULL, 1, DMA_TO_DEVICE, 0);
+	ops->sync_sg_for_cpu(dev, &sg, 1, DMA_TO_DEVICE);
+	ops->free(dev, SZ_4K, b, 0x1000, 0);
+	root_device_unregister(dev);
+}
+
+static struct kunit_case unmap_cases[] = {
+	KUNIT_CASE(partial_unmap_quarantines_iova),
+	KUNIT_CASE(double_unmap_is_refused_and_changes_nothing),
+	KUNIT_CASE(double_free_is_refused_and_changes_nothing),
+	KUNIT_CASE(unknown_address_is_refused),
+	KUNIT_CASE(wrong_size_is_refused),
+	KUNIT_CASE(wrong_direction_is_refused),
+	KUNIT_CASE(wrong_kind_of_unmap_is_refused),
+	KUNIT_CASE(racing_double_unmap_has_one_winner),
+	KUNIT_CASE(device_without_context_is_refused),
+	{}
+};
+
+static struct kunit_suite unmap_suite = {
+	.name = "altdma_dma_unmap",
+	.init = ops_init,
+	.exit = ops_exit,
+	.test_cases = unmap_cases,
+};
+
+/* ---- altdma_dma_map ---- */
+
+/* A buffer's granules are mapped, and the address keeps its offset. */
+static void map_page_maps_the_buffer_granules(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	struct pt_soft *pt = ops_pt(test);
+	u8 *b = ops_buf(test, 2);
+	phys_addr_t phys;
+	dma_addr_t dma;
+	int prot;
+
+	dma = ops_map(test, adev, b + 0xf00, 0x300, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, dma & (SZ_4K - 1), (dma_addr_t)0xf00);
+	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 2UL);
+	KUNIT_ASSERT_TRUE(test, pt_soft_lookup(pt, dma, &phys, &prot));
+	KUNIT_EXPECT_EQ(test, phys, virt_to_phys(b + 0xf00));
+	KUNIT_ASSERT_TRUE(test, pt_soft_lookup(pt, dma + 0x200, &phys, &prot));
+	KUNIT_EXPECT_EQ(test, phys, virt_to_phys(b + 0x1100));
+	dma_unmap_single(adev->dev, dma, 0x300, DMA_TO_DEVICE);
+	ops_expect_clean(test, adev);
+}
+
+/* A 64 KiB granule: whole granules are mapped, and bounced when unaligned. */
+static void granule_64k_maps_whole_granules(struct kunit *test)
+{
+	struct ops_setup s = { .granule = SZ_64K, .untrusted = true,
+			       .bounce_size = SZ_1M };
+	struct altdma_dev *adev = ops_dev(test, &s);
+	struct pt_soft *pt = ops_pt(test);
+	u8 *b = ops_buf(test, get_order(2 * SZ_64K));
+	dma_addr_t dma;
+	phys_addr_t p;
+
+	/* aligned to the granule at start and size: mapped in place */
+	dma = ops_map(test, adev, b, SZ_64K, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, dma & (SZ_64K - 1), (dma_addr_t)0);
+	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 1UL);
+	KUNIT_EXPECT_PTR_EQ(test, ops_dev_mem(test, dma + 0x1234), b + 0x1234);
+	dma_unmap_single(adev->dev, dma, SZ_64K, DMA_TO_DEVICE);
+
+	/* page-aligned but not granule-aligned: bounced, one granule */
+	dma_set_min_align_mask(adev->dev, 0xfff);
+	dma = ops_map(test, adev, b + 0x3000, 0x1800, DMA_TO_DEVICE, 0);
+	p = virt_to_phys(ops_dev_mem(test, dma));
+	KUNIT_EXPECT_TRUE(test, altdma_bounce_owns(adev->pool, p));
+	KUNIT_EXPECT_EQ(test, dma & 0xfff, virt_to_phys(b + 0x3000) & 0xfff);
+	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 1UL);
+	KUNIT_EXPECT_EQ(test, dma_get_merge_boundary(adev->dev),
+			(unsigned long)SZ_64K - 1);
+	dma_unmap_single(adev->dev, dma, 0x1800, DMA_TO_DEVICE);
+	ops_expect_clean(test, adev);
+}
+
+static int ops_prot_of(struct kunit *test, dma_addr_t dma)
+{
+	phys_addr_t phys;
+	int prot = -1;
+
+	KUNIT_EXPECT_TRUE(test, pt_soft_lookup(ops_pt(test), dma, &phys, &prot));
+	return prot;
+}
+
+/* Read-only to device, write-only from it, both; PRIV; MMIO for resources. */
+static void permissions_follow_direction(struct kunit *test)
+{
+	static const struct {
+		enum dma_data_direction dir;
+		unsigned long attrs;
+		int prot;
+	} cases[] = {
+		{ DMA_TO_DEVICE, 0, IOMMU_READ | IOMMU_CACHE },
+		{ DMA_FROM_DEVICE, 0, IOMMU_WRITE | IOMMU_CACHE },
+		{ DMA_BIDIRECTIONAL, 0, IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE },
+		{ DMA_TO_DEVICE, DMA_ATTR_PRIVILEGED,
+		  IOMMU_READ | IOMMU_CACHE | IOMMU_PRIV },
+	};
+	struct altdma_dev *adev = ops_plain(test);
+	u8 *b = ops_buf(test, 0);
+	phys_addr_t mmio = (phys_addr_t)SZ_1G * 1024;
+	dma_addr_t dma;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		dma = ops_map(test, adev, b, SZ_4K, cases[i].dir,
+			      cases[i].attrs);
+		KUNIT_EXPECT_EQ_MSG(test, ops_prot_of(test, dma), cases[i].prot,
+				    "case %u", i);
+		dma_unmap_single_attrs(adev->dev, dma, SZ_4K, cases[i].dir,
+				       cases[i].attrs);
+	}
+	/* resources: called directly, the DMA API refuses RAM there */
+	dma = ops->map_resource(adev->dev, mmio, SZ_4K, DMA_FROM_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_EQ(test, ops_prot_of(test, dma), IOMMU_WRITE | IOMMU_MMIO);
+	ops->unmap_resource(adev->dev, dma, SZ_4K, DMA_FROM_DEVICE, 0);
+	dma = ops->map_resource(adev->dev, mmio + 0x10, 8, DMA_BIDIRECTIONAL, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_EQ(test, ops_prot_of(test, dma),
+			IOMMU_READ | IOMMU_WRITE | IOMMU_MMIO);
+	ops->unmap_resource(adev->dev, dma, 8, DMA_BIDIRECTIONAL, 0);
+	/* no direction: no mapping */
+	KUNIT_EXPECT_EQ(test, ops->map_page(adev->dev, virt_to_page(b), 0, 64,
+					    DMA_NONE, 0), DMA_MAPPING_ERROR);
+	ops_expect_clean(test, adev);
+}
+
+/* Every DMA segment of @sg within the max size and the boundary. */
+static void ops_expect_sg_limits(struct kunit *test, struct scatterlist *sgl,
+				 int count, size_t max_seg, unsigned long bmask)
+{
+	struct scatterlist *s;
+	dma_addr_t a;
+	int i;
+
+	for_each_sg(sgl, s, count, i) {
+		a = sg_dma_address(s);
+		KUNIT_EXPECT_LE(test, sg_dma_len(s), max_seg);
+		KUNIT_EXPECT_EQ_MSG(test, a & ~(dma_addr_t)bmask,
+				    (a + sg_dma_len(s) - 1) & ~(dma_addr_t)bmask,
+				    "segment %d crosses the boundary", i);
+	}
+}
+
+/* Granule-aligned neighbours merge into one DMA segment; others do not. */
+static void map_sg_merges_granule_aligned_segments(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	u8 *b = ops_buf(test, 3);
+	struct scatterlist sg[4];
+	dma_addr_t dma;
+	int n;
+
+	sg_init_table(sg, 4);
+	sg_set_buf(&sg[0], b + 5 * SZ_4K, SZ_4K);
+	sg_set_buf(&sg[1], b + 2 * SZ_4K, SZ_8K);
+	sg_set_buf(&sg[2], b, 0x800);
+	sg_set_buf(&sg[3], b + 7 * SZ_4K + 0x40, 0x100);
+	n = dma_map_sg(adev->dev, sg, 4, DMA_TO_DEVICE);
+	KUNIT_ASSERT_EQ(test, n, 2);
+	KUNIT_EXPECT_EQ(test, sg_dma_len(&sg[0]), 3 * SZ_4K + 0x800);
+	KUNIT_EXPECT_EQ(test, sg_dma_len(&sg[1]), 0x100u);
+	KUNIT_EXPECT_EQ(test, sg_dma_address(&sg[1]) & (SZ_4K - 1),
+			(dma_addr_t)0x40);
+	KUNIT_EXPECT_EQ(test, sg_dma_len(&sg[2]), 0u);
+	KUNIT_EXPECT_EQ(test, pt_soft_count(ops_pt(test)), 5UL);
+	/* the device sees the segments back to back */
+	dma = sg_dma_address(&sg[0]);
+	KUNIT_EXPECT_PTR_EQ(test, ops_dev_mem(test, dma + SZ_4K), b + 2 * SZ_4K);
+	KUNIT_EXPECT_PTR_EQ(test, ops_dev_mem(test, dma + 3 * SZ_4K), b);
+	dma_unmap_sg(adev->dev, sg, 4, DMA_TO_DEVICE);
+	ops_expect_clean(test, adev);
+}
+
+/* Merging stops at dma_get_max_seg_size(). */
+static void map_sg_honours_max_segment_size(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	u8 *b = ops_buf(test, 3);
+	struct scatterlist sg[6];
+	int n, i;
+
+	dma_set_max_seg_size(adev->dev, SZ_8K);
+	sg_init_table(sg, 6);
+	for (i = 0; i < 6; i++)
+		sg_set_buf(&sg[i], b + i * SZ_4K, SZ_4K);
+	n = dma_map_sg(adev->dev, sg, 6, DMA_BIDIRECTIONAL);
+	KUNIT_ASSERT_EQ(test, n, 3);
+	ops_expect_sg_limits(test, sg, n, SZ_8K, DMA_BIT_MASK(32));
+	for (i = 0; i < 3; i++)
+		KUNIT_EXPECT_EQ(test, sg_dma_len(&sg[i]), (unsigned int)SZ_8K);
+	dma_unmap_sg(adev->dev, sg, 6, DMA_BIDIRECTIONAL);
+	ops_expect_clean(test, adev);
+}
+
+/* No DMA segment crosses dma_get_seg_boundary(), merged or not. */
+static void map_sg_honours_segment_boundary(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	u8 *b = ops_buf(test, 3);
+	struct scatterlist sg[5];
+	int n;
+
+	dma_set_seg_boundary(adev->dev, SZ_16K - 1);
+	sg_init_table(sg, 5);
+	sg_set_buf(&sg[0], b + 0x200, 0x100);
+	sg_set_buf(&sg[1], b + SZ_4K + 0x800, SZ_4K + 0x800);
+	sg_set_buf(&sg[2], b + 3 * SZ_4K, SZ_8K);
+	sg_set_buf(&sg[3], b + 5 * SZ_4K, SZ_8K);
+	sg_set_buf(&sg[4], b + 7 * SZ_4K + 0x100, 0xe00);
+	n = dma_map_sg(adev->dev, sg, 5, DMA_TO_DEVICE);
+	KUNIT_ASSERT_GT(test, n, 0);
+	ops_expect_sg_limits(test, sg, n, SZ_64K, SZ_16K - 1);
+	dma_unmap_sg(adev->dev, sg, 5, DMA_TO_DEVICE);
+	ops_expect_clean(test, adev);
+}
+
+/* dma_alloc_coherent: zeroed, mapped, aligned, unmapped by the free. */
+static void alloc_is_zeroed_mapped_and_unmapped(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	struct pt_soft *pt = ops_pt(test);
+	struct sg_table sgt;
+	struct page *page;
+	dma_addr_t dma;
+	size_t i;
+	u8 *cpu;
+
+	cpu = dma_alloc_coherent(adev->dev, 3 * SZ_4K - 100, &dma, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	for (i = 0; i < 3 * SZ_4K; i++)
+		if (cpu[i]) {
+			KUNIT_FAIL(test, "byte %zu is %#x", i, cpu[i]);
+			break;
+		}
+	KUNIT_EXPECT_EQ(test, dma & (4 * SZ_4K - 1), (dma_addr_t)0);
+	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 3UL);
+	KUNIT_EXPECT_EQ(test, virt_to_phys(ops_dev_mem(test, dma + 2 * SZ_4K)),
+			virt_to_phys(cpu + 2 * SZ_4K));
+	KUNIT_EXPECT_EQ(test, ops_prot_of(test, dma),
+			IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE);
+	KUNIT_ASSERT_EQ(test, dma_get_sgtable(adev->dev, &sgt, cpu, dma,
+					      3 * SZ_4K - 100), 0);
+	KUNIT_EXPECT_PTR_EQ(test, sg_page(sgt.sgl), virt_to_page(cpu));
+	sg_free_table(&sgt);
+	dma_free_coherent(adev->dev, 3 * SZ_4K - 100, cpu, dma);
+	ops_expect_clean(test, adev);
+
+	page = dma_alloc_pages(adev->dev, SZ_8K, &dma, DMA_FROM_DEVICE,
+			       GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_FALSE(test, dma_mapping_error(adev->dev, dma));
+	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 2UL);
+	KUNIT_EXPECT_EQ(test, ops_prot_of(test, dma), IOMMU_WRITE | IOMMU_CACHE);
+	dma_free_pages(adev->dev, SZ_8K, page, dma, DMA_FROM_DEVICE);
+	ops_expect_clean(test, adev);
+}
+
+/* The limits a driver asks for. */
+static void limits_are_reported(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_untrusted(test);
+
+	KUNIT_EXPECT_EQ(test, dma_get_merge_boundary(adev->dev),
+			(unsigned long)SZ_4K - 1);
+	KUNIT_EXPECT_EQ(test, dma_get_required_mask(adev->dev),
+			DMA_BIT_MASK(32));
+	KUNIT_EXPECT_EQ(test, dma_opt_mapping_size(adev->dev),
+			(size_t)ALTDMA_IOVA_DEFAULT_CACHE_LIMIT);
+	KUNIT_EXPECT_EQ(test, dma_max_mapping_size(adev->dev),
+			altdma_bounce_max_mapping_size(adev->pool, 0));
+	KUNIT_EXPECT_LE(test, dma_max_mapping_size(adev->dev), (size_t)SZ_1M);
+}
+
+/* A backend map failure at each step: an error, and nothing leaks. */
+static void injected_failures_leak_nothing(struct kunit *test)
+{
+	struct ops_setup s = { .bounce = ALTDMA_BOUNCE_FORCE };
+	struct altdma_dev *adev = ops_dev(test, &s);
+	struct pt_soft *pt = ops_pt(test);
+	u8 *b = ops_buf(test, 3);
+	struct scatterlist sg[3];
+	struct altdma_dev_stats st;
+	struct sg_table sgt;
+	dma_addr_t dma;
+	int step, ret;
+	void *cpu;
+
+	/* map_page, bounced and not */
+	atomic_set(&pt->maps, 0);
+	atomic_set(&pt->fail_map_at, 1);
+	dma = dma_map_single(adev->dev, b + 0x10, 0x100, DMA_TO_DEVICE);
+	KUNIT_EXPECT_TRUE(test, dma_mapping_error(adev->dev, dma));
+	ops_expect_clean(test, adev);
+	atomic_set(&pt->maps, 0);
+	dma = dma_map_single(adev->dev, b, SZ_4K, DMA_TO_DEVICE);
+	KUNIT_EXPECT_TRUE(test, dma_mapping_error(adev->dev, dma));
+	ops_expect_clean(test, adev);
+
+	/* map_sg: a failure at each of its three spans */
+	sgt.sgl = sg;
+	sgt.orig_nents = 3;
+	for (step = 1; step <= 3; step++) {
+		sg_init_table(sg, 3);
+		sg_set_buf(&sg[0], b + 0x40, 0x100);
+		sg_set_buf(&sg[1], b + SZ_4K, SZ_4K);
+		sg_set_buf(&sg[2], b + 3 * SZ_4K + 0x80, 0x1000);
+		atomic_set(&pt->maps, 0);
+		atomic_set(&pt->fail_map_at, step);
+		ret = dma_map_sgtable(adev->dev, &sgt, DMA_BIDIRECTIONAL, 0);
+		KUNIT_EXPECT_EQ_MSG(test, ret, -EIO, "step %d", step);
+		ops_expect_clean(test, adev);
+	}
+
+	/* alloc */
+	atomic_set(&pt->maps, 0);
+	atomic_set(&pt->fail_map_at, 1);
+	cpu = dma_alloc_coherent(adev->dev, SZ_4K, &dma, GFP_KERNEL);
+	KUNIT_EXPECT_NULL(test, cpu);
+	atomic_set(&pt->fail_map_at, 0);
+	ops_expect_clean(test, adev);
+	altdma_dev_get_stats(adev, &st);
+	KUNIT_EXPECT_EQ(test, st.failed, 6ULL);
+	KUNIT_EXPECT_EQ(test, st.maps, 0ULL);
+}
+
+/* seed 000 on the error path: undoing a failed map unmaps short. */
+static void short_unmap_while_undoing_a_map_quarantines(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	struct pt_soft *pt = ops_pt(test);
+	u8 *b = ops_buf(test, 2);
+	struct altdma_iova_stats is;
+	struct altdma_dev_stats st;
+	struct scatterlist sg[2];
+	struct sg_table sgt = { .sgl = sg, .orig_nents = 2 };
+
+	sg_init_table(sg, 2);
+	sg_set_buf(&sg[0], b, 0x800);
+	sg_set_buf(&sg[1], b + 2 * SZ_4K, SZ_4K);
+	atomic_set(&pt->fail_map_at, 2);
+	pt->short_by = SZ_4K;
+	KUNIT_EXPECT_EQ(test, dma_map_sgtable(adev->dev, &sgt, DMA_TO_DEVICE, 0),
+			-EIO);
+	pt->short_by = 0;
+	atomic_set(&pt->fail_map_at, 0);
+	altdma_dev_get_stats(adev, &st);
+	altdma_iova_get_stats(&adev->iovad, &is);
+	KUNIT_EXPECT_EQ(test, st.quarantined, 1ULL);
+	KUNIT_EXPECT_EQ(test, st.live, 0ULL);
+	KUNIT_EXPECT_EQ(test, is.quarantined, 1ULL);
+	KUNIT_EXPECT_EQ(test, is.live_ranges, 0ULL);
+	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 1UL);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(&adev->iovad), 0);
+}
+
+/* No IOVA or no bounce slot left: an error, and nothing leaks. */
+static void exhaustion_fails_cleanly(struct kunit *test)
+{
+	struct ops_setup s = {
+		.untrusted = true, .iova_end = 64 * SZ_4K - 1,
+		.bounce_size = SZ_64K,
+	};
+	struct altdma_dev *adev = ops_dev(test, &s);
+	u8 *b = ops_buf(test, 3);
+	dma_addr_t dma[64];
+	int n, i;
+
+	/* the bounce pool (16 granules) runs out first */
+	for (n = 0; n < 64; n++) {
+		dma[n] = ops->map_page(adev->dev, virt_to_page(b), 0x100 + n * 64,
+				       0x40, DMA_TO_DEVICE, 0);
+		if (dma[n] == DMA_MAPPING_ERROR)
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, n, 16);
+	for (i = 0; i < n; i++)
+		ops->unmap_page(adev->dev, dma[i], 0x40, DMA_TO_DEVICE, 0);
+	ops_expect_clean(test, adev);
+
+	/* then the IOVA space (63 pages) with aligned, unbounced buffers */
+	for (n = 0; n < 64; n++) {
+		dma[n] = ops->map_page(adev->dev, virt_to_page(b), 0, SZ_4K,
+				       DMA_TO_DEVICE, 0);
+		if (dma[n] == DMA_MAPPING_ERROR)
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, n, 63);
+	for (i = 0; i < n; i++)
+		ops->unmap_page(adev->dev, dma[i], SZ_4K, DMA_TO_DEVICE, 0);
+	ops_expect_clean(test, adev);
+}
+
+static struct kunit_case map_cases[] = {
+	KUNIT_CASE(map_page_maps_the_buffer_granules),
+	KUNIT_CASE(granule_64k_maps_whole_granules),
+	KUNIT_CASE(permissions_follow_direction),
+	KUNIT_CASE(map_sg_merges_granule_aligned_segments),
+	KUNIT_CASE(map_sg_honours_max_segment_size),
+	KUNIT_CASE(map_sg_honours_segment_boundary),
+	KUNIT_CASE(alloc_is_zeroed_mapped_and_unmapped),
+	KUNIT_CASE(limits_are_reported),
+	KUNIT_CASE(injected_failures_leak_nothing),
+	KUNIT_CASE(short_unmap_while_undoing_a_map_quarantines),
+	KUNIT_CASE(exhaustion_fails_cleanly),
+	{}
+};
+
+static struct kunit_suite map_suite = {
+	.name = "altdma_dma_map",
+	.init = ops_init,
+	.exit = ops_exit,
+	.test_cases = map_cases,
+};
+
+/* ---- altdma_dma_bounce ---- */
+
+/* Untrusted: unaligned buffers go through the pool, aligned ones do not. */
+static void untrusted_bounces_only_unaligned_buffers(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_untrusted(test);
+	u8 *b = ops_buf(test, 1);
+	dma_addr_t dma;
+	phys_addr_t p;
+
+	dma = ops_map(test, adev, b, SZ_4K, DMA_TO_DEVICE, 0);
+	p = virt_to_phys(ops_dev_mem(test, dma));
+	KUNIT_EXPECT_EQ(test, p, virt_to_phys(b));
+	dma_unmap_single(adev->dev, dma, SZ_4K, DMA_TO_DEVICE);
+
+	dma = ops_map(test, adev, b, SZ_4K + 8, DMA_TO_DEVICE, 0);
+	p = virt_to_phys(ops_dev_mem(test, dma));
+	KUNIT_EXPECT_TRUE(test, altdma_bounce_owns(adev->pool, p));
+	dma_unmap_single(adev->dev, dma, SZ_4K + 8, DMA_TO_DEVICE);
+
+	dma = ops_map(test, adev, b + 0x80, SZ_4K, DMA_TO_DEVICE, 0);
+	p = virt_to_phys(ops_dev_mem(test, dma));
+	KUNIT_EXPECT_TRUE(test, altdma_bounce_owns(adev->pool, p));
+	dma_unmap_single(adev->dev, dma, SZ_4K, DMA_TO_DEVICE);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * The page table holds exactly the slot's granules, each mapped to the
+ * slot in order, the data is where the address says, and nothing outside
+ * the data is visible but zeroes.
+ */
+static void ops_expect_exact_slot(struct kunit *test, dma_addr_t dma,
+				  const u8 *orig, size_t size, bool alone)
+{
+	struct pt_soft *pt = ops_pt(test);
+	dma_addr_t first = dma & ~(dma_addr_t)(SZ_4K - 1);
+	size_t span = ALIGN((dma & (SZ_4K - 1)) + size, SZ_4K), i;
+	phys_addr_t base = virt_to_phys(ops_dev_mem(test, first));
+	const u8 *dev = phys_to_virt(base);
+	phys_addr_t p;
+	int prot;
+
+	if (alone) {
+		KUNIT_EXPECT_FALSE(test, pt_soft_lookup(pt, first - 1, &p, &prot));
+		KUNIT_EXPECT_FALSE(test, pt_soft_lookup(pt, first + span, &p,
+							&prot));
+	}
+	for (i = 0; i < span; i += SZ_4K) {
+		KUNIT_EXPECT_TRUE(test, pt_soft_lookup(pt, first + i, &p, &prot));
+		KUNIT_EXPECT_EQ(test, p, base + i);
+	}
+	for (i = 0; i < span; i++) {
+		size_t off = dma - first;
+		u8 want = i >= off && i < off + size ? orig[i - off] : 0;
+
+		if (dev[i] != want) {
+			KUNIT_FAIL(test, "device byte %zu of the span is %#x, not %#x",
+				   i, dev[i], want);
+			break;
+		}
+	}
+}
+
+static const unsigned int ops_masks[] = { 0x7ff, 0xfff };
+static const unsigned int ops_offsets[] = { 0x8, 0x7c0, 0x840, 0xfc0 };
+
+/* seed 003 fix 4: (dma & mask) == (phys & mask) on dma_map_page. */
+static void min_align_mask_holds_on_map_page(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_untrusted(test);
+	struct pt_soft *pt = ops_pt(test);
+	u8 *b = ops_buf(test, 2);
+	unsigned int m, o;
+	dma_addr_t dma;
+	size_t size = 0x1234, i;
+
+	for (i = 0; i < 4 * SZ_4K; i++)
+		b[i] = i * 7 + 1;
+	for (m = 0; m < ARRAY_SIZE(ops_masks); m++) {
+		dma_set_min_align_mask(adev->dev, ops_masks[m]);
+		for (o = 0; o < ARRAY_SIZE(ops_offsets); o++) {
+			u8 *buf = b + ops_offsets[o];
+
+			dma = ops_map(test, adev, buf, size, DMA_TO_DEVICE, 0);
+			KUNIT_EXPECT_EQ_MSG(test, dma & ops_masks[m],
+					    virt_to_phys(buf) & ops_masks[m],
+					    "mask %#x offset %#x", ops_masks[m],
+					    ops_offsets[o]);
+			KUNIT_EXPECT_EQ(test, pt_soft_count(pt),
+					ALIGN((dma & (SZ_4K - 1)) + size, SZ_4K) /
+					SZ_4K);
+			ops_expect_exact_slot(test, dma, buf, size, true);
+			dma_unmap_single(adev->dev, dma, size, DMA_TO_DEVICE);
+			KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 0UL);
+		}
+	}
+	ops_expect_clean(test, adev);
+}
+
+/* seed 003 fix 4 on the map_sg path, every segment. */
+static void min_align_mask_holds_on_map_sg(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_untrusted(test);
+	struct pt_soft *pt = ops_pt(test);
+	u8 *b = ops_buf(test, 3);
+	struct scatterlist sg[4], *s;
+	unsigned int m, o;
+	size_t i, pages;
+	int n, k;
+
+	for (i = 0; i < 8 * SZ_4K; i++)
+		b[i] = i * 13 + 5;
+	for (m = 0; m < ARRAY_SIZE(ops_masks); m++) {
+		dma_set_min_align_mask(adev->dev, ops_masks[m]);
+		sg_init_table(sg, 4);
+		for (o = 0; o < 4; o++)
+			sg_set_buf(&sg[o], b + o * 2 * SZ_4K + ops_offsets[o],
+				   0x300 + o * 0x400);
+		n = dma_map_sg(adev->dev, sg, 4, DMA_TO_DEVICE);
+		KUNIT_ASSERT_EQ(test, n, 4);
+		pages = 0;
+		for_each_sg(sg, s, n, k) {
+			KUNIT_EXPECT_EQ_MSG(test, sg_dma_address(s) & ops_masks[m],
+					    sg_phys(s) & ops_masks[m],
+					    "mask %#x segment %d", ops_masks[m], k);
+			ops_expect_exact_slot(test, sg_dma_address(s), sg_virt(s),
+					      s->length, false);
+			pages += ALIGN((sg_dma_address(s) & (SZ_4K - 1)) +
+				       s->length, SZ_4K) / SZ_4K;
+		}
+		KUNIT_EXPECT_EQ(test, pt_soft_count(pt), pages);
+		dma_unmap_sg(adev->dev, sg, 4, DMA_TO_DEVICE);
+		KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 0UL);
+	}
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * seed 003 fix 1: with SKIP_CPU_SYNC at map and unmap, only the syncs move
+ * data, and each goes through the slot behind the segment's DMA address.
+ */
+static void sync_sg_on_bounced_list_moves_data_both_ways(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_untrusted(test);
+	u8 *b = ops_buf(test, 2);
+	struct scatterlist sg[3], *s;
+	struct altdma_bounce_stats bs;
+	u8 *dev;
+	int n, k;
+	size_t i;
+
+	sg_init_table(sg, 3);
+	sg_set_buf(&sg[0], b + 0x40, 0x300);
+	sg_set_buf(&sg[1], b + SZ_4K + 0x100, 0x700);
+	sg_set_buf(&sg[2], b + 3 * SZ_4K + 0x80, 0x500);
+	n = dma_map_sg_attrs(adev->dev, sg, 3, DMA_BIDIRECTIONAL,
+			     DMA_ATTR_SKIP_CPU_SYNC);
+	KUNIT_ASSERT_EQ(test, n, 3);
+	altdma_bounce_get_stats(adev->pool, &bs);
+	KUNIT_EXPECT_EQ(test, bs.live_mappings, 3ULL);
+	KUNIT_EXPECT_EQ(test, bs.bytes_to_device, 0ULL);
+
+	for_each_sg(sg, s, 3, k)
+		memset(sg_virt(s), 0xa0 + k, s->length);
+	dma_sync_sg_for_device(adev->dev, sg, 3, DMA_BIDIRECTIONAL);
+	for_each_sg(sg, s, 3, k) {
+		dev = ops_dev_mem(test, sg_dma_address(s));
+		KUNIT_EXPECT_TRUE(test, altdma_bounce_owns(adev->pool,
+							   virt_to_phys(dev)));
+		for (i = 0; i < s->length; i++)
+			if (dev[i] != 0xa0 + k) {
+				KUNIT_FAIL(test, "segment %d byte %zu did not reach the device",
+					   k, i);
+				break;
+			}
+		memset(dev, 0x50 + k, s->length);	/* the device writes */
+	}
+	dma_sync_sg_for_cpu(adev->dev, sg, 3, DMA_BIDIRECTIONAL);
+	dma_unmap_sg_attrs(adev->dev, sg, 3, DMA_BIDIRECTIONAL,
+			   DMA_ATTR_SKIP_CPU_SYNC);
+	for_each_sg(sg, s, 3, k) {
+		u8 *cpu = sg_virt(s);
+
+		for (i = 0; i < s->length; i++)
+			if (cpu[i] != 0x50 + k) {
+				KUNIT_FAIL(test, "segment %d byte %zu did not reach the CPU",
+					   k, i);
+				break;
+			}
+	}
+	altdma_bounce_get_stats(adev->pool, &bs);
+	KUNIT_EXPECT_EQ(test, bs.bytes_to_device, 0x300ULL + 0x700 + 0x500);
+	KUNIT_EXPECT_EQ(test, bs.bytes_to_cpu, 0x300ULL + 0x700 + 0x500);
+	ops_expect_clean(test, adev);
+}
+
+/* seed 003 fix 3: map copies once to the device, unmap once back. */
+static void bounce_copies_once_per_direction(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_untrusted(test);
+	u8 *b = ops_buf(test, 1);
+	struct altdma_bounce_stats bs;
+	struct scatterlist sg[2];
+	dma_addr_t dma;
+	int n;
+
+	dma = ops_map(test, adev, b + 0x10, 0x210, DMA_BIDIRECTIONAL, 0);
+	altdma_bounce_get_stats(adev->pool, &bs);
+	KUNIT_EXPECT_EQ(test, bs.bytes_to_device, 0x210ULL);
+	KUNIT_EXPECT_EQ(test, bs.bytes_to_cpu, 0ULL);
+	dma_unmap_single(adev->dev, dma, 0x210, DMA_BIDIRECTIONAL);
+	altdma_bounce_get_stats(adev->pool, &bs);
+	KUNIT_EXPECT_EQ(test, bs.bytes_to_device, 0x210ULL);
+	KUNIT_EXPECT_EQ(test, bs.bytes_to_cpu, 0x210ULL);
+
+	sg_init_table(sg, 2);
+	sg_set_buf(&sg[0], b + 0x400, 0x100);
+	sg_set_buf(&sg[1], b + SZ_4K + 0x40, 0x80);
+	n = dma_map_sg(adev->dev, sg, 2, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_EQ(test, n, 2);
+	dma_unmap_sg(adev->dev, sg, 2, DMA_FROM_DEVICE);
+	altdma_bounce_get_stats(adev->pool, &bs);
+	KUNIT_EXPECT_EQ(test, bs.bytes_to_device, 0x210ULL + 0x180);
+	KUNIT_EXPECT_EQ(test, bs.bytes_to_cpu, 0x210ULL + 0x180);
+	KUNIT_EXPECT_EQ(test, bs.syncs, 0ULL);
+	ops_expect_clean(test, adev);
+}
+
+/* seed 003 fix 2: cache maintenance goes to the slot the device uses. */
+static void noncoherent_maintenance_goes_to_bounce_slot(struct kunit *test)
+{
+	struct ops_setup s = { .untrusted = true, .noncoherent = true };
+	struct altdma_dev *adev = ops_dev(test, &s);
+	struct pt_soft *pt = ops_pt(test);
+	u8 *b = ops_buf(test, 1);
+	phys_addr_t slot;
+	dma_addr_t dma;
+
+	KUNIT_EXPECT_FALSE(test, adev->coherent);
+	dma = ops_map(test, adev, b + 0x20, 0x100, DMA_FROM_DEVICE, 0);
+	slot = virt_to_phys(ops_dev_mem(test, dma));
+	KUNIT_EXPECT_EQ(test, ops_prot_of(test, dma), IOMMU_WRITE);
+	KUNIT_ASSERT_EQ(test, pt->nr_cache_ops, 1U);
+	KUNIT_EXPECT_EQ(test, pt->cache_ops[0].phys, slot);
+	KUNIT_EXPECT_EQ(test, pt->cache_ops[0].size, (size_t)0x100);
+	KUNIT_EXPECT_TRUE(test, pt->cache_ops[0].for_device);
+	dma_sync_single_for_cpu(adev->dev, dma, 0x100, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_EQ(test, pt->nr_cache_ops, 2U);
+	KUNIT_EXPECT_EQ(test, pt->cache_ops[1].phys, slot);
+	KUNIT_EXPECT_FALSE(test, pt->cache_ops[1].for_device);
+	dma_unmap_single(adev->dev, dma, 0x100, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_EQ(test, pt->nr_cache_ops, 3U);
+	KUNIT_EXPECT_EQ(test, pt->cache_ops[2].phys, slot);
+	KUNIT_EXPECT_FALSE(test, pt->cache_ops[2].for_device);
+
+	/* not bounced: the buffer itself */
+	dma = ops_map(test, adev, b + SZ_4K, SZ_4K, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_EQ(test, pt->nr_cache_ops, 4U);
+	KUNIT_EXPECT_EQ(test, pt->cache_ops[3].phys, virt_to_phys(b + SZ_4K));
+	/* SKIP_CPU_SYNC: none */
+	dma_unmap_single_attrs(adev->dev, dma, SZ_4K, DMA_TO_DEVICE,
+			       DMA_ATTR_SKIP_CPU_SYNC);
+	KUNIT_EXPECT_EQ(test, pt->nr_cache_ops, 4U);
+	ops_expect_clean(test, adev);
+}
+
+static struct kunit_case bounce_cases[] = {
+	KUNIT_CASE(untrusted_bounces_only_unaligned_buffers),
+	KUNIT_CASE(min_align_mask_holds_on_map_page),
+	KUNIT_CASE(min_align_mask_holds_on_map_sg),
+	KUNIT_CASE(sync_sg_on_bounced_list_moves_data_both_ways),
+	KUNIT_CASE(bounce_copies_once_per_direction),
+	KUNIT_CASE(noncoherent_maintenance_goes_to_bounce_slot),
+	{}
+};
+
+static struct kunit_suite bounce_suite = {
+	.name = "altdma_dma_bounce",
+	.init = ops_init,
+	.exit = ops_exit,
+	.test_cases = bounce_cases,
+};
+
+/* ---- altdma_dma_inval ---- */
+
+/* Strict: every unmap syncs the IOTLB before its IOVA can be reused. */
+static void strict_syncs_before_reuse(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	struct pt_soft *pt = ops_pt(test);
+	u8 *b = ops_buf(test, 0);
+	dma_addr_t dma;
+	int i;
+
+	for (i = 0; i < 300; i++) {
+		dma = ops->map_page(adev->dev, virt_to_page(b), 0, SZ_4K,
+				    DMA_TO_DEVICE, 0);
+		KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+		ops->unmap_page(adev->dev, dma, SZ_4K, DMA_TO_DEVICE, 0);
+	}
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->stale_reuse), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->syncs), 300);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->flush_alls), 0);
+	ops_expect_clean(test, adev);
+}
+
+/* Deferred: an IOVA goes back to the allocator only after a flush-all. */
+static void deferred_never_reuses_iova_before_flush(struct kunit *test)
+{
+	struct ops_setup s = { .inval = ALTDMA_INVAL_DEFERRED };
+	struct altdma_dev *adev = ops_dev(test, &s);
+	struct pt_soft *pt = ops_pt(test);
+	struct altdma_iova_stats is;
+	struct altdma_dev_stats st;
+	u8 *b = ops_buf(test, 0);
+	unsigned long start, elapsed;
+	dma_addr_t dma, first;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, adev->inval, ALTDMA_INVAL_DEFERRED);
+	first = ops->map_page(adev->dev, virt_to_page(b), 0, SZ_4K,
+			      DMA_TO_DEVICE, 0);
+	ops->unmap_page(adev->dev, first, SZ_4K, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->syncs), 0);
+	altdma_iova_get_stats(&adev->iovad, &is);
+	KUNIT_EXPECT_EQ(test, is.live_ranges, 1ULL);
+
+	/* many more, with no flush in between: never the same IOVA */
+	start = jiffies;
+	for (i = 0; i < 1000; i++) {
+		dma = ops->map_page(adev->dev, virt_to_page(b), 0, SZ_4K,
+				    DMA_TO_DEVICE, 0);
+		KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+		if (atomic_read(&pt->flush_alls) == 0)
+			KUNIT_EXPECT_NE(test, dma, first);
+		ops->unmap_page(adev->dev, dma, SZ_4K, DMA_TO_DEVICE, 0);
+	}
+	/*
+	 * Flushed in batches, never one by one: a full queue (256 entries)
+	 * or the timer (at most once per ALTDMA_FQ_TIMEOUT_MS) flushes.
+	 */
+	elapsed = jiffies_to_msecs(jiffies - start);
+	KUNIT_EXPECT_GE(test, atomic_read(&pt->flush_alls), 1);
+	KUNIT_EXPECT_LE(test, atomic_read(&pt->flush_alls),
+			1001 / ALTDMA_FQ_SIZE + 3 + elapsed / ALTDMA_FQ_TIMEOUT_MS);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->stale_reuse), 0);
+
+	/* the timer flushes what is left (allow a slow machine 2 s) */
+	for (i = 0; i < 200; i++) {
+		msleep(ALTDMA_FQ_TIMEOUT_MS);
+		altdma_iova_get_stats(&adev->iovad, &is);
+		if (!is.live_ranges)
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, is.live_ranges, 0ULL);
+	altdma_dev_get_stats(adev, &st);
+	KUNIT_EXPECT_EQ(test, st.deferred, 1001ULL);
+	KUNIT_EXPECT_EQ(test, st.iotlb_syncs, 0ULL);
+	ops_expect_clean(test, adev);
+}
+
+/* Untrusted devices and bounced mappings are strict whatever was asked. */
+static void untrusted_device_is_always_strict(struct kunit *test)
+{
+	struct ops_setup s = {
+		.untrusted = true, .inval = ALTDMA_INVAL_DEFERRED,
+	};
+	struct altdma_dev *adev = ops_dev(test, &s);
+	u8 *b = ops_buf(test, 0);
+	dma_addr_t dma;
+
+	KUNIT_EXPECT_EQ(test, adev->inval, ALTDMA_INVAL_STRICT);
+	KUNIT_EXPECT_NULL(test, adev->fq);
+	dma = ops_map(test, adev, b + 4, 8, DMA_TO_DEVICE, 0);
+	dma_unmap_single(adev->dev, dma, 8, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ops_pt(test)->syncs), 1);
+	ops_expect_clean(test, adev);
+}
+
+static struct kunit_case inval_cases[] = {
+	KUNIT_CASE(strict_syncs_before_reuse),
+	KUNIT_CASE(deferred_never_reuses_iova_before_flush),
+	KUNIT_CASE(untrusted_device_is_always_strict),
+	{}
+};
+
+static struct kunit_suite inval_suite = {
+	.name = "altdma_dma_inval",
+	.init = ops_init,
+	.exit = ops_exit,
+	.test_cases = inval_cases,
+};
+
+kunit_test_suites(&unmap_suite, &map_suite, &bounce_suite, &inval_suite);

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * altdma page-table backend over an IOMMU_DOMAIN_UNMANAGED domain: the
+ * private data is the struct iommu_domain the device is attached to.
+ *
+ * Linux 6.1: iommu_map() has no gfp argument (iommu_map_atomic() is the
+ * GFP_ATOMIC variant); iommu_unmap_fast() collects what to invalidate in a
+ * gather and iommu_iotlb_sync() invalidates it.
+ *
+ * Not exercised yet: nothing attaches a device to a domain before the
+ * attach issue, so this compiles but has run on no hardware or vIOMMU.
+ */
+
+#include <linux/gfp.h>
+#include <linux/iommu.h>
+
+#include "dma_iommu_ops.h"
+
+static int pt_iommu_map(void *priv, unsigned long iova, phys_addr_t phys,
+			size_t size, int prot, gfp_t gfp)
+{
+	struct iommu_domain *domain = priv;
+
+	if (gfpflags_allow_blocking(gfp))
+		return iommu_map(domain, iova, phys, size, prot);
+	return iommu_map_atomic(domain, iova, phys, size, prot);
+}
+
+static size_t pt_iommu_unmap(void *priv, unsigned long iova, size_t size,
+			     struct iommu_iotlb_gather *gather)
+{
+	return iommu_unmap_fast(priv, iova, size, gather);
+}
+
+static phys_addr_t pt_iommu_iova_to_phys(void *priv, unsigned long iova)
+{
+	return iommu_iova_to_phys(priv, iova);
+}
+
+static void pt_iommu_iotlb_sync(void *priv, struct iommu_iotlb_gather *gather)
+{
+	iommu_iotlb_sync(priv, gather);
+}
+
+static void pt_iommu_flush_all(void *priv)
+{
+	iommu_flush_iotlb_all(priv);
+}
+
+/*
+ * The backend over an unmanaged IOMMU domain; pass the domain as the
+ * private data. Coherency is left to dev_is_dma_coherent() (no hook).
+ */
+const struct altdma_pt_ops altdma_pt_iommu_ops = {
+	.name = "iommu",
+	.map = pt_iommu_map,
+	.unmap = pt_iommu_unmap,
+	.iova_to_phys = pt_iommu_iova_to_phys,
+	.iotlb_sync = pt_iommu_iotlb_sync,
+	.flush_all = pt_iommu_flush_all,
+};
