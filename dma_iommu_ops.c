@@ -297,7 +297,8 @@ static int rec_publish(struct altdma_dev *adev, struct altdma_rec *rec)
 
 	rec->state = ALTDMA_REC_MAPPED;
 	xa_lock_irqsave(&adev->recs, flags);
-	old = __xa_store(&adev->recs, rec->iova >> adev->shift, rec,
+	/* keyed by the address the driver gets back and will unmap */
+	old = __xa_store(&adev->recs, rec->dma >> adev->shift, rec,
 			 GFP_ATOMIC);
 	xa_unlock_irqrestore(&adev->recs, flags);
 	if (xa_is_err(old))
@@ -593,9 +594,10 @@ static void sync_one(struct altdma_dev *adev, dma_addr_t dma, size_t size,
 	}
 	bounced = adev->pool && altdma_bounce_owns(adev->pool, phys);
 	if (for_device) {
-		if (bounced)
-			altdma_bounce_sync_for_device(adev->pool, phys, size,
-						      dir);
+		/* a range the pool refused gets no cache maintenance either */
+		if (bounced && altdma_bounce_sync_for_device(adev->pool, phys,
+							     size, dir))
+			return;
 		cache_for_device(adev, phys, size, dir);
 	} else {
 		cache_for_cpu(adev, phys, size, dir);

@@ -10,7 +10,10 @@
  * Ordering: each entry records how many flushes had started when it was
  * queued (gen). A flush increments fq_started, flushes, then increments
  * fq_finished. An entry may be freed once fq_finished > gen: at least one
- * flush that started after it was queued has finished.
+ * flush that started after it was queued has finished. A CPU whose queue is
+ * full runs a flush itself and then frees every entry whose gen is below
+ * that flush's number, even while an older flush is still running, so a
+ * full queue always drains and no entry is ever overwritten.
  */
 
 #include <linux/list.h>
@@ -20,10 +23,13 @@
 
 #include "dma_iommu_ops.h"
 
-/* Free the entries of @fq that a finished flush covers. Lock held. */
-static void fq_drain_locked(struct altdma_dev *adev, struct altdma_fq *fq)
+/*
+ * Free the entries of @fq queued before flush number @done started (their
+ * gen is below it), oldest first. Lock held.
+ */
+static void fq_drain_locked(struct altdma_dev *adev, struct altdma_fq *fq,
+			    u64 done)
 {
-	u64 done = atomic64_read(&adev->fq_finished);
 	struct altdma_fq_entry *e;
 
 	while (fq->count) {
@@ -37,12 +43,18 @@ static void fq_drain_locked(struct altdma_dev *adev, struct altdma_fq *fq)
 	}
 }
 
-static void fq_flush_iotlb(struct altdma_dev *adev)
+/*
+ * Flush the whole IOTLB. Returns this flush's number: every entry whose gen
+ * is below it was queued before the flush started, so it is covered.
+ */
+static u64 fq_flush_iotlb(struct altdma_dev *adev)
 {
-	atomic64_inc(&adev->fq_started);
+	u64 nr = atomic64_inc_return(&adev->fq_started);
+
 	adev->pt->flush_all(adev->pt_priv);
 	atomic64_inc(&adev->flush_alls);
 	atomic64_inc(&adev->fq_finished);
+	return nr;
 }
 
 /**
@@ -55,15 +67,16 @@ void altdma_fq_flush(struct altdma_dev *adev)
 {
 	struct altdma_fq *fq;
 	unsigned long flags;
+	u64 nr;
 	int cpu;
 
 	if (!adev->fq)
 		return;
-	fq_flush_iotlb(adev);
+	nr = fq_flush_iotlb(adev);
 	for_each_possible_cpu(cpu) {
 		fq = per_cpu_ptr(adev->fq, cpu);
 		spin_lock_irqsave(&fq->lock, flags);
-		fq_drain_locked(adev, fq);
+		fq_drain_locked(adev, fq, nr);
 		spin_unlock_irqrestore(&fq->lock, flags);
 	}
 }
@@ -104,13 +117,19 @@ void altdma_fq_queue(struct altdma_dev *adev, unsigned long pfn,
 	struct altdma_fq *fq;
 	unsigned long flags;
 
+	/*
+	 * The range's page-table entries are cleared; a flush that starts
+	 * after we read fq_started below must see that (pairs with the
+	 * atomic increment in fq_flush_iotlb()).
+	 */
+	smp_mb();
 	local_irq_save(flags);
 	fq = this_cpu_ptr(adev->fq);
 	spin_lock(&fq->lock);
-	fq_drain_locked(adev, fq);
+	fq_drain_locked(adev, fq, atomic64_read(&adev->fq_finished));
 	if (fq->count == ALTDMA_FQ_SIZE) {
-		fq_flush_iotlb(adev);
-		fq_drain_locked(adev, fq);
+		/* our own flush covers every entry here, whatever else runs */
+		fq_drain_locked(adev, fq, fq_flush_iotlb(adev));
 	}
 	e = &fq->ring[(fq->head + fq->count) % ALTDMA_FQ_SIZE];
 	e->pfn = pfn;

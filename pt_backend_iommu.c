@@ -42,9 +42,25 @@ static void pt_iommu_iotlb_sync(void *priv, struct iommu_iotlb_gather *gather)
 	iommu_iotlb_sync(priv, gather);
 }
 
+/*
+ * Invalidate everything the domain may cache. virtio-iommu in 6.1 has no
+ * flush_iotlb_all (iommu_flush_iotlb_all() would do nothing) and only sends
+ * its queued unmap requests on iotlb_sync, so a driver without the hook
+ * gets a sync whose gather covers the whole space instead.
+ */
 static void pt_iommu_flush_all(void *priv)
 {
-	iommu_flush_iotlb_all(priv);
+	struct iommu_domain *domain = priv;
+	struct iommu_iotlb_gather gather;
+
+	if (domain->ops->flush_iotlb_all) {
+		iommu_flush_iotlb_all(domain);
+		return;
+	}
+	iommu_iotlb_gather_init(&gather);
+	gather.start = 0;
+	gather.end = ULONG_MAX;
+	iommu_iotlb_sync(domain, &gather);
 }
 
 /*

@@ -1067,6 +1067,34 @@ static void min_align_mask_holds_on_map_page(struct kunit *test)
 	ops_expect_clean(test, adev);
 }
 
+/*
+ * A min_align_mask wider than a granule puts the data more than a granule
+ * into its slot: the address the driver gets back still unmaps cleanly.
+ */
+static void wide_min_align_mask_unmaps_cleanly(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_untrusted(test);
+	struct pt_soft *pt = ops_pt(test);
+	u8 *b = ops_buf(test, 2);
+	struct altdma_dev_stats st;
+	const unsigned int mask = 0x1fff;
+	const size_t size = 0x600;
+	u8 *buf = b + 0x1840;
+	dma_addr_t dma;
+
+	dma_set_min_align_mask(adev->dev, mask);
+	dma = ops_map(test, adev, buf, size, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, dma & mask, virt_to_phys(buf) & mask);
+	KUNIT_EXPECT_GE(test, dma & mask, (dma_addr_t)SZ_4K);
+	/* the slot's first granule is zeroed padding, mapped with the slot */
+	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 2UL);
+	ops_expect_exact_slot(test, dma, buf, size, false);
+	dma_unmap_single(adev->dev, dma, size, DMA_TO_DEVICE);
+	altdma_dev_get_stats(adev, &st);
+	KUNIT_EXPECT_EQ(test, st.refused_total, 0ULL);
+	ops_expect_clean(test, adev);
+}
+
 /* seed 003 fix 4 on the map_sg path, every segment. */
 static void min_align_mask_holds_on_map_sg(struct kunit *test)
 {
@@ -1237,6 +1265,7 @@ static void noncoherent_maintenance_goes_to_bounce_slot(struct kunit *test)
 static struct kunit_case bounce_cases[] = {
 	KUNIT_CASE(untrusted_bounces_only_unaligned_buffers),
 	KUNIT_CASE(min_align_mask_holds_on_map_page),
+	KUNIT_CASE(wide_min_align_mask_unmaps_cleanly),
 	KUNIT_CASE(min_align_mask_holds_on_map_sg),
 	KUNIT_CASE(sync_sg_on_bounced_list_moves_data_both_ways),
 	KUNIT_CASE(bounce_copies_once_per_direction),
