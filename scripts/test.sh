@@ -7,7 +7,8 @@
 #  2. runs checkpatch --strict and kernel-doc over every source file;
 #  3. builds the KUnit test kernel and runs every KUnit suite through
 #     kunit.py under both vIOMMU profiles (scripts/kunit.sh);
-#  4. runs the test VM on Debian's stock 6.1 kernel (scripts/vm-test.sh).
+#  4. runs the test VM (scripts/vm-test.sh) on Debian's stock 6.1 kernel,
+#     then on the debug test kernel under both profiles.
 # The last line is "test: N passed, N failed", counting every KUnit case,
 # every suite-ran check, every kernel-log check, every VM check and the
 # build and hygiene checks.
@@ -62,16 +63,20 @@ if [ -z "$kp" ]; then
 fi
 pass=$((pass + kp)) fail=$((fail + kf))
 
-# 4. the test VM on the stock kernel
-"$ALTDMA_REPO/scripts/vm-test.sh" 2>&1 | tee "$ALTDMA_RESULTS/vm-stock.out"
-out=$(tail -n 1 "$ALTDMA_RESULTS/vm-stock.out")
-vp=$(echo "$out" | sed -n 's/^vm-stock: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-vf=$(echo "$out" | sed -n 's/^vm-stock: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
-if [ -z "$vp" ]; then
-	vp=0 vf=1
-	echo "FAIL: scripts/vm-test.sh printed no summary"
-fi
-pass=$((pass + vp)) fail=$((fail + vf))
+# 4. the test VM on the stock kernel, then on the debug test kernel under
+#    both profiles
+for args in "" "--debug intel" "--debug virtio"; do
+	# shellcheck disable=SC2086
+	"$ALTDMA_REPO/scripts/vm-test.sh" $args 2>&1 | tee "$ALTDMA_RESULTS/vm.out"
+	out=$(tail -n 1 "$ALTDMA_RESULTS/vm.out")
+	vp=$(echo "$out" | sed -n 's/^vm-[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+	vf=$(echo "$out" | sed -n 's/^vm-[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+	if [ -z "$vp" ]; then
+		vp=0 vf=1
+		echo "FAIL: scripts/vm-test.sh $args printed no summary"
+	fi
+	pass=$((pass + vp)) fail=$((fail + vf))
+done
 
 echo "test: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
