@@ -111,6 +111,7 @@ static int adev_init_iova(struct altdma_dev *adev,
 		.granule = cfg->granule,
 		.start = cfg->iova_start,
 		.end = cfg->iova_end,
+		.policy = cfg->policy,
 	};
 
 	return altdma_iova_domain_init(&adev->iovad, &icfg);
@@ -186,7 +187,10 @@ free_adev:
 	return ERR_PTR(ret);
 }
 
-/* Unmap what a driver left mapped from the page tables; count it. */
+/* Live mappings listed one per line at teardown, at most. */
+#define ALTDMA_LIVE_REPORT_MAX	16
+
+/* Unmap what a driver left mapped from the page tables; list and count it. */
 static unsigned long adev_release_recs(struct altdma_dev *adev)
 {
 	struct iommu_iotlb_gather gather;
@@ -197,7 +201,10 @@ static unsigned long adev_release_recs(struct altdma_dev *adev)
 	iommu_iotlb_gather_init(&gather);
 	xa_for_each(&adev->recs, index, rec) {
 		if (rec->state == ALTDMA_REC_MAPPED) {
-			live++;
+			if (++live <= ALTDMA_LIVE_REPORT_MAX)
+				dev_warn(adev->dev, "altdma: still live at teardown: dma %pad, size %zu, dir %u, mapped by %pS\n",
+					 &rec->dma, rec->size, rec->dir,
+					 (void *)rec->caller);
 			for (i = 0; i < rec->nsegs; i++)
 				adev->pt->unmap(adev->pt_priv,
 						rec->iova + rec->segs[i].span_off,

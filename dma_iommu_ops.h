@@ -243,6 +243,7 @@ struct altdma_fq {
  *	device marked so (bounce in AUTO mode, always strict)
  * @inval: &enum altdma_inval_mode wanted (untrusted devices are strict)
  * @bounce_size: bounce pool bytes (0: the module parameter)
+ * @policy: IOVA placement policy (NULL: &altdma_iova_policy_tree)
  */
 struct altdma_dev_config {
 	struct device *dev;
@@ -255,6 +256,7 @@ struct altdma_dev_config {
 	bool untrusted;
 	enum altdma_inval_mode inval;
 	size_t bounce_size;
+	const struct altdma_iova_policy *policy;
 };
 
 /**

@@ -6,10 +6,12 @@
 #     with W=1 and sparse (C=2) and requires zero warnings;
 #  2. runs checkpatch --strict and kernel-doc over every source file;
 #  3. builds the KUnit test kernel and runs every KUnit suite through
-#     kunit.py under both vIOMMU profiles (scripts/kunit.sh).
+#     kunit.py under both vIOMMU profiles (scripts/kunit.sh);
+#  4. runs the test VM (scripts/vm-test.sh) on Debian's stock 6.1 kernel,
+#     then on the debug test kernel under both profiles.
 # The last line is "test: N passed, N failed", counting every KUnit case,
-# every suite-ran check, every kernel-log check and the build and hygiene
-# checks.
+# every suite-ran check, every kernel-log check, every VM check and the
+# build and hygiene checks.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -60,6 +62,21 @@ if [ -z "$kp" ]; then
 	echo "FAIL: scripts/kunit.sh printed no summary"
 fi
 pass=$((pass + kp)) fail=$((fail + kf))
+
+# 4. the test VM on the stock kernel, then on the debug test kernel under
+#    both profiles
+for args in "" "--debug intel" "--debug virtio"; do
+	# shellcheck disable=SC2086
+	"$ALTDMA_REPO/scripts/vm-test.sh" $args 2>&1 | tee "$ALTDMA_RESULTS/vm.out"
+	out=$(tail -n 1 "$ALTDMA_RESULTS/vm.out")
+	vp=$(echo "$out" | sed -n 's/^vm-[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+	vf=$(echo "$out" | sed -n 's/^vm-[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+	if [ -z "$vp" ]; then
+		vp=0 vf=1
+		echo "FAIL: scripts/vm-test.sh $args printed no summary"
+	fi
+	pass=$((pass + vp)) fail=$((fail + vf))
+done
 
 echo "test: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

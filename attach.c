@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * altdma attach/detach on Linux 6.1.
+ *
+ * Attach: check the request (changes nothing when refused), allocate an
+ * IOMMU_DOMAIN_UNMANAGED domain, release the driver, attach the domain,
+ * build an altdma context over it (the IOVA space is the domain's aperture
+ * less the group's reserved regions), install altdma_dma_ops and let the
+ * driver core bind a driver again (honouring driver_override). A failure
+ * after the release puts the device back on its own domain and rebinds it.
+ *
+ * Detach: release the driver, restore the original dma_ops, tear the
+ * context down (mappings a driver left are reported and unmapped), detach
+ * the domain (6.1 puts the group back on its default domain), free it and
+ * rebind the driver.
+ */
+
+#define pr_fmt(fmt) "altdma: " fmt
+
+#include <linux/dma-map-ops.h>
+#include <linux/err.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "attach.h"
+
+/*
+ * altdma_attach_lock protects altdma_attached_list and serialises every
+ * attach and detach. It is taken in process context only, never from the
+ * DMA ops, and the driver core's device lock is taken inside it (by
+ * device_release_driver() and device_attach()).
+ */
+static DEFINE_MUTEX(altdma_attach_lock);
+static LIST_HEAD(altdma_attached_list);
+
+/* Defaults of every attach; set from the module parameters at load. */
+struct altdma_attach_opts altdma_default_opts = {
+	.bounce = ALTDMA_BOUNCE_AUTO,
+	.inval = ALTDMA_INVAL_STRICT,
+};
+
+/* Option values, indexed by their enum (policy: 0 tree, 1 wrap). */
+const char * const altdma_bounce_names[3] = { "auto", "force", "off" };
+const char * const altdma_inval_names[2] = { "strict", "deferred" };
+const char * const altdma_policy_names[2] = { "tree", "wrap" };
+
+static int parse_one_opt(const char *key, const char *val,
+			 struct altdma_attach_opts *opts)
+{
+	int i = -EINVAL;
+
+	if (!strcmp(key, "bounce")) {
+		i = sysfs_match_string(altdma_bounce_names, val);
+		if (i >= 0)
+			opts->bounce = i;
+	} else if (!strcmp(key, "inval")) {
+		i = sysfs_match_string(altdma_inval_names, val);
+		if (i >= 0)
+			opts->inval = i;
+	} else if (!strcmp(key, "policy")) {
+		i = sysfs_match_string(altdma_policy_names, val);
+		if (i >= 0)
+			opts->wrap = i;
+	}
+	if (i < 0)
+		pr_err("unknown option %s=%s (bounce=auto|force|off, inval=strict|deferred, policy=tree|wrap)\n",
+		       key, val);
+	return i < 0 ? -EINVAL : 0;
+}
+
+/**
+ * altdma_attach_parse_opts() - parse "key=value" options
+ * @args: space-separated options (modified); may be empty
+ * @opts: filled in place; keys not given keep their value
+ *
+ * Keys: bounce=auto|force|off, inval=strict|deferred, policy=tree|wrap.
+ *
+ * Context: any context that may call strsep().
+ * Return: 0, or -EINVAL (one error line) for an unknown key or value.
+ */
+int altdma_attach_parse_opts(char *args, struct altdma_attach_opts *opts)
+{
+	char *tok, *val;
+	int ret;
+
+	while ((tok = strsep(&args, " \t\n"))) {
+		if (!*tok)
+			continue;
+		val = strchr(tok, '=');
+		if (!val) {
+			pr_err("option %s: expected key=value\n", tok);
+			return -EINVAL;
+		}
+		*val++ = '\0';
+		ret = parse_one_opt(tok, val, opts);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static struct altdma_attached *find_attached(struct device *dev)
+{
+	struct altdma_attached *at;
+
+	list_for_each_entry(at, &altdma_attached_list, node)
+		if (at->dev == dev)
+			return at;
+	return NULL;
+}
+
+static int count_dev(struct device *dev, void *data)
+{
+	(*(unsigned int *)data)++;
+	return 0;
+}
+
+/* Refuse what an attach cannot do; nothing has changed yet. */
+static int check_attachable(struct device *dev)
+{
+	struct iommu_group *group;
+	unsigned int n = 0;
+
+	if (find_attached(dev)) {
+		dev_err(dev, "altdma: attach refused: already attached\n");
+		return -EBUSY;
+	}
+	group = iommu_group_get(dev);
+	if (!group) {
+		dev_err(dev, "altdma: attach refused: not behind an IOMMU (no IOMMU group)\n");
+		return -ENODEV;
+	}
+	iommu_group_for_each_dev(group, &n, count_dev);
+	iommu_group_put(group);
+	if (n != 1) {
+		dev_err(dev, "altdma: attach refused: its IOMMU group has %u devices, altdma needs a group of its own\n",
+			n);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* Keep the group's reserved regions out of the IOVA space. */
+static int reserve_regions(struct altdma_dev *adev, struct iommu_group *group)
+{
+	struct altdma_iova_domain *iovad = &adev->iovad;
+	struct iommu_resv_region *r;
+	unsigned long lo, hi;
+	LIST_HEAD(regions);
+	int ret;
+
+	ret = iommu_get_group_resv_regions(group, &regions);
+	list_for_each_entry(r, &regions, list) {
+		if (ret || !r->length)
+			break;
+		lo = r->start >> adev->shift;
+		hi = (r->start + r->length - 1) >> adev->shift;
+		if (hi < iovad->start_pfn || lo > iovad->end_pfn)
+			continue;
+		ret = altdma_iova_reserve(iovad, max(lo, iovad->start_pfn),
+					  min(hi, iovad->end_pfn));
+	}
+	iommu_put_resv_regions(adev->dev, &regions);
+	return ret;
+}
+
+/* The context over @domain: the aperture is the IOVA space. */
+static struct altdma_dev *make_adev(struct device *dev,
+				    struct iommu_domain *domain,
+				    const struct altdma_attach_opts *opts)
+{
+	struct iommu_domain_geometry *geo = &domain->geometry;
+	unsigned long granule = 1UL << __ffs(domain->pgsize_bitmap);
+	struct altdma_dev_config cfg = {
+		.dev = dev,
+		.pt = &altdma_pt_iommu_ops,
+		.pt_priv = domain,
+		.granule = max_t(unsigned long, granule, PAGE_SIZE),
+		.iova_start = geo->aperture_start,
+		.iova_end = geo->aperture_end,
+		.bounce = opts->bounce,
+		.inval = opts->inval,
+		.policy = opts->wrap ? &altdma_iova_policy_wrap : NULL,
+	};
+	struct iommu_group *group;
+	struct altdma_dev *adev;
+	int ret;
+
+	if (!geo->force_aperture || geo->aperture_end <= geo->aperture_start)
+		cfg.iova_end = DMA_BIT_MASK(48);
+	adev = altdma_dev_create(&cfg);
+	if (IS_ERR(adev))
+		return adev;
+	group = iommu_group_get(dev);
+	ret = group ? reserve_regions(adev, group) : -ENODEV;
+	iommu_group_put(group);
+	if (ret) {
+		altdma_dev_destroy(adev);
+		return ERR_PTR(ret);
+	}
+	return adev;
+}
+
+/* Bind a driver again; a failure leaves the device unbound, reported. */
+static void rebind(struct device *dev)
+{
+	int ret = device_attach(dev);
+
+	if (ret < 0)
+		dev_warn(dev, "altdma: no driver bound again (%d)\n", ret);
+}
+
+/*
+ * The device is unbound: attach the domain, then build the context (the
+ * IOMMU driver sets the final aperture at attach time, e.g. VT-d narrows
+ * it to the IOMMU's address width) and install the ops.
+ */
+static int switch_to_altdma(struct altdma_attached *at)
+{
+	int ret;
+
+	ret = iommu_attach_device(at->domain, at->dev);
+	if (ret) {
+		dev_err(at->dev, "altdma: attach refused: iommu_attach_device failed (%d)\n",
+			ret);
+		return ret;
+	}
+	at->adev = make_adev(at->dev, at->domain, &at->opts);
+	if (IS_ERR(at->adev)) {
+		ret = PTR_ERR(at->adev);
+		dev_err(at->dev, "altdma: attach failed: no context (%d)\n", ret);
+		goto detach;
+	}
+	ret = altdma_dev_register(at->adev);
+	if (ret)
+		goto destroy;
+	at->orig_ops = at->dev->dma_ops;
+	set_dma_ops(at->dev, &altdma_dma_ops);
+	return 0;
+
+destroy:
+	altdma_dev_destroy(at->adev);
+detach:
+	iommu_detach_device(at->domain, at->dev);
+	return ret;
+}
+
+/**
+ * altdma_attach_dev() - give a device altdma's DMA ops over its own domain
+ * @dev: the DMA device (for virtio, the virtio PCI device)
+ * @opts: per-device options
+ *
+ * Refuses, with one error line and no change, a device already attached,
+ * one without an IOMMU group or whose group has other devices. Otherwise
+ * releases its driver, attaches a new unmanaged domain, installs
+ * altdma_dma_ops and binds a driver again.
+ *
+ * Context: process context, may sleep; takes the device lock, so not from
+ * the device's own probe or remove.
+ * Return: 0, or a negative errno (the device is then unchanged).
+ */
+int altdma_attach_dev(struct device *dev, const struct altdma_attach_opts *opts)
+{
+	struct altdma_attached *at;
+	int ret;
+
+	mutex_lock(&altdma_attach_lock);
+	ret = check_attachable(dev);
+	if (ret)
+		goto unlock;
+	ret = -ENOMEM;
+	at = kzalloc(sizeof(*at), GFP_KERNEL);
+	if (!at)
+		goto unlock;
+	at->dev = get_device(dev);
+	at->opts = *opts;
+	at->domain = iommu_domain_alloc(dev->bus);
+	if (!at->domain) {
+		dev_err(dev, "altdma: attach refused: no unmanaged IOMMU domain for its bus\n");
+		goto free_at;
+	}
+	device_release_driver(dev);
+	ret = switch_to_altdma(at);
+	if (ret)
+		goto rebind_orig;
+	list_add_tail(&at->node, &altdma_attached_list);
+	altdma_debugfs_add(at);
+	dev_info(dev, "altdma: attached (granule %lu, IOVA %pad-%pad)\n",
+		 at->adev->granule, &at->domain->geometry.aperture_start,
+		 &at->domain->geometry.aperture_end);
+	rebind(dev);
+	mutex_unlock(&altdma_attach_lock);
+	return 0;
+
+rebind_orig:
+	rebind(dev);
+	iommu_domain_free(at->domain);
+free_at:
+	put_device(dev);
+	kfree(at);
+unlock:
+	mutex_unlock(&altdma_attach_lock);
+	return ret;
+}
+
+/* Undo an attach; called with altdma_attach_lock held. */
+static void detach_locked(struct altdma_attached *at)
+{
+	struct device *dev = at->dev;
+
+	list_del(&at->node);
+	altdma_debugfs_remove(at);
+	device_release_driver(dev);
+	set_dma_ops(dev, at->orig_ops);
+	altdma_dev_unregister(at->adev);
+	altdma_dev_destroy(at->adev);
+	iommu_detach_device(at->domain, dev);
+	iommu_domain_free(at->domain);
+	dev_info(dev, "altdma: detached, original domain and DMA ops restored\n");
+	rebind(dev);
+	put_device(dev);
+	kfree(at);
+}
+
+/**
+ * altdma_detach_dev() - give a device back its own domain and DMA ops
+ * @dev: a device attached with altdma_attach_dev()
+ *
+ * Context: process context, may sleep; takes the device lock.
+ * Return: 0, or -ENODEV (one error line, nothing changed) if @dev is not
+ * attached.
+ */
+int altdma_detach_dev(struct device *dev)
+{
+	struct altdma_attached *at;
+	int ret = 0;
+
+	mutex_lock(&altdma_attach_lock);
+	at = find_attached(dev);
+	if (at) {
+		detach_locked(at);
+	} else {
+		dev_err(dev, "altdma: detach refused: not attached\n");
+		ret = -ENODEV;
+	}
+	mutex_unlock(&altdma_attach_lock);
+	return ret;
+}
+
+static struct device *find_pci(const char *name)
+{
+	struct device *dev;
+
+	dev = bus_find_device_by_name(&pci_bus_type, NULL, name);
+	if (!dev)
+		pr_err("%s: no such PCI device\n", name);
+	return dev;
+}
+
+/**
+ * altdma_attach_by_name() - altdma_attach_dev() of a PCI device by name
+ * @name: PCI name, e.g. "0000:00:03.0"
+ * @opts: per-device options
+ *
+ * Context: process context, may sleep.
+ * Return: 0, -ENODEV for no such device, or altdma_attach_dev()'s error.
+ */
+int altdma_attach_by_name(const char *name,
+			  const struct altdma_attach_opts *opts)
+{
+	struct device *dev = find_pci(name);
+	int ret;
+
+	if (!dev)
+		return -ENODEV;
+	ret = altdma_attach_dev(dev, opts);
+	put_device(dev);
+	return ret;
+}
+
+/**
+ * altdma_detach_by_name() - altdma_detach_dev() of a PCI device by name
+ * @name: PCI name
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or -ENODEV.
+ */
+int altdma_detach_by_name(const char *name)
+{
+	struct device *dev = find_pci(name);
+	int ret;
+
+	if (!dev)
+		return -ENODEV;
+	ret = altdma_detach_dev(dev);
+	put_device(dev);
+	return ret;
+}
+
+/**
+ * altdma_detach_all() - detach every attached device (module unload)
+ *
+ * Context: process context, may sleep.
+ */
+void altdma_detach_all(void)
+{
+	struct altdma_attached *at, *next;
+
+	mutex_lock(&altdma_attach_lock);
+	list_for_each_entry_safe(at, next, &altdma_attached_list, node)
+		detach_locked(at);
+	mutex_unlock(&altdma_attach_lock);
+}
+
+/**
+ * altdma_attach_for_each() - call @fn for every attached device
+ * @fn: called under the attach mutex; must not attach or detach
+ * @arg: passed to @fn
+ *
+ * Context: process context, may sleep.
+ */
+void altdma_attach_for_each(void (*fn)(struct altdma_attached *at, void *arg),
+			    void *arg)
+{
+	struct altdma_attached *at;
+
+	mutex_lock(&altdma_attach_lock);
+	list_for_each_entry(at, &altdma_attached_list, node)
+		fn(at, arg);
+	mutex_unlock(&altdma_attach_lock);
+}

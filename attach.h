@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * altdma attach/detach: give a device altdma's DMA ops over its own
+ * unmanaged IOMMU domain, and give it back its own domain and ops.
+ */
+#ifndef _ALTDMA_ATTACH_H
+#define _ALTDMA_ATTACH_H
+
+#include <linux/device.h>
+#include <linux/iommu.h>
+#include <linux/list.h>
+
+#include "dma_iommu_ops.h"
+
+/**
+ * struct altdma_attach_opts - per-device options of an attach
+ * @bounce: &enum altdma_bounce_mode
+ * @inval: &enum altdma_inval_mode
+ * @wrap: use the wrap-around IOVA policy instead of the tree
+ *
+ * Context: plain data, filled by altdma_attach_parse_opts().
+ */
+struct altdma_attach_opts {
+	enum altdma_bounce_mode bounce;
+	enum altdma_inval_mode inval;
+	bool wrap;
+};
+
+/**
+ * struct altdma_attached - one device attached to altdma
+ * @node: in the list of attached devices (under the attach mutex)
+ * @dev: the DMA device (a reference is held while attached)
+ * @domain: the unmanaged domain altdma attached it to
+ * @orig_ops: the device's dma_ops before the attach (restored on detach)
+ * @adev: the DMA layer's context
+ * @opts: the options in force
+ * @dir: its debugfs directory, or NULL
+ *
+ * Context: created and freed under the attach mutex, in process context.
+ */
+struct altdma_attached {
+	struct list_head node;
+	struct device *dev;
+	struct iommu_domain *domain;
+	const struct dma_map_ops *orig_ops;
+	struct altdma_dev *adev;
+	struct altdma_attach_opts opts;
+	struct dentry *dir;
+};
+
+extern struct altdma_attach_opts altdma_default_opts;
+extern const char * const altdma_bounce_names[3];
+extern const char * const altdma_inval_names[2];
+extern const char * const altdma_policy_names[2];
+
+int altdma_attach_parse_opts(char *args, struct altdma_attach_opts *opts);
+int altdma_attach_dev(struct device *dev, const struct altdma_attach_opts *opts);
+int altdma_detach_dev(struct device *dev);
+int altdma_attach_by_name(const char *name,
+			  const struct altdma_attach_opts *opts);
+int altdma_detach_by_name(const char *name);
+void altdma_detach_all(void);
+void altdma_attach_for_each(void (*fn)(struct altdma_attached *at, void *arg),
+			    void *arg);
+
+/* altdma_debugfs.c */
+void altdma_debugfs_init(void);
+void altdma_debugfs_exit(void);
+void altdma_debugfs_add(struct altdma_attached *at);
+void altdma_debugfs_remove(struct altdma_attached *at);
+
+#endif /* _ALTDMA_ATTACH_H */
