@@ -805,6 +805,7 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	enum altdma_iova_refusal kind;
 	struct altdma_iova_range *r, held;
 	unsigned int held_npages;
+	unsigned long size;
 	int cls, state;
 
 	rcu_read_lock();
@@ -825,15 +826,20 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 		kind = ALTDMA_IOVA_REFUSE_DOUBLE;
 	else
 		kind = ALTDMA_IOVA_REFUSE_KINDS;
-	held = *r;
-	rcu_read_unlock();
-	if (kind != ALTDMA_IOVA_REFUSE_KINDS)
+	if (kind != ALTDMA_IOVA_REFUSE_KINDS) {
+		/* a snapshot for the report: @r may be freed after unlock */
+		held = *r;
+		rcu_read_unlock();
 		return refuse(iovad, kind, pfn, npages, &held, held_npages,
 			      _RET_IP_);
+	}
+	rcu_read_unlock();
 
+	/* the cmpxchg made the range ours: it cannot go away under us */
+	size = r->pfn_hi - r->pfn_lo + 1;
 	this_cpu_inc(iovad->stats->frees);
-	this_cpu_add(iovad->stats->pages_freed, held.pfn_hi - held.pfn_lo + 1);
-	cls = size_class(iovad, held.pfn_hi - held.pfn_lo + 1);
+	this_cpu_add(iovad->stats->pages_freed, size);
+	cls = size_class(iovad, size);
 	if (cls < 0 || !cache_put(iovad, cls, r))
 		range_release(iovad, r);
 	return 0;

@@ -51,32 +51,31 @@ n=$(printf '%s' "$kd_out" | grep -c .)
 [ "$n" -eq 0 ] || printf '%s\n' "$kd_out" | head -20
 count "kernel-doc -none: $n warnings" "$n"
 
-# 3. KUnit under both profiles
+# add_run NAME CMD...: run a sub-suite, show its output, and add the counts
+# of its last line ("<word>: N passed, N failed"); no such line is a failure.
+add_run() {
+	local name=$1 line p f
+	shift
+	"$@" 2>&1 | tee "$ALTDMA_RESULTS/$name.out"
+	line=$(tail -n 1 "$ALTDMA_RESULTS/$name.out")
+	p=$(echo "$line" | sed -n 's/^[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+	f=$(echo "$line" | sed -n 's/^[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+	if [ -z "$p" ]; then
+		p=0 f=1
+		echo "FAIL: $* printed no summary"
+	fi
+	pass=$((pass + p)) fail=$((fail + f))
+}
 mkdir -p "$ALTDMA_RESULTS"
-"$ALTDMA_REPO/scripts/kunit.sh" 2>&1 | tee "$ALTDMA_RESULTS/kunit.out"
-out=$(tail -n 1 "$ALTDMA_RESULTS/kunit.out")
-kp=$(echo "$out" | sed -n 's/^kunit: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-kf=$(echo "$out" | sed -n 's/^kunit: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
-if [ -z "$kp" ]; then
-	kp=0 kf=1
-	echo "FAIL: scripts/kunit.sh printed no summary"
-fi
-pass=$((pass + kp)) fail=$((fail + kf))
+
+# 3. KUnit under both profiles
+add_run kunit "$ALTDMA_REPO/scripts/kunit.sh"
 
 # 4. the test VM on the stock kernel, then on the debug test kernel under
 #    both profiles
-for args in "" "--debug intel" "--debug virtio"; do
-	# shellcheck disable=SC2086
-	"$ALTDMA_REPO/scripts/vm-test.sh" $args 2>&1 | tee "$ALTDMA_RESULTS/vm.out"
-	out=$(tail -n 1 "$ALTDMA_RESULTS/vm.out")
-	vp=$(echo "$out" | sed -n 's/^vm-[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-	vf=$(echo "$out" | sed -n 's/^vm-[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
-	if [ -z "$vp" ]; then
-		vp=0 vf=1
-		echo "FAIL: scripts/vm-test.sh $args printed no summary"
-	fi
-	pass=$((pass + vp)) fail=$((fail + vf))
-done
+add_run vm-stock "$ALTDMA_REPO/scripts/vm-test.sh"
+add_run vm-debug-intel "$ALTDMA_REPO/scripts/vm-test.sh" --debug intel
+add_run vm-debug-virtio "$ALTDMA_REPO/scripts/vm-test.sh" --debug virtio
 
 echo "test: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
