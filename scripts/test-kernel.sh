@@ -7,8 +7,8 @@
 #   scripts/test-kernel.sh            prepare the tree and build the kernel
 #   scripts/test-kernel.sh --prepare  only extract and overlay the tree
 #
-# Outputs: $ALTDMA_BUILD/linux-source-6.1 (tree) and $ALTDMA_BUILD/kunit-x86_64
-# (kernel build dir). The tarball is extracted again only when the installed
+# Outputs: $ALTDMA_BUILD/linux-source-6.1 (tree) and its .kunit (build dir)
+# The tarball is extracted again only when the installed
 # linux-source-6.1 package changes; make rebuilds only what changed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
