@@ -1,18 +1,36 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * altdma: what differs between kernel versions and architectures, in one
- * place.
+ * place. No .c file tests a kernel version; each difference is a helper or
+ * a macro here. Tested lines: Debian 12's 6.1 and 6.12.
  *
  * Cache maintenance for non-coherent devices: arch_sync_dma_for_device()
  * and arch_sync_dma_for_cpu() exist only where the architecture selects
  * ARCH_HAS_SYNC_DMA_FOR_DEVICE/CPU; elsewhere (x86) dma-map-ops.h gives
  * empty inline versions, so calling them is always correct and costs
  * nothing where DMA is coherent by construction.
+ *
+ * Version differences:
+ *  - 6.3: iommu_map() takes a gfp argument and iommu_map_atomic() is gone;
+ *  - 6.8: MAX_ORDER (exclusive) became MAX_PAGE_ORDER (inclusive);
+ *  - 6.9: dma_map_ops.alloc_pages became alloc_pages_op;
+ *  - 6.10: the DMA API calls dma-iommu directly, before dev->dma_ops, for
+ *    a device whose dev->dma_iommu is set (its group's default domain is a
+ *    DMA domain); an attach clears it and a detach restores it;
+ *  - 6.11: iommu_paging_domain_alloc(dev) allocates an unmanaged domain
+ *    for the IOMMU instance of the device (iommu_domain_alloc(bus) is on
+ *    its way out).
  */
 #ifndef _ALTDMA_COMPAT_H
 #define _ALTDMA_COMPAT_H
 
+#include <linux/device.h>
 #include <linux/dma-map-ops.h>
+#include <linux/err.h>
+#include <linux/gfp.h>
+#include <linux/iommu.h>
+#include <linux/mmzone.h>
+#include <linux/version.h>
 
 static inline void altdma_arch_sync_for_device(phys_addr_t phys, size_t size,
 					       enum dma_data_direction dir)
@@ -24,6 +42,70 @@ static inline void altdma_arch_sync_for_cpu(phys_addr_t phys, size_t size,
 					    enum dma_data_direction dir)
 {
 	arch_sync_dma_for_cpu(phys, size, dir);
+}
+
+/* The largest order the page allocator hands out (inclusive). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+#define ALTDMA_MAX_PAGE_ORDER	MAX_PAGE_ORDER
+#else
+#define ALTDMA_MAX_PAGE_ORDER	(MAX_ORDER - 1)
+#endif
+
+/* The designated initializer of the dma_alloc_pages() op. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+#define ALTDMA_OP_ALLOC_PAGES(fn)	.alloc_pages_op = (fn)
+#else
+#define ALTDMA_OP_ALLOC_PAGES(fn)	.alloc_pages = (fn)
+#endif
+
+/* iommu_map() in any context: @gfp says whether it may sleep. */
+static inline int altdma_iommu_map(struct iommu_domain *domain,
+				   unsigned long iova, phys_addr_t phys,
+				   size_t size, int prot, gfp_t gfp)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	return iommu_map(domain, iova, phys, size, prot, gfp);
+#else
+	if (gfpflags_allow_blocking(gfp))
+		return iommu_map(domain, iova, phys, size, prot);
+	return iommu_map_atomic(domain, iova, phys, size, prot);
+#endif
+}
+
+/* An unmanaged paging domain for @dev's IOMMU; an ERR_PTR() on failure. */
+static inline struct iommu_domain *altdma_domain_alloc(struct device *dev)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+	return iommu_paging_domain_alloc(dev);
+#else
+	struct iommu_domain *domain = iommu_domain_alloc(dev->bus);
+
+	return domain ?: ERR_PTR(-ENODEV);
+#endif
+}
+
+/*
+ * Make the DMA API call dev->dma_ops for @dev (it is unbound): clear the
+ * dma-iommu shortcut. Returns what to give altdma_dev_restore_dma().
+ */
+static inline bool altdma_dev_take_dma(struct device *dev)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0) && IS_ENABLED(CONFIG_IOMMU_DMA)
+	bool was = dev->dma_iommu;
+
+	dev->dma_iommu = false;
+	return was;
+#else
+	return false;
+#endif
+}
+
+/* Undo altdma_dev_take_dma() once the default domain is back. */
+static inline void altdma_dev_restore_dma(struct device *dev, bool was)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0) && IS_ENABLED(CONFIG_IOMMU_DMA)
+	dev->dma_iommu = was;
+#endif
 }
 
 #endif /* _ALTDMA_COMPAT_H */

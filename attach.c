@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * altdma attach/detach on Linux 6.1.
+ * altdma attach/detach (what differs between kernel lines is in
+ * altdma_compat.h).
  *
  * Attach: check the request (changes nothing when refused), allocate an
  * IOMMU_DOMAIN_UNMANAGED domain, release the driver, attach the domain,
@@ -11,8 +12,8 @@
  *
  * Detach: release the driver, restore the original dma_ops, tear the
  * context down (mappings a driver left are reported and unmapped), detach
- * the domain (6.1 puts the group back on its default domain), free it and
- * rebind the driver.
+ * the domain (the group goes back to its default domain), restore the
+ * dma-iommu shortcut (6.10+), free the domain and rebind the driver.
  */
 
 #define pr_fmt(fmt) "altdma: " fmt
@@ -24,6 +25,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include "altdma_compat.h"
 #include "attach.h"
 
 /*
@@ -237,6 +239,7 @@ static int switch_to_altdma(struct altdma_attached *at)
 	if (ret)
 		goto destroy;
 	at->orig_ops = at->dev->dma_ops;
+	at->orig_dma_iommu = altdma_dev_take_dma(at->dev);
 	set_dma_ops(at->dev, &altdma_dma_ops);
 	return 0;
 
@@ -276,9 +279,11 @@ int altdma_attach_dev(struct device *dev, const struct altdma_attach_opts *opts)
 		goto unlock;
 	at->dev = get_device(dev);
 	at->opts = *opts;
-	at->domain = iommu_domain_alloc(dev->bus);
-	if (!at->domain) {
-		dev_err(dev, "altdma: attach refused: no unmanaged IOMMU domain for its bus\n");
+	at->domain = altdma_domain_alloc(dev);
+	if (IS_ERR(at->domain)) {
+		ret = PTR_ERR(at->domain);
+		dev_err(dev, "altdma: attach refused: no unmanaged IOMMU domain for it (%d)\n",
+			ret);
 		goto free_at;
 	}
 	device_release_driver(dev);
@@ -317,6 +322,7 @@ static void detach_locked(struct altdma_attached *at)
 	altdma_dev_unregister(at->adev);
 	altdma_dev_destroy(at->adev);
 	iommu_detach_device(at->domain, dev);
+	altdma_dev_restore_dma(dev, at->orig_dma_iommu);
 	iommu_domain_free(at->domain);
 	dev_info(dev, "altdma: detached, original domain and DMA ops restored\n");
 	rebind(dev);

@@ -32,6 +32,8 @@ struct altdma_attach_opts {
  * @dev: the DMA device (a reference is held while attached)
  * @domain: the unmanaged domain altdma attached it to
  * @orig_ops: the device's dma_ops before the attach (restored on detach)
+ * @orig_dma_iommu: whether the DMA API called dma-iommu directly for the
+ *	device before the attach (6.10+; restored on detach)
  * @adev: the DMA layer's context
  * @opts: the options in force
  * @dir: its debugfs directory, or NULL
@@ -43,6 +45,7 @@ struct altdma_attached {
 	struct device *dev;
 	struct iommu_domain *domain;
 	const struct dma_map_ops *orig_ops;
+	bool orig_dma_iommu;
 	struct altdma_dev *adev;
 	struct altdma_attach_opts opts;
 	struct dentry *dir;

@@ -1053,7 +1053,7 @@ static unsigned long altdma_get_merge_boundary(struct device *dev)
 const struct dma_map_ops altdma_dma_ops = {
 	.alloc = altdma_alloc,
 	.free = altdma_free,
-	.alloc_pages = altdma_alloc_pages,
+	ALTDMA_OP_ALLOC_PAGES(altdma_alloc_pages),
 	.free_pages = altdma_free_pages,
 	.mmap = altdma_mmap,
 	.get_sgtable = altdma_get_sgtable,

@@ -3,9 +3,9 @@
  * altdma page-table backend over an IOMMU_DOMAIN_UNMANAGED domain: the
  * private data is the struct iommu_domain the device is attached to.
  *
- * Linux 6.1: iommu_map() has no gfp argument (iommu_map_atomic() is the
- * GFP_ATOMIC variant); iommu_unmap_fast() collects what to invalidate in a
- * gather and iommu_iotlb_sync() invalidates it.
+ * iommu_map() differs between kernel lines (altdma_compat.h);
+ * iommu_unmap_fast() collects what to invalidate in a gather and
+ * iommu_iotlb_sync() invalidates it.
  *
  * attach.c creates the domain and passes it here as the private data.
  */
@@ -13,16 +13,13 @@
 #include <linux/gfp.h>
 #include <linux/iommu.h>
 
+#include "altdma_compat.h"
 #include "dma_iommu_ops.h"
 
 static int pt_iommu_map(void *priv, unsigned long iova, phys_addr_t phys,
 			size_t size, int prot, gfp_t gfp)
 {
-	struct iommu_domain *domain = priv;
-
-	if (gfpflags_allow_blocking(gfp))
-		return iommu_map(domain, iova, phys, size, prot);
-	return iommu_map_atomic(domain, iova, phys, size, prot);
+	return altdma_iommu_map(priv, iova, phys, size, prot, gfp);
 }
 
 static size_t pt_iommu_unmap(void *priv, unsigned long iova, size_t size,

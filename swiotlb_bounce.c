@@ -4,8 +4,8 @@
  *
  * The pool's memory is allocated once, when the pool is created, as
  * physically contiguous buddy blocks of the largest order the page allocator
- * gives (up to MAX_ORDER - 1, 4 MiB on x86), never smaller than the granule.
- * Each block is a segment; a mapping never crosses one. Each segment has its
+ * gives (up to ALTDMA_MAX_PAGE_ORDER, 4 MiB on x86), never smaller than the
+ * granule. Each block is a segment; a mapping never crosses one. Each segment has its
  * own IOVA allocator (iova_alloc.h) working over granule indices, which
  * hands out slots in O(log n) with per-CPU caches and refuses a bad free.
  *
@@ -44,6 +44,7 @@
 #include <linux/sort.h>
 #include <linux/string.h>
 
+#include "altdma_compat.h"
 #include "swiotlb_bounce.h"
 
 static unsigned long bounce_pool_size = ALTDMA_BOUNCE_DEFAULT_SIZE;
@@ -673,7 +674,7 @@ static struct page *block_alloc(unsigned int *order, unsigned int min_order)
 
 /*
  * Allocate @size bytes (a multiple of 2^@min_order pages) as naturally
- * aligned blocks of at most MAX_ORDER - 1. Returns how many, or -ENOMEM.
+ * aligned blocks of at most ALTDMA_MAX_PAGE_ORDER. Returns how many, or -ENOMEM.
  */
 static int blocks_alloc(size_t size, unsigned int min_order,
 			struct bounce_block **out)
@@ -683,7 +684,7 @@ static int blocks_alloc(size_t size, unsigned int min_order,
 	struct page *page;
 
 	while (size) {
-		order = min_t(unsigned int, MAX_ORDER - 1,
+		order = min_t(unsigned int, ALTDMA_MAX_PAGE_ORDER,
 			      ilog2(size >> PAGE_SHIFT));
 		page = block_alloc(&order, min_order);
 		if (!page)
@@ -798,7 +799,7 @@ static int pool_segs_init(struct altdma_bounce_pool *pool,
  *	largest block the page allocator gives (4 MiB on x86)
  *
  * The memory is allocated here, all of it, as physically contiguous blocks
- * of the largest order available (up to MAX_ORDER - 1), falling back to
+ * of the largest order available (up to ALTDMA_MAX_PAGE_ORDER), falling back to
  * smaller orders but never below @granule; it is zeroed.
  *
  * Context: process context, may sleep.
@@ -815,7 +816,7 @@ struct altdma_bounce_pool *altdma_bounce_pool_create(const char *name,
 	int n, ret = -ENOMEM;
 
 	if (!is_power_of_2(granule) || granule < PAGE_SIZE ||
-	    granule > PAGE_SIZE << (MAX_ORDER - 1))
+	    granule > PAGE_SIZE << ALTDMA_MAX_PAGE_ORDER)
 		return ERR_PTR(-EINVAL);
 	size = size ?: READ_ONCE(bounce_pool_size) ?: ALTDMA_BOUNCE_DEFAULT_SIZE;
 	if (size > SIZE_MAX - granule)
