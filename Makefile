@@ -6,6 +6,10 @@
 #   make KDIR=<dir>           build against another tree or headers package
 #   make KUNIT=1 KDIR=<dir>   also link the KUnit suites (needs CONFIG_KUNIT=y)
 #   make test                 the project's whole test command (scripts/test.sh)
+#   make dkms-install         (root) copy the sources to /usr/src/altdma-<ver>,
+#                             dkms add, build and install for the running
+#                             kernel (and every later kernel: AUTOINSTALL)
+#   make dkms-remove          (root) dkms remove --all, delete the copy
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 KUNIT ?= 0
@@ -15,7 +19,13 @@ ifeq ($(KUNIT),1)
 KBUILD_ARGS += CONFIG_ALTDMA_KUNIT_TEST=y
 endif
 
-.PHONY: all modules clean test kunit
+# The version is dkms.conf's PACKAGE_VERSION; DKMS gets only what builds
+# the module (no KUnit suites, no scripts).
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(CURDIR)/dkms.conf)
+DKMS_SRC := /usr/src/altdma-$(DKMS_VERSION)
+DKMS_FILES := Kbuild Makefile dkms.conf $(wildcard $(CURDIR)/*.c $(CURDIR)/*.h)
+
+.PHONY: all modules clean test kunit dkms-install dkms-remove
 
 all: modules
 
@@ -30,3 +40,15 @@ test:
 
 kunit:
 	./scripts/kunit.sh
+
+dkms-install:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp $(DKMS_FILES) $(DKMS_SRC)/
+	dkms add -m altdma -v $(DKMS_VERSION)
+	dkms build -m altdma -v $(DKMS_VERSION)
+	dkms install -m altdma -v $(DKMS_VERSION)
+
+dkms-remove:
+	-dkms remove -m altdma -v $(DKMS_VERSION) --all
+	rm -rf $(DKMS_SRC)

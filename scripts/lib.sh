@@ -45,3 +45,39 @@ need_pkgs() {
 # Packages needed to build and boot the KUnit test kernel.
 ALTDMA_KERNEL_PKGS=(linux-source-6.1 build-essential bc bison flex libelf-dev
 	libssl-dev python3 qemu-system-x86 xz-utils rsync kmod cpio)
+
+# stock_kernel LINE: the release (uname -r) of Debian 12's stock kernel of
+# LINE (6.1 or 6.12), with its image and headers installed. 6.1 is
+# linux-image-amd64 + linux-headers-amd64; 6.12 comes from bookworm-security
+# as linux-image-6.12.N+deb12-amd64-unsigned + linux-headers-6.12.N+deb12-amd64:
+# an installed pair is used as is, otherwise the newest pair apt offers is
+# installed.
+stock_kernel() {
+	local line=$1 kver pat
+	case "$line" in
+	6.1) need_pkgs linux-image-amd64 linux-headers-amd64
+	     pat='6\.1\.[0-9]+-[0-9]+-amd64' ;;
+	6.12) pat='6\.12\.[0-9]+\+deb12-amd64' ;;
+	*) die "unknown kernel line $line (6.1 or 6.12)" ;;
+	esac
+	kver=$(ls /boot 2>/dev/null | sed -n 's/^vmlinuz-//p' | grep -E "^$pat\$" |
+		while read -r k; do [ -d "/usr/src/linux-headers-$k" ] && echo "$k"; done |
+		sort -V | tail -n 1)
+	if [ -z "$kver" ] && [ "$line" = 6.12 ]; then
+		[ -e "$ALTDMA_BUILD/.apt-updated" ] || need_pkgs_update
+		kver=$(apt-cache search --names-only \
+			'^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$' |
+			sed -n 's/^linux-image-\([^ ]*\)-unsigned .*/\1/p' | sort -V | tail -n 1)
+		[ -n "$kver" ] || die "no linux-image-6.12.*+deb12-amd64-unsigned in apt (bookworm-security)"
+		need_pkgs "linux-image-$kver-unsigned" "linux-headers-$kver"
+	fi
+	[ -n "$kver" ] || die "no Debian $line kernel with headers in /boot"
+	echo "$kver"
+}
+
+# apt-get update once per build dir (need_pkgs does the same on demand).
+need_pkgs_update() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	apt-get update -q >&2 || die "apt-get update failed"
+	mkdir -p "$ALTDMA_BUILD" && touch "$ALTDMA_BUILD/.apt-updated"
+}

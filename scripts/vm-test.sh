@@ -1,32 +1,42 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# The test VM: Debian's stock 6.1 kernel (linux-image-amd64) in QEMU (TCG,
-# q35 + intel-iommu), a busybox initramfs carrying the stock virtio and
-# ext4 modules and altdma.ko built against linux-headers-amd64. Inside,
+# The test VM: a stock Debian 12 kernel (6.1 or 6.12) in QEMU (TCG, q35 +
+# intel-iommu or virtio-iommu), a busybox initramfs carrying that kernel's
+# virtio and ext4 modules and altdma.ko built against its headers. Inside,
 # scripts/vm-init.sh attaches altdma to a virtio-blk disk and two virtio-net
 # NICs wired to each other by a QEMU hub (no host network), moves data
 # through them and reports one line per check on a second serial port.
 #
-#   scripts/vm-test.sh                    the stock kernel (intel-iommu)
+#   scripts/vm-test.sh                    stock 6.1 (linux-image-amd64),
+#                                         intel-iommu
+#   scripts/vm-test.sh --stock LINE [PROFILE]
+#                                         stock LINE (6.1 or 6.12, see
+#                                         stock_kernel in lib.sh), PROFILE
+#                                         intel (default) or virtio (needs
+#                                         virtio-iommu as a module: 6.12)
 #   scripts/vm-test.sh --debug PROFILE    the KUnit test kernel (KASAN,
 #                                         lockdep), altdma built in;
 #                                         PROFILE is intel or virtio
 #
 # Keeps its outputs in $ALTDMA_BUILD/vm-<name>/ (console.log, results.txt).
-# The last line is "vm-<name>: N passed, N failed" (name: stock, debug-intel
-# or debug-virtio); the exit status is non-zero on any failed check, or if
-# the VM did not finish.
+# The last line is "vm-<name>: N passed, N failed" (name: stock for 6.1
+# under intel-iommu, stock-<line>-<profile> otherwise, debug-<profile>);
+# the exit status is non-zero on any failed check, or if the VM did not
+# finish.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-debug= profile=intel
-if [ "${1:-}" = "--debug" ]; then
-	debug=1 profile=${2:-intel}
-	case "$profile" in intel|virtio) ;; *) die "unknown profile $profile" ;; esac
-fi
+debug= profile=intel line=6.1
+case "${1:-}" in
+--debug) debug=1 profile=${2:-intel} ;;
+--stock) line=${2:-6.1} profile=${3:-intel} ;;
+"") ;;
+*) die "usage: $0 [--stock 6.1|6.12 [intel|virtio] | --debug intel|virtio]" ;;
+esac
+case "$profile" in intel|virtio) ;; *) die "unknown profile $profile" ;; esac
 
-need_pkgs busybox-static qemu-system-x86 kmod cpio build-essential
+need_pkgs busybox-static qemu-system-x86 kmod cpio build-essential xz-utils
 if [ -n "$debug" ]; then
 	# the KUnit test kernel, built (or brought up to date) by its script
 	"$ALTDMA_REPO/scripts/test-kernel.sh" >&2 || die "test kernel build failed"
@@ -35,22 +45,28 @@ if [ -n "$debug" ]; then
 	out=$ALTDMA_BUILD/vm-$name
 	mkdir -p "$out/root"
 else
-	need_pkgs linux-image-amd64 linux-headers-amd64
-	kver=$(ls /boot/vmlinuz-*-amd64 2>/dev/null | sed 's|/boot/vmlinuz-||' |
-		grep '^6\.1\.' | sort -V | tail -n 1)
-	[ -n "$kver" ] || die "no Debian 6.1 kernel in /boot"
+	kver=$(stock_kernel "$line") || exit 1
 	kdir=/usr/src/linux-headers-$kver
-	[ -d "$kdir" ] || die "no $kdir: install linux-headers-$kver"
-	name=stock kernel=/boot/vmlinuz-$kver
-	out=$ALTDMA_BUILD/vm-$kver
-	mkdir -p "$out/mod" "$out/root"
+	name=stock-$line-$profile
+	[ "$name" = stock-6.1-intel ] && name=stock
+	kernel=/boot/vmlinuz-$kver
+	out=$ALTDMA_BUILD/vm-$name
+	mod=$ALTDMA_BUILD/mod-$kver
+	mkdir -p "$out/root" "$mod"
 
 	# altdma.ko against the stock headers; cp -p keeps times so make
 	# rebuilds only what changed
 	cp -p "$ALTDMA_REPO"/Kbuild "$ALTDMA_REPO"/Makefile "$ALTDMA_REPO"/*.c \
-		"$ALTDMA_REPO"/*.h "$out/mod/"
-	make -C "$out/mod" KDIR="$kdir" >"$out/build.log" 2>&1 ||
+		"$ALTDMA_REPO"/*.h "$mod/"
+	make -C "$mod" KDIR="$kdir" >"$out/build.log" 2>&1 ||
 		{ tail -n 20 "$out/build.log"; die "altdma.ko build failed"; }
+	mods="virtio_pci virtio_blk virtio_net ext4"
+	if [ "$profile" = virtio ]; then
+		# the endpoints defer their probe until the vIOMMU is up
+		modprobe -S "$kver" --show-depends virtio_iommu >/dev/null 2>&1 ||
+			die "$kver has no virtio_iommu module"
+		mods="virtio_pci virtio_iommu virtio_blk virtio_net ext4"
+	fi
 fi
 
 # the initramfs
@@ -61,8 +77,8 @@ cp "$ALTDMA_REPO/scripts/vm-init.sh" "$root/init"
 chmod +x "$root/init"
 : >"$root/modules.order"
 if [ -z "$debug" ]; then
-	cp "$out/mod/altdma.ko" "$root/altdma.ko"
-	for m in virtio_pci virtio_blk virtio_net ext4; do
+	cp "$mod/altdma.ko" "$root/altdma.ko"
+	for m in $mods; do
 		modprobe -S "$kver" --show-depends "$m" |
 			awk '$1 == "insmod" { print $2 }'
 	done | awk '!seen[$0]++' | while read -r ko; do
@@ -92,7 +108,7 @@ if [ -n "$debug" ]; then
 	kargs="$kargs altdma_vm=builtin kunit.filter_glob=altdma_vm_none"
 	[ "$profile" = intel ] && kargs="$kargs intremap=off"
 fi
-log "booting $name (TCG, q35 + $profile-iommu); console: $out/console.log"
+log "booting $name (${kver:-test kernel}, TCG, q35 + $profile-iommu); console: $out/console.log"
 start=$(date +%s)
 timeout 900 qemu-system-x86_64 -accel tcg -m 1G -smp 2 "${machine[@]}" \
 	-kernel "$kernel" -initrd "$out/initramfs.gz" \
