@@ -17,6 +17,7 @@
  *  - 6.10: the DMA API calls dma-iommu directly, before dev->dma_ops, for
  *    a device whose dev->dma_iommu is set (its group's default domain is a
  *    DMA domain); an attach clears it and a detach restores it;
+ *  - 6.10: __assign_str() in a trace event takes only the field;
  *  - 6.11: iommu_paging_domain_alloc(dev) allocates an unmanaged domain
  *    for the IOMMU instance of the device (iommu_domain_alloc(bus) is on
  *    its way out).
@@ -45,17 +46,24 @@ static inline void altdma_arch_sync_for_cpu(phys_addr_t phys, size_t size,
 }
 
 /* The largest order the page allocator hands out (inclusive). */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+#if KERNEL_VERSION(6, 8, 0) <= LINUX_VERSION_CODE
 #define ALTDMA_MAX_PAGE_ORDER	MAX_PAGE_ORDER
 #else
 #define ALTDMA_MAX_PAGE_ORDER	(MAX_ORDER - 1)
 #endif
 
 /* The designated initializer of the dma_alloc_pages() op. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+#if KERNEL_VERSION(6, 9, 0) <= LINUX_VERSION_CODE
 #define ALTDMA_OP_ALLOC_PAGES(fn)	.alloc_pages_op = (fn)
 #else
 #define ALTDMA_OP_ALLOC_PAGES(fn)	.alloc_pages = (fn)
+#endif
+
+/* __assign_str() of a trace event's __string() field */
+#if KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE
+#define ALTDMA_TRACE_ASSIGN_STR(field, src)	__assign_str(field)
+#else
+#define ALTDMA_TRACE_ASSIGN_STR(field, src)	__assign_str(field, src)
 #endif
 
 /* iommu_map() in any context: @gfp says whether it may sleep. */
@@ -63,7 +71,7 @@ static inline int altdma_iommu_map(struct iommu_domain *domain,
 				   unsigned long iova, phys_addr_t phys,
 				   size_t size, int prot, gfp_t gfp)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#if KERNEL_VERSION(6, 3, 0) <= LINUX_VERSION_CODE
 	return iommu_map(domain, iova, phys, size, prot, gfp);
 #else
 	if (gfpflags_allow_blocking(gfp))
@@ -75,7 +83,7 @@ static inline int altdma_iommu_map(struct iommu_domain *domain,
 /* An unmanaged paging domain for @dev's IOMMU; an ERR_PTR() on failure. */
 static inline struct iommu_domain *altdma_domain_alloc(struct device *dev)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+#if KERNEL_VERSION(6, 11, 0) <= LINUX_VERSION_CODE
 	return iommu_paging_domain_alloc(dev);
 #else
 	struct iommu_domain *domain = iommu_domain_alloc(dev->bus);
@@ -90,7 +98,7 @@ static inline struct iommu_domain *altdma_domain_alloc(struct device *dev)
  */
 static inline bool altdma_dev_take_dma(struct device *dev)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0) && IS_ENABLED(CONFIG_IOMMU_DMA)
+#if KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE && IS_ENABLED(CONFIG_IOMMU_DMA)
 	bool was = dev->dma_iommu;
 
 	dev->dma_iommu = false;
@@ -103,7 +111,7 @@ static inline bool altdma_dev_take_dma(struct device *dev)
 /* Undo altdma_dev_take_dma() once the default domain is back. */
 static inline void altdma_dev_restore_dma(struct device *dev, bool was)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0) && IS_ENABLED(CONFIG_IOMMU_DMA)
+#if KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE && IS_ENABLED(CONFIG_IOMMU_DMA)
 	dev->dma_iommu = was;
 #endif
 }

@@ -5,7 +5,10 @@
  *   /sys/kernel/debug/altdma/attach    write "PCI-NAME [key=value...]"
  *   /sys/kernel/debug/altdma/detach    write "PCI-NAME"
  *   /sys/kernel/debug/altdma/devices   one line per attached device
- *   /sys/kernel/debug/altdma/PCI-NAME/stats
+ *   /sys/kernel/debug/altdma/PCI-NAME/stats      counters
+ *   /sys/kernel/debug/altdma/PCI-NAME/mappings   live mappings, caller of each
+ *   /sys/kernel/debug/altdma/PCI-NAME/iova       IOVA space, fragmentation
+ *   /sys/kernel/debug/altdma/PCI-NAME/bounce     bounce pool state
  *
  * A refused write fails with the errno and one line in the kernel log.
  */
@@ -14,7 +17,9 @@
 
 #include <linux/debugfs.h>
 #include <linux/fs.h>
+#include <linux/kallsyms.h>
 #include <linux/math64.h>
+#include <linux/rcupdate.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -71,6 +76,179 @@ static int stats_show(struct seq_file *m, void *unused)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
+
+/* Mappings listed by "mappings", at most (the count is always exact). */
+#define ALTDMA_DEBUGFS_MAPPINGS_MAX	2048
+
+static const char * const map_type_names[] = {
+	[ALTDMA_MAP_PAGE] = "page",
+	[ALTDMA_MAP_SG] = "sg",
+	[ALTDMA_MAP_RESOURCE] = "resource",
+	[ALTDMA_MAP_COHERENT] = "coherent",
+	[ALTDMA_MAP_PAGES] = "pages",
+};
+
+static const char * const dir_names[] = {
+	[DMA_BIDIRECTIONAL] = "bidi",
+	[DMA_TO_DEVICE] = "to_dev",
+	[DMA_FROM_DEVICE] = "from_dev",
+	[DMA_NONE] = "none",
+};
+
+/* A DMA API function (dma_map_sgtable(), __dma_map_sg_attrs(), ...)? */
+static bool in_dma_api(const char *sym)
+{
+	return !strncmp(sym, "dma_", 4) || !strncmp(sym, "__dma_", 6);
+}
+
+/*
+ * The caller of a mapping: the first captured frame above the DMA API
+ * (symbols are resolved here, at read time, never when mapping). Without
+ * a captured frame ("callers" off), the op's return address, in the DMA
+ * API.
+ */
+static void show_caller(struct seq_file *m, const struct altdma_rec *rec,
+			char *sym)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(rec->site) && rec->site[i]; i++) {
+		sprint_symbol(sym, rec->site[i]);
+		if (!in_dma_api(sym)) {
+			seq_printf(m, " caller=%s\n", sym);
+			return;
+		}
+	}
+	sprint_symbol(sym, rec->caller);
+	seq_printf(m, " caller=%s (DMA API; callers=0 or not found)\n", sym);
+}
+
+static void show_rec(struct seq_file *m, const struct altdma_rec *rec,
+		     char *sym)
+{
+	unsigned int i, bounced = 0;
+
+	for (i = 0; i < rec->nsegs; i++)
+		bounced += !!rec->segs[i].bounce;
+	seq_printf(m, "dma=%pad size=%zu dir=%s type=%s iova=%pad pages=%lu bounced=%u",
+		   &rec->dma, rec->size,
+		   rec->dir < ARRAY_SIZE(dir_names) ? dir_names[rec->dir] : "?",
+		   rec->type < ARRAY_SIZE(map_type_names) ?
+		   map_type_names[rec->type] : "?",
+		   &rec->iova, rec->npages, bounced);
+	show_caller(m, rec, sym);
+}
+
+/*
+ * Records are freed after an RCU grace period and do not change once
+ * published but for their state, so the walk holds only the RCU read lock.
+ */
+static int mappings_show(struct seq_file *m, void *unused)
+{
+	struct altdma_attached *at = m->private;
+	char sym[KSYM_SYMBOL_LEN];
+	struct altdma_rec *rec;
+	unsigned long index, live = 0;
+
+	rcu_read_lock();
+	xa_for_each(&at->adev->recs, index, rec) {
+		if (READ_ONCE(rec->state) != ALTDMA_REC_MAPPED)
+			continue;
+		if (++live <= ALTDMA_DEBUGFS_MAPPINGS_MAX)
+			show_rec(m, rec, sym);
+	}
+	rcu_read_unlock();
+	seq_printf(m, "live: %lu (listed: %lu)\n", live,
+		   min_t(unsigned long, live, ALTDMA_DEBUGFS_MAPPINGS_MAX));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(mappings);
+
+/* @part / @whole as a percentage with one decimal. */
+static void show_pct(struct seq_file *m, const char *key, u64 part, u64 whole)
+{
+	u64 permille = whole ? div64_u64(part * 1000, whole) : 0;
+
+	seq_printf(m, "%s: %llu.%llu%%\n", key, permille / 10, permille % 10);
+}
+
+static void show_space(struct seq_file *m, const char *prefix,
+		       const struct altdma_iova_space *sp)
+{
+	seq_printf(m, "%spages: %lu\n%sfree_pages: %lu\n%sfree_gaps: %lu\n%slargest_gap: %lu\n",
+		   prefix, sp->pages, prefix, sp->free_pages, prefix,
+		   sp->free_gaps, prefix, sp->largest_gap);
+	seq_printf(m, "%s", prefix);
+	show_pct(m, "fragmentation", sp->free_pages - sp->largest_gap,
+		 sp->free_pages);
+}
+
+static int iova_show(struct seq_file *m, void *unused)
+{
+	struct altdma_attached *at = m->private;
+	struct altdma_iova_domain *iovad = &at->adev->iovad;
+	struct altdma_iova_stats ist;
+	struct altdma_iova_space sp;
+
+	altdma_iova_get_space(iovad, &sp);
+	altdma_iova_get_stats(iovad, &ist);
+	seq_printf(m, "policy: %s\ngranule: %lu\n", iovad->policy->name,
+		   iovad->granule);
+	seq_printf(m, "space: 0x%lx-0x%lx\n", iovad->start_pfn << iovad->shift,
+		   ((iovad->end_pfn + 1) << iovad->shift) - 1);
+	show_space(m, "", &sp);
+	seq_printf(m, "allocated: %lu ranges, %lu pages\n",
+		   sp.ranges[ALTDMA_IOVA_ALLOCATED],
+		   sp.range_pages[ALTDMA_IOVA_ALLOCATED]);
+	seq_printf(m, "cached: %lu ranges, %lu pages\n",
+		   sp.ranges[ALTDMA_IOVA_CACHED],
+		   sp.range_pages[ALTDMA_IOVA_CACHED]);
+	seq_printf(m, "reserved: %lu ranges, %lu pages (quarantined: %llu ranges, %llu pages)\n",
+		   sp.ranges[ALTDMA_IOVA_RESERVED],
+		   sp.range_pages[ALTDMA_IOVA_RESERVED], ist.quarantined,
+		   ist.quarantined_pages);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(iova);
+
+static int bounce_show(struct seq_file *m, void *unused)
+{
+	static const char * const kinds[ALTDMA_BOUNCE_REFUSE_KINDS] = {
+		"unknown", "double", "middle", "size", "range", "map",
+	};
+	struct altdma_attached *at = m->private;
+	struct altdma_bounce_pool *pool = at->adev->pool;
+	struct altdma_iova_space sp;
+	struct altdma_bounce_stats st;
+	char prefix[24];
+	unsigned int i;
+
+	if (!pool) {
+		seq_puts(m, "pool: none (this device never bounces)\n");
+		return 0;
+	}
+	altdma_bounce_get_stats(pool, &st);
+	seq_printf(m, "pool: %llu bytes, granule %llu, %llu segments\n",
+		   st.pool_bytes, st.granule, st.nr_segs);
+	seq_printf(m, "granules: %llu\ngranules_in_use: %llu\nhigh_water: %llu\n",
+		   st.nr_granules, st.granules_in_use, st.high_water);
+	seq_printf(m, "live: %llu\nmaps: %llu\nunmaps: %llu\nsyncs: %llu\nfailed: %llu\n",
+		   st.live_mappings, st.maps, st.unmaps, st.syncs, st.failed);
+	seq_printf(m, "bytes_to_device: %llu\nbytes_to_cpu: %llu\n",
+		   st.bytes_to_device, st.bytes_to_cpu);
+	seq_printf(m, "refused: %llu", st.refused_total);
+	for (i = 0; i < ALTDMA_BOUNCE_REFUSE_KINDS; i++)
+		seq_printf(m, " %s=%llu", kinds[i], st.refused[i]);
+	seq_putc(m, '\n');
+	for (i = 0; i < pool->nr_segs; i++) {
+		altdma_iova_get_space(&pool->segs[i].iovad, &sp);
+		seq_printf(m, "seg%u: base %pa\n", i, &pool->segs[i].base);
+		snprintf(prefix, sizeof(prefix), "seg%u_", i);
+		show_space(m, prefix, &sp);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(bounce);
 
 static void show_one(struct altdma_attached *at, void *arg)
 {
@@ -163,7 +341,7 @@ void altdma_debugfs_exit(void)
 }
 
 /**
- * altdma_debugfs_add() - create an attached device's directory and stats
+ * altdma_debugfs_add() - create an attached device's directory and files
  * @at: the attached device
  *
  * Context: process context, under the attach mutex.
@@ -172,6 +350,9 @@ void altdma_debugfs_add(struct altdma_attached *at)
 {
 	at->dir = debugfs_create_dir(dev_name(at->dev), altdma_debugfs_root);
 	debugfs_create_file("stats", 0400, at->dir, at, &stats_fops);
+	debugfs_create_file("mappings", 0400, at->dir, at, &mappings_fops);
+	debugfs_create_file("iova", 0400, at->dir, at, &iova_fops);
+	debugfs_create_file("bounce", 0400, at->dir, at, &bounce_fops);
 }
 
 /**

@@ -13,6 +13,7 @@
 #include <linux/slab.h>
 #include <linux/stacktrace.h>
 
+#include "altdma_trace.h"
 #include "dma_iommu_ops.h"
 
 /* struct device pointer -> struct altdma_dev; read under RCU. */
@@ -47,6 +48,52 @@ unsigned long altdma_caller_of(unsigned long ret)
 	return 0;
 }
 
+/*
+ * Frames walked on every map to find the driver's call site: the walk
+ * starts in the op (one or two frames, by inlining), then the DMA API
+ * function the op returns into, then two more.
+ */
+#define ALTDMA_SITE_FRAMES	6
+
+/* Module parameter "callers"; read once per map. */
+bool altdma_track_callers = true;
+
+/**
+ * altdma_map_site() - capture who called the DMA API for a new mapping
+ * @ret: the op's return address (_RET_IP_), inside the DMA API function
+ *	that called it (dma_map_page_attrs(), __dma_map_sg_attrs(), ...)
+ * @site: gets the two return addresses above @ret: the driver's call site,
+ *	or a DMA API wrapper (dma_map_sgtable()) and then the driver; zeroes
+ *	when the "callers" parameter is off or @ret is not found
+ *
+ * The op's own return address names only the DMA API, and without frame
+ * pointers __builtin_return_address(1) is not reliable, so this is a
+ * bounded unwind (stack_trace_save() of %ALTDMA_SITE_FRAMES entries): one
+ * ORC lookup per frame, no allocation, no lock. Its cost is measured in
+ * the README (Observability); "callers=0" turns it off.
+ *
+ * Context: any context.
+ */
+void altdma_map_site(unsigned long ret, unsigned long site[2])
+{
+	unsigned long entries[ALTDMA_SITE_FRAMES];
+	unsigned int n, i;
+
+	site[0] = 0;
+	site[1] = 0;
+	if (!IS_ENABLED(CONFIG_STACKTRACE) || !READ_ONCE(altdma_track_callers))
+		return;
+	n = stack_trace_save(entries, ARRAY_SIZE(entries), 0);
+	for (i = 0; i + 1 < n; i++) {
+		if (entries[i] != ret)
+			continue;
+		site[0] = entries[i + 1];
+		if (i + 2 < n)
+			site[1] = entries[i + 2];
+		return;
+	}
+}
+
 static const char * const refusal_names[ALTDMA_REFUSE_KINDS] = {
 	[ALTDMA_REFUSE_UNKNOWN] = "unknown address",
 	[ALTDMA_REFUSE_DOUBLE] = "double unmap",
@@ -75,6 +122,10 @@ void altdma_dev_refuse(struct altdma_dev *adev, enum altdma_refusal kind,
 		       enum dma_data_direction dir, unsigned long caller)
 {
 	atomic64_inc(&adev->refused[kind]);
+	if (trace_altdma_misuse_enabled())
+		trace_altdma_misuse(adev->dev, refusal_names[kind], what, addr,
+				    size, dir,
+				    altdma_caller_of(caller) ?: caller);
 	if (test_and_set_bit(kind, &adev->reported))
 		return;
 	dev_warn(adev->dev, "altdma: refused %s (%s): dma %pad, size %zu, dir %d; caller %pS (from %pS); nothing unmapped\n",

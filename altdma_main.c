@@ -19,6 +19,9 @@
 
 #include "attach.h"
 
+module_param_named(callers, altdma_track_callers, bool, 0644);
+MODULE_PARM_DESC(callers, "record the driver's call site of every mapping, shown in debugfs mappings and the altdma_map trace event (a 6-frame unwind per map; default Y, writable at runtime)");
+
 static char *devices;
 module_param(devices, charp, 0444);
 MODULE_PARM_DESC(devices, "PCI devices to attach at load, comma-separated (e.g. 0000:00:03.0,0000:00:04.0)");

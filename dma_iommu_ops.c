@@ -32,6 +32,7 @@
 #include <linux/slab.h>
 
 #include "altdma_compat.h"
+#include "altdma_trace.h"
 #include "dma_iommu_ops.h"
 
 /* ---- helpers ---- */
@@ -164,6 +165,8 @@ static int seg_prepare(struct altdma_dev *adev, struct altdma_rec_seg *seg,
 		seg->span_phys = slot.span_start;
 		seg->span_len = slot.span_len;
 		atomic64_add(seg->len, &adev->bytes_bounced);
+		trace_altdma_bounce(adev->dev, seg->orig, seg->bounce, seg->len,
+				    dir, true);
 		return 0;
 	}
 	seg->span_phys = seg->orig & ~((phys_addr_t)adev->granule - 1);
@@ -217,8 +220,11 @@ static bool spans_unmap(struct altdma_dev *adev, struct altdma_rec *rec,
 static void iotlb_sync(struct altdma_dev *adev,
 		       struct iommu_iotlb_gather *gather)
 {
+	u64 nr;
+
 	adev->pt->iotlb_sync(adev->pt_priv, gather);
-	atomic64_inc(&adev->iotlb_syncs);
+	nr = atomic64_inc_return(&adev->iotlb_syncs);
+	trace_altdma_flush(adev->dev, false, nr);
 }
 
 /*
@@ -235,6 +241,9 @@ static void rec_quarantine(struct altdma_dev *adev, struct altdma_rec *rec,
 		atomic64_inc(&adev->quarantined_live);
 	/* pairs with the acquire in rec_claim(): the IOVA is quarantined */
 	smp_store_release(&rec->state, ALTDMA_REC_QUARANTINED);
+	trace_altdma_misuse(adev->dev, "short unmap, IOVA quarantined", what,
+			    rec->dma, rec->npages << adev->shift, rec->dir,
+			    caller);
 	if (test_and_set_bit(ALTDMA_REFUSE_KINDS, &adev->reported))
 		return;
 	dev_warn(adev->dev, "altdma: %s: backend %s unmapped short at dma %pad (IOVA %pad, %lu pages); IOVA quarantined, never reused; caller %pS (from %pS)\n",
@@ -378,12 +387,15 @@ static void rec_sync_unmap(struct altdma_dev *adev, struct altdma_rec *rec,
 			cache_for_cpu(adev, seg_data(seg), seg->len, rec->dir);
 		if (!seg->bounce)
 			continue;
-		if (release_slots)
+		if (release_slots) {
+			trace_altdma_bounce(adev->dev, seg->orig, seg->bounce,
+					    seg->len, rec->dir, false);
 			altdma_bounce_unmap(adev->pool, seg->bounce, seg->len,
 					    rec->dir, attrs);
-		else if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		} else if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC)) {
 			altdma_bounce_sync_for_cpu(adev->pool, seg->bounce,
 						   seg->len, rec->dir);
+		}
 	}
 }
 
@@ -414,6 +426,8 @@ static bool rec_release(struct altdma_dev *adev, struct altdma_rec *rec,
 	unsigned long pfn = rec->iova >> adev->shift, npages = rec->npages;
 	struct iommu_iotlb_gather gather;
 
+	trace_altdma_unmap(adev->dev, rec->type, rec->dma, rec->size, rec->dir,
+			   strict);
 	iommu_iotlb_gather_init(&gather);
 	gather.queued = !strict;
 	if (!spans_unmap(adev, rec, rec->nsegs, &gather)) {
@@ -490,9 +504,13 @@ static dma_addr_t map_single(struct altdma_dev *adev, const struct map_req *q,
 	rec->attrs = q->attrs;
 	rec->type = q->type;
 	rec->caller = caller;
+	altdma_map_site(caller, rec->site);
 	rec->cpu_addr = q->cpu_addr;
 	if (spans_map(adev, rec, prot, GFP_ATOMIC, caller))
 		goto unbounce;
+	/* before the publish: afterwards an unmap may race with us */
+	trace_altdma_map(adev->dev, rec->type, rec->dma, rec->size, rec->dir,
+			 rec->iova, rec->npages, rec->site[0]);
 	if (rec_publish(adev, rec)) {
 		rec_unmap_unpublished(adev, rec, caller);
 		goto unbounce;
@@ -837,9 +855,13 @@ static int altdma_map_sg(struct device *dev, struct scatterlist *sgl,
 	rec->attrs = attrs;
 	rec->type = ALTDMA_MAP_SG;
 	rec->caller = _RET_IP_;
+	altdma_map_site(_RET_IP_, rec->site);
 	ret = spans_map(adev, rec, prot, GFP_ATOMIC, _RET_IP_);
 	if (ret)
 		goto unbounce;
+	/* before the publish: afterwards an unmap may race with us */
+	trace_altdma_map(adev->dev, rec->type, rec->dma, rec->size, rec->dir,
+			 rec->iova, rec->npages, rec->site[0]);
 	ret = rec_publish(adev, rec);
 	if (ret) {
 		rec_unmap_unpublished(adev, rec, _RET_IP_);

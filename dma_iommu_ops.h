@@ -173,7 +173,10 @@ struct altdma_rec_seg {
  * @type: &enum altdma_map_type
  * @state: &enum altdma_rec_state; MAPPED -> UNMAPPING is a cmpxchg, so of
  *	two racing unmaps one wins
- * @caller: return address of the mapping call
+ * @caller: return address of the mapping call (inside the DMA API)
+ * @site: the two return addresses above @caller: the driver's call site
+ *	(or a DMA API wrapper, then the driver); 0 when not captured (see
+ *	altdma_map_site())
  * @cpu_addr: kernel address of a coherent allocation
  * @nsegs: entries in @segs
  * @segs: the caller's segments, as mapped
@@ -192,6 +195,7 @@ struct altdma_rec {
 	u32 type;
 	int state;
 	unsigned long caller;
+	unsigned long site[2];
 	void *cpu_addr;
 	unsigned int nsegs;
 	struct altdma_rec_seg segs[];
@@ -363,6 +367,8 @@ struct altdma_dev *altdma_dev_find(struct device *dev);
 void altdma_dev_get_stats(struct altdma_dev *adev,
 			  struct altdma_dev_stats *st);
 unsigned long altdma_caller_of(unsigned long ret);
+extern bool altdma_track_callers;
+void altdma_map_site(unsigned long ret, unsigned long site[2]);
 void altdma_dev_refuse(struct altdma_dev *adev, enum altdma_refusal kind,
 		       const char *what, dma_addr_t addr, size_t size,
 		       enum dma_data_direction dir, unsigned long caller);

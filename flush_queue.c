@@ -21,6 +21,7 @@
 #include <linux/percpu.h>
 #include <linux/timer.h>
 
+#include "altdma_trace.h"
 #include "dma_iommu_ops.h"
 
 /*
@@ -53,6 +54,7 @@ static u64 fq_flush_iotlb(struct altdma_dev *adev)
 
 	adev->pt->flush_all(adev->pt_priv);
 	atomic64_inc(&adev->flush_alls);
+	trace_altdma_flush(adev->dev, true, nr);
 	atomic64_inc(&adev->fq_finished);
 	return nr;
 }

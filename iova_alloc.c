@@ -1301,3 +1301,37 @@ int altdma_iova_check(struct altdma_iova_domain *iovad)
 	spin_unlock_irqrestore(&iovad->lock, flags);
 	return ret;
 }
+
+/**
+ * altdma_iova_get_space() - walk a domain's tree: free gaps and ranges
+ * @iovad: the domain
+ * @sp: filled in
+ *
+ * For debugfs: the walk is O(n) in the ranges, under the domain lock with
+ * interrupts off, so it is not for a fast path.
+ *
+ * Context: any context; takes the domain lock.
+ */
+void altdma_iova_get_space(struct altdma_iova_domain *iovad,
+			   struct altdma_iova_space *sp)
+{
+	struct altdma_iova_range *r;
+	unsigned long flags;
+	struct rb_node *n;
+
+	memset(sp, 0, sizeof(*sp));
+	sp->pages = iovad->end_pfn - iovad->start_pfn + 1;
+	spin_lock_irqsave(&iovad->lock, flags);
+	for (n = rb_first(&iovad->tree); n; n = rb_next(n)) {
+		r = to_range(n);
+		sp->free_pages += r->gap;
+		sp->free_gaps += r->gap != 0;
+		sp->largest_gap = max(sp->largest_gap, r->gap);
+		if (r->state == ALTDMA_IOVA_SENTINEL ||
+		    r->state >= ALTDMA_IOVA_DEAD)
+			continue;
+		sp->ranges[r->state]++;
+		sp->range_pages[r->state] += r->pfn_hi - r->pfn_lo + 1;
+	}
+	spin_unlock_irqrestore(&iovad->lock, flags);
+}

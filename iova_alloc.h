@@ -332,6 +332,28 @@ struct altdma_iova_config {
 	unsigned int reclaim_ms;
 };
 
+/**
+ * struct altdma_iova_space - a domain's address space, from one tree walk
+ * @pages: pages from the domain's start pfn to its end pfn
+ * @free_pages: pages in no range (the sum of the gaps)
+ * @free_gaps: gaps of at least one page
+ * @largest_gap: pages in the largest gap
+ * @ranges: ranges in the tree by &enum altdma_iova_state (the two
+ *	sentinels are not counted; quarantined ranges are reserved ones)
+ * @range_pages: pages those ranges cover, by state
+ *
+ * Fragmentation is 1 - @largest_gap / @free_pages: 0 when the free space
+ * is one gap, close to 1 when it is scattered.
+ */
+struct altdma_iova_space {
+	unsigned long pages;
+	unsigned long free_pages;
+	unsigned long free_gaps;
+	unsigned long largest_gap;
+	unsigned long ranges[ALTDMA_IOVA_DEAD];
+	unsigned long range_pages[ALTDMA_IOVA_DEAD];
+};
+
 int altdma_iova_domain_init(struct altdma_iova_domain *iovad,
 			    const struct altdma_iova_config *cfg);
 void altdma_iova_domain_destroy(struct altdma_iova_domain *iovad);
@@ -348,6 +370,8 @@ void altdma_iova_flush_caches(struct altdma_iova_domain *iovad);
 void altdma_iova_get_stats(struct altdma_iova_domain *iovad,
 			   struct altdma_iova_stats *st);
 int altdma_iova_check(struct altdma_iova_domain *iovad);
+void altdma_iova_get_space(struct altdma_iova_domain *iovad,
+			   struct altdma_iova_space *sp);
 unsigned long altdma_iova_alloc_size(struct altdma_iova_domain *iovad,
 				     unsigned long npages);
 

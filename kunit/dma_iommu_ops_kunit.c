@@ -27,6 +27,7 @@
 #include <linux/completion.h>
 #include <linux/iommu.h>
 #include <linux/jiffies.h>
+#include <linux/kallsyms.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/scatterlist.h>
@@ -34,6 +35,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include "../altdma_trace.h"
 #include "../dma_iommu_ops.h"
 #include "pt_backend_soft.h"
 
@@ -552,6 +554,115 @@ static void device_without_context_is_refused(struct kunit *test)
 	root_device_unregister(dev);
 }
 
+/**
+ * struct trace_seen - what a probe of the trace cases saw of one device
+ * @dev: the device whose events are counted
+ * @n: events seen
+ * @kind: the misuse event's kind
+ * @dma: the event's DMA address
+ * @size: the event's size
+ * @site: the map event's caller
+ */
+struct trace_seen {
+	struct device *dev;
+	unsigned int n;
+	char kind[32];
+	dma_addr_t dma;
+	size_t size;
+	unsigned long site;
+};
+
+static void seen_map(void *data, struct device *dev, u32 type, dma_addr_t dma,
+		     size_t size, u32 dir, dma_addr_t iova,
+		     unsigned long npages, unsigned long site)
+{
+	struct trace_seen *s = data;
+
+	if (dev != s->dev)
+		return;
+	s->n++;
+	s->dma = dma;
+	s->size = size;
+	s->site = site;
+}
+
+static void seen_misuse(void *data, struct device *dev, const char *kind,
+			const char *what, dma_addr_t dma, size_t size, u32 dir,
+			unsigned long caller)
+{
+	struct trace_seen *s = data;
+
+	if (dev != s->dev)
+		return;
+	s->n++;
+	strscpy(s->kind, kind, sizeof(s->kind));
+	s->dma = dma;
+	s->size = size;
+}
+
+/* A driver's call site: not a tail call, so it is a frame of its own. */
+static noinline dma_addr_t map_here(struct device *dev, void *buf, size_t size)
+{
+	dma_addr_t dma = dma_map_single(dev, buf, size, DMA_TO_DEVICE);
+
+	return dma_mapping_error(dev, dma) ? DMA_MAPPING_ERROR : dma;
+}
+
+/*
+ * The altdma_map event names the driver's call site (not the DMA API),
+ * or 0 with callers=0; a refused unmap fires altdma_misuse with its kind.
+ */
+static void trace_events_name_caller_and_misuse(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	struct trace_seen map = { .dev = adev->dev }, mis = { .dev = adev->dev };
+	char sym[KSYM_SYMBOL_LEN];
+	u8 *a = ops_buf(test, 0);
+	dma_addr_t da;
+	int r1, r2;
+
+	if (!IS_ENABLED(CONFIG_TRACEPOINTS))
+		kunit_skip(test, "no tracepoints in this kernel");
+	r1 = register_trace_altdma_map(seen_map, &map);
+	r2 = register_trace_altdma_misuse(seen_misuse, &mis);
+	if (!r1 && !r2) {
+		da = map_here(adev->dev, a, 0x100);
+		dma_unmap_single(adev->dev, da, 0x100, DMA_TO_DEVICE);
+		ops->unmap_page(adev->dev, da, 0x100, DMA_TO_DEVICE, 0);
+		WRITE_ONCE(altdma_track_callers, false);
+		da = map_here(adev->dev, a, 0x100);
+		WRITE_ONCE(altdma_track_callers, true);
+		dma_unmap_single(adev->dev, da, 0x100, DMA_TO_DEVICE);
+	}
+	if (!r1)
+		unregister_trace_altdma_map(seen_map, &map);
+	if (!r2)
+		unregister_trace_altdma_misuse(seen_misuse, &mis);
+	tracepoint_synchronize_unregister();
+	KUNIT_ASSERT_EQ(test, r1, 0);
+	KUNIT_ASSERT_EQ(test, r2, 0);
+
+	KUNIT_EXPECT_EQ(test, map.n, 2U);
+	KUNIT_EXPECT_EQ(test, map.site, 0UL);
+	KUNIT_EXPECT_EQ(test, mis.n, 1U);
+	KUNIT_EXPECT_STREQ(test, mis.kind, "double unmap");
+	KUNIT_EXPECT_EQ(test, mis.size, (size_t)0x100);
+
+	/* the first map's caller, seen again with callers on */
+	map.n = 0;
+	KUNIT_ASSERT_EQ(test, register_trace_altdma_map(seen_map, &map), 0);
+	da = map_here(adev->dev, a, 0x100);
+	unregister_trace_altdma_map(seen_map, &map);
+	tracepoint_synchronize_unregister();
+	dma_unmap_single(adev->dev, da, 0x100, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, map.n, 1U);
+	KUNIT_EXPECT_EQ(test, map.dma, da);
+	sprint_symbol_no_offset(sym, map.site);
+	KUNIT_EXPECT_EQ_MSG(test, strncmp(sym, "map_here", 8), 0,
+			    "caller %s", sym);
+	ops_expect_clean(test, adev);
+}
+
 static struct kunit_case unmap_cases[] = {
 	KUNIT_CASE(partial_unmap_quarantines_iova),
 	KUNIT_CASE(double_unmap_is_refused_and_changes_nothing),
@@ -562,6 +673,7 @@ static struct kunit_case unmap_cases[] = {
 	KUNIT_CASE(wrong_kind_of_unmap_is_refused),
 	KUNIT_CASE(racing_double_unmap_has_one_winner),
 	KUNIT_CASE(device_without_context_is_refused),
+	KUNIT_CASE(trace_events_name_caller_and_misuse),
 	{}
 };
 

@@ -2,16 +2,18 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # The project's test command (README): installs what it needs, then
-#  1. builds altdma.ko out of tree against Debian's linux-headers-amd64 (6.1)
-#     with W=1 and sparse (C=2) and requires zero warnings;
-#  2. runs checkpatch --strict and kernel-doc over every source file;
+#  1. the hygiene checks, each at zero (scripts/hygiene.sh): W=1 + sparse
+#     builds against the 6.1 and 6.12 headers, checkpatch --strict,
+#     kernel-doc, coccicheck;
+#  2. dkms add/build/remove against both kernel lines (scripts/dkms-check.sh);
 #  3. builds the KUnit test kernel and runs every KUnit suite through
 #     kunit.py under both vIOMMU profiles (scripts/kunit.sh);
 #  4. runs the test VM (scripts/vm-test.sh) on Debian's stock 6.1 kernel,
-#     then on the debug test kernel under both profiles.
-# The last line is "test: N passed, N failed", counting every KUnit case,
-# every suite-ran check, every kernel-log check, every VM check and the
-# build and hygiene checks.
+#     on the stock 6.12 kernel under both vIOMMU profiles, then on the debug
+#     test kernel under both profiles.
+# The last line is "test: N passed, N failed", counting every check of every
+# sub-suite: hygiene, DKMS, every KUnit case, every suite-ran check, every
+# kernel-log check and every VM check.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -21,36 +23,6 @@ count() { # count NAME STATUS
 	else fail=$((fail + 1)); echo "FAIL: $1"; fi
 }
 
-need_pkgs build-essential linux-headers-amd64 sparse "${ALTDMA_KERNEL_PKGS[@]}"
-"$ALTDMA_REPO/scripts/test-kernel.sh" --prepare || exit 1
-
-# 1. out-of-tree build with W=1 and sparse (C=2), in a scratch copy so the
-#    work tree stays clean
-kdir=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | grep -v 6.12 | tail -n 1)
-obj=$ALTDMA_BUILD/oot-6.1
-rm -rf "$obj" && mkdir -p "$obj"
-cp -r "$ALTDMA_REPO"/Kbuild "$ALTDMA_REPO"/Makefile "$ALTDMA_REPO"/*.c \
-	"$ALTDMA_REPO"/*.h "$ALTDMA_REPO"/kunit "$obj"/
-make -C "$obj" KDIR="$kdir" W=1 C=2 >"$obj/build.log" 2>&1
-st=$?
-warn=$(grep -c -E 'warning:|error:' "$obj/build.log")
-[ "$st" -eq 0 ] && [ "$warn" -eq 0 ] && [ -f "$obj/altdma.ko" ] || {
-	st=1; grep -E 'warning:|error:' "$obj/build.log" | head -20; }
-count "altdma.ko builds against $(basename "$kdir"): W=1 + sparse, $warn warnings" "$st"
-
-# 2. checkpatch --strict and kernel-doc, from the linux-source-6.1 tree
-cd "$ALTDMA_REPO" || exit 1
-src=(*.c *.h kunit/*.c Kbuild Kconfig)
-cp_out=$("$ALTDMA_SRC/scripts/checkpatch.pl" --strict --no-tree --terse \
-	--show-types -f "${src[@]}" 2>&1 | grep -E '^[^:]+:[0-9]+: ')
-n=$(printf '%s' "$cp_out" | grep -c .)
-[ "$n" -eq 0 ] || printf '%s\n' "$cp_out" | head -20
-count "checkpatch --strict: $n findings" "$n"
-kd_out=$("$ALTDMA_SRC/scripts/kernel-doc" -none *.c *.h kunit/*.c 2>&1)
-n=$(printf '%s' "$kd_out" | grep -c .)
-[ "$n" -eq 0 ] || printf '%s\n' "$kd_out" | head -20
-count "kernel-doc -none: $n warnings" "$n"
-
 # add_run NAME CMD...: run a sub-suite, show its output, and add the counts
 # of its last line ("<word>: N passed, N failed"); no such line is a failure.
 add_run() {
@@ -58,8 +30,8 @@ add_run() {
 	shift
 	"$@" 2>&1 | tee "$ALTDMA_RESULTS/$name.out"
 	line=$(tail -n 1 "$ALTDMA_RESULTS/$name.out")
-	p=$(echo "$line" | sed -n 's/^[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-	f=$(echo "$line" | sed -n 's/^[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+	p=$(echo "$line" | sed -n 's/^[a-z0-9.-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+	f=$(echo "$line" | sed -n 's/^[a-z0-9.-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
 	if [ -z "$p" ]; then
 		p=0 f=1
 		echo "FAIL: $* printed no summary"
@@ -68,12 +40,18 @@ add_run() {
 }
 mkdir -p "$ALTDMA_RESULTS"
 
+# 1. hygiene, 2. DKMS
+add_run hygiene "$ALTDMA_REPO/scripts/hygiene.sh"
+add_run dkms "$ALTDMA_REPO/scripts/dkms-check.sh"
+
 # 3. KUnit under both profiles
 add_run kunit "$ALTDMA_REPO/scripts/kunit.sh"
 
-# 4. the test VM on the stock kernel, then on the debug test kernel under
-#    both profiles
+# 4. the test VM on the stock kernels (6.1; 6.12 under both profiles),
+#    then on the debug test kernel under both profiles
 add_run vm-stock "$ALTDMA_REPO/scripts/vm-test.sh"
+add_run vm-stock-6.12-intel "$ALTDMA_REPO/scripts/vm-test.sh" --stock 6.12 intel
+add_run vm-stock-6.12-virtio "$ALTDMA_REPO/scripts/vm-test.sh" --stock 6.12 virtio
 add_run vm-debug-intel "$ALTDMA_REPO/scripts/vm-test.sh" --debug intel
 add_run vm-debug-virtio "$ALTDMA_REPO/scripts/vm-test.sh" --debug virtio
 

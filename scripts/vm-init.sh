@@ -141,6 +141,58 @@ check "$BLK (deferred): flush_alls=$(stat_of $BLK flush_alls)" \
 	[ "$(stat_of $BLK flush_alls)" -gt 0 ]
 check "$NIC1 (forced bounce, strict): bytes_bounced=$(stat_of $NIC1 bytes_bounced) iotlb_syncs=$(stat_of $NIC1 iotlb_syncs)" \
 	[ "$(stat_of $NIC1 bytes_bounced)" -gt 0 -a "$(stat_of $NIC1 iotlb_syncs)" -gt 0 ]
+
+# debugfs: the live mappings with their callers, the IOVA space, the pool
+for d in $BLK $NIC0 $NIC1; do
+	cp $A/$d/mappings /tmp/map-$d
+	head -n 3 /tmp/map-$d
+	cat $A/$d/iova
+done
+cat $A/$NIC1/bounce
+n=$(grep -c ' caller=' /tmp/map-$NIC0)
+check "$NIC0 mappings: $n listed, the count line agrees" \
+	[ "$n" -gt 0 -a "$(sed -n 's/^live: \([0-9]*\) .*/\1/p' /tmp/map-$NIC0)" = "$n" ]
+check "every mapping's caller is the virtio ring, above the DMA API" sh -c \
+	"! cat /tmp/map-* | grep ' caller=' | grep -v -E ' caller=(vring|virtqueue)'"
+iova_sum() { # iova_sum PCI-NAME: free + every kind of range = all pages
+	awk '/^pages:/ { all = $2 } /^free_pages:/ { sum += $2 }
+	     /^(allocated|cached|reserved):/ { sum += $4 }
+	     END { exit !(all > 0 && sum == all) }' $A/$1/iova
+}
+iova_sums() { iova_sum $BLK && iova_sum $NIC0 && iova_sum $NIC1; }
+check "iova: free and used pages add up on each device" iova_sums
+check "iova: fragmentation reported" grep -q '^fragmentation: [0-9.]*%$' $A/$NIC0/iova
+check "bounce: $NIC1 pool shows its maps and copies" sh -c \
+	"grep -q '^maps: [1-9]' $A/$NIC1/bounce && grep -q '^bytes_to_device: [1-9]' $A/$NIC1/bounce && grep -q '^seg0_fragmentation: ' $A/$NIC1/bounce"
+check "bounce: $BLK has no pool" grep -q '^pool: none' $A/$BLK/bounce
+
+# trace events, through tracefs: read the disk (deferred: map, unmap, a
+# flush of all) and ping over the forced-bounce NIC (strict: bounce and an
+# IOTLB sync per unmap)
+T=/sys/kernel/tracing
+mount -t tracefs tracefs $T 2>/dev/null
+echo 0 > $T/tracing_on; echo > $T/trace
+echo 1 > $T/events/altdma/enable && echo 1 > $T/tracing_on
+echo 3 > /proc/sys/vm/drop_caches
+dd if=/dev/vda of=/dev/null bs=64k count=32 2>/dev/null
+ina ping -c 2 -W 2 10.9.0.2 >/dev/null
+usleep 200000
+echo 0 > $T/tracing_on; echo 0 > $T/events/altdma/enable
+cp $T/trace /tmp/trace
+for e in map unmap bounce flush; do
+	grep -m 2 " altdma_$e: " /tmp/trace
+done
+for e in map unmap bounce; do
+	check "trace: altdma_$e fired ($(grep -c " altdma_$e: " /tmp/trace) events)" \
+		grep -q " altdma_$e: " /tmp/trace
+done
+check "trace: altdma_flush fired for the deferred disk (flush_all)" \
+	grep -q " altdma_flush: $BLK flush_all" /tmp/trace
+check "trace: altdma_flush fired for the strict NIC (iotlb_sync)" \
+	grep -q " altdma_flush: $NIC1 iotlb_sync" /tmp/trace
+check "trace: altdma_map names the caller above the DMA API" sh -c \
+	"grep ' altdma_map: ' /tmp/trace | grep -q -E 'caller=(vring|virtqueue)'"
+
 kill $nsa $nsb
 wait 2>/dev/null
 usleep 500000

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The hygiene checks a maintainer would run, each required at zero:
+#  - altdma.ko built from scratch with W=1 and sparse (C=2) against the
+#    headers of both Debian 12 kernel lines (6.1: linux-headers-amd64,
+#    6.12: see stock_kernel in lib.sh);
+#  - checkpatch.pl --strict over every source file;
+#  - kernel-doc -none over every C file and header;
+#  - make coccicheck MODE=report (every semantic patch of the tree).
+# The tools come from the linux-source-6.1 tree (scripts/test-kernel.sh
+# --prepare); every build runs in a scratch copy under $ALTDMA_BUILD, so
+# the work tree stays clean. One line per check, with its count; the last
+# line is "hygiene: N passed, N failed".
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+pass=0 fail=0
+count() { # count NAME N: passes when N is 0
+	if [ "$2" -eq 0 ]; then pass=$((pass + 1)); echo "ok: $1"
+	else fail=$((fail + 1)); echo "FAIL: $1"; fi
+}
+
+need_pkgs build-essential sparse coccinelle "${ALTDMA_KERNEL_PKGS[@]}"
+"$ALTDMA_REPO/scripts/test-kernel.sh" --prepare >&2 || exit 1
+cd "$ALTDMA_REPO" || exit 1
+start=$(date +%s)
+
+# W=1 + sparse against each kernel line, from scratch (warnings only show
+# when a file is compiled)
+for line in 6.1 6.12; do
+	kver=$(stock_kernel "$line") || exit 1
+	obj=$ALTDMA_BUILD/oot-$line
+	rm -rf "$obj" && mkdir -p "$obj"
+	cp -r Kbuild Makefile ./*.c ./*.h kunit "$obj"/
+	make -C "$obj" KDIR="/usr/src/linux-headers-$kver" W=1 C=2 \
+		-j"$ALTDMA_JOBS" >"$obj/build.log" 2>&1
+	st=$?
+	n=$(grep -c -E 'warning:|error:' "$obj/build.log")
+	grep -E 'warning:|error:' "$obj/build.log" | head -20
+	[ "$st" -eq 0 ] && [ -f "$obj/altdma.ko" ] || { n=$((n + 1)); tail -n 5 "$obj/build.log"; }
+	count "altdma.ko builds against linux-headers-$kver: W=1 + sparse, $n warnings" "$n"
+done
+
+# checkpatch --strict and kernel-doc, from the linux-source-6.1 tree.
+# altdma_compat.h is the one place that tests the kernel version, so there
+# (only) checkpatch's LINUX_VERSION_CODE rule, meant for in-tree code, is
+# off; a version test in any other file is a finding of its own.
+cp_run() { # cp_run ARGS... FILES...: checkpatch's findings, one per line
+	"$ALTDMA_SRC/scripts/checkpatch.pl" --strict --no-tree --terse \
+		--show-types "$@" 2>&1 | grep -E '^[^:]+:[0-9]+: '
+}
+src=($(ls ./*.c ./*.h kunit/*.c kunit/*.h | grep -v '^./altdma_compat.h$') Kbuild Kconfig)
+out=$(cp_run -f "${src[@]}"; cp_run --ignore LINUX_VERSION_CODE -f ./altdma_compat.h
+      grep -n -E 'LINUX_VERSION_CODE|KERNEL_VERSION' "${src[@]}" |
+	sed 's/$/ (a version test outside altdma_compat.h)/')
+n=$(printf '%s' "$out" | grep -c .)
+[ "$n" -eq 0 ] || printf '%s\n' "$out" | head -20
+count "checkpatch --strict (LINUX_VERSION_CODE only in altdma_compat.h): $n findings" "$n"
+out=$("$ALTDMA_SRC/scripts/kernel-doc" -none ./*.c ./*.h kunit/*.c kunit/*.h 2>&1)
+n=$(printf '%s' "$out" | grep -c .)
+[ "$n" -eq 0 ] || printf '%s\n' "$out" | head -20
+count "kernel-doc -none: $n warnings" "$n"
+
+# coccicheck over a scratch copy (M=); a report line names a file and line,
+# and a semantic patch that could not run on a file (EXN) counts too
+obj=$ALTDMA_BUILD/cocci
+rm -rf "$obj" && mkdir -p "$obj"
+cp -r Kbuild ./*.c ./*.h kunit "$obj"/
+make -C "$ALTDMA_SRC" coccicheck MODE=report M="$obj" J="$ALTDMA_JOBS" \
+	>"$obj/coccicheck.log" 2>&1
+st=$?
+out=$(grep -E "^$obj/[^:]+:[0-9]+:|^EXN" "$obj/coccicheck.log")
+n=$(printf '%s' "$out" | grep -c .)
+[ "$n" -eq 0 ] || printf '%s\n' "$out" | head -20
+[ "$st" -eq 0 ] || { n=$((n + 1)); tail -n 5 "$obj/coccicheck.log"; }
+count "coccicheck MODE=report ($(ls "$ALTDMA_SRC"/scripts/coccinelle/*/*.cocci | wc -l) semantic patches): $n findings" "$n"
+
+echo "hygiene: wall time $(($(date +%s) - start)) s"
+echo "hygiene: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
