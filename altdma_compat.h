@@ -116,4 +116,51 @@ static inline void altdma_dev_restore_dma(struct device *dev, bool was)
 #endif
 }
 
+/*
+ * Where on the stack the return addresses above @ret are kept: walk the
+ * current stack with the ORC unwinder (x86's default) and, past the frame
+ * returning to @ret, give the address of each return address slot and its
+ * value, up to @n of them, stopping at an interrupt frame. Returns how
+ * many were found. Other unwinders do not say where a frame's return
+ * address is kept: 0 (altdma then unwinds on every map, see call_site.c).
+ */
+#if IS_ENABLED(CONFIG_UNWINDER_ORC)
+#include <asm/unwind.h>
+
+#define ALTDMA_HAVE_RET_SLOTS	1
+
+static inline unsigned int altdma_ret_slots(unsigned long ret,
+					    unsigned long *slot,
+					    unsigned long *val, unsigned int n)
+{
+	struct unwind_state state;
+	unsigned long addr;
+	unsigned int i = 0;
+	bool past = false;
+
+	for (unwind_start(&state, current, NULL, NULL);
+	     !unwind_done(&state) && i < n; unwind_next_frame(&state)) {
+		addr = unwind_get_return_address(&state);
+		if (!addr || (past && (state.regs || !state.sp)))
+			break;
+		if (!past) {
+			past = addr == ret;
+			continue;
+		}
+		slot[i] = state.sp - sizeof(long);
+		val[i++] = addr;
+	}
+	return i;
+}
+#else
+#define ALTDMA_HAVE_RET_SLOTS	0
+
+static inline unsigned int altdma_ret_slots(unsigned long ret,
+					    unsigned long *slot,
+					    unsigned long *val, unsigned int n)
+{
+	return 0;
+}
+#endif
+
 #endif /* _ALTDMA_COMPAT_H */

@@ -48,52 +48,6 @@ unsigned long altdma_caller_of(unsigned long ret)
 	return 0;
 }
 
-/*
- * Frames walked on every map to find the driver's call site: the walk
- * starts in the op (one or two frames, by inlining), then the DMA API
- * function the op returns into, then two more.
- */
-#define ALTDMA_SITE_FRAMES	6
-
-/* Module parameter "callers"; read once per map. */
-bool altdma_track_callers = true;
-
-/**
- * altdma_map_site() - capture who called the DMA API for a new mapping
- * @ret: the op's return address (_RET_IP_), inside the DMA API function
- *	that called it (dma_map_page_attrs(), __dma_map_sg_attrs(), ...)
- * @site: gets the two return addresses above @ret: the driver's call site,
- *	or a DMA API wrapper (dma_map_sgtable()) and then the driver; zeroes
- *	when the "callers" parameter is off or @ret is not found
- *
- * The op's own return address names only the DMA API, and without frame
- * pointers __builtin_return_address(1) is not reliable, so this is a
- * bounded unwind (stack_trace_save() of %ALTDMA_SITE_FRAMES entries): one
- * ORC lookup per frame, no allocation, no lock. Its cost is measured in
- * the README (Observability); "callers=0" turns it off.
- *
- * Context: any context.
- */
-void altdma_map_site(unsigned long ret, unsigned long site[2])
-{
-	unsigned long entries[ALTDMA_SITE_FRAMES];
-	unsigned int n, i;
-
-	site[0] = 0;
-	site[1] = 0;
-	if (!IS_ENABLED(CONFIG_STACKTRACE) || !READ_ONCE(altdma_track_callers))
-		return;
-	n = stack_trace_save(entries, ARRAY_SIZE(entries), 0);
-	for (i = 0; i + 1 < n; i++) {
-		if (entries[i] != ret)
-			continue;
-		site[0] = entries[i + 1];
-		if (i + 2 < n)
-			site[1] = entries[i + 2];
-		return;
-	}
-}
-
 static const char * const refusal_names[ALTDMA_REFUSE_KINDS] = {
 	[ALTDMA_REFUSE_UNKNOWN] = "unknown address",
 	[ALTDMA_REFUSE_DOUBLE] = "double unmap",

@@ -20,7 +20,7 @@
 #include "attach.h"
 
 module_param_named(callers, altdma_track_callers, bool, 0644);
-MODULE_PARM_DESC(callers, "record the driver's call site of every mapping, shown in debugfs mappings and the altdma_map trace event (a 6-frame unwind per map; default Y, writable at runtime)");
+MODULE_PARM_DESC(callers, "record the driver's call site of every mapping, shown in debugfs mappings and the altdma_map trace event (one stack read per map once learnt; default Y, writable at runtime)");
 
 static char *devices;
 module_param(devices, charp, 0444);
