@@ -7,6 +7,7 @@
 #    6.12: see stock_kernel in lib.sh);
 #  - checkpatch.pl --strict over every source file;
 #  - kernel-doc -none over every C file and header;
+#  - modinfo: every module parameter has a description;
 #  - make coccicheck MODE=report (every semantic patch of the tree).
 # The tools come from the linux-source-6.1 tree (scripts/test-kernel.sh
 # --prepare); every build runs in a scratch copy under $ALTDMA_BUILD, so
@@ -41,6 +42,15 @@ for line in 6.1 6.12; do
 	[ "$st" -eq 0 ] && [ -f "$obj/altdma.ko" ] || { n=$((n + 1)); tail -n 5 "$obj/build.log"; }
 	count "altdma.ko builds against linux-headers-$kver: W=1 + sparse, $n warnings" "$n"
 done
+
+# modinfo describes every parameter: each one modinfo knows the type of
+# has a description too
+ko=$ALTDMA_BUILD/oot-6.1/altdma.ko
+typed=$(modinfo -F parmtype "$ko" 2>/dev/null | cut -d: -f1 | sort)
+described=$(modinfo -F parm "$ko" 2>/dev/null | cut -d: -f1 | sort)
+n=$(comm -23 <(echo "$typed") <(echo "$described") | grep -c .)
+[ -n "$typed" ] || n=1
+count "modinfo: $(echo "$typed" | grep -c .) parameters, $n without a description" "$n"
 
 # checkpatch --strict and kernel-doc, from the linux-source-6.1 tree.
 # altdma_compat.h is the one place that tests the kernel version, so there
