@@ -95,32 +95,22 @@ static const char * const dir_names[] = {
 	[DMA_NONE] = "none",
 };
 
-/* A DMA API function (dma_map_sgtable(), __dma_map_sg_attrs(), ...)? */
-static bool in_dma_api(const char *sym)
-{
-	return !strncmp(sym, "dma_", 4) || !strncmp(sym, "__dma_", 6);
-}
-
 /*
- * The caller of a mapping: the first captured frame above the DMA API
- * (symbols are resolved here, at read time, never when mapping). Without
- * a captured frame ("callers" off), the op's return address, in the DMA
- * API.
+ * The caller of a mapping: its driver's call site (symbols are resolved
+ * here, at read time, never when mapping). Without one ("callers" off),
+ * the op's return address, usually in the DMA API.
  */
 static void show_caller(struct seq_file *m, const struct altdma_rec *rec,
 			char *sym)
 {
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(rec->site) && rec->site[i]; i++) {
-		sprint_symbol(sym, rec->site[i]);
-		if (!in_dma_api(sym)) {
-			seq_printf(m, " caller=%s\n", sym);
-			return;
-		}
+	if (rec->site) {
+		sprint_symbol(sym, rec->site);
+		seq_printf(m, " caller=%s\n", sym);
+		return;
 	}
 	sprint_symbol(sym, rec->caller);
-	seq_printf(m, " caller=%s (DMA API; callers=0 or not found)\n", sym);
+	seq_printf(m, " caller=%s (op return address; callers=0 or not known)\n",
+		   sym);
 }
 
 static void show_rec(struct seq_file *m, const struct altdma_rec *rec,

@@ -8,22 +8,30 @@
  * is not reliable. An unwind per map (stack_trace_save()) is, but costs
  * more than the rest of the map (README, Observability).
  *
- * So the stack is read where the unwinder once found the frames. Between
- * altdma_map_site()'s local "anchor" and the slot holding the return
- * address above _RET_IP_ (V0: the driver, or a DMA API wrapper such as
- * dma_map_sgtable()), every frame belongs to code that is the same for
- * every call through one _RET_IP_, so the distance is the same too; and
- * between V0's slot and the next one (V1) lies the frame of the function
- * V0 returns into, whose size depends only on V0. Both distances are
+ * The call site is the first of _RET_IP_, V0 (the return address above
+ * it) and V1 (the one above V0) that is not in the DMA API: _RET_IP_
+ * itself when the DMA API function tail-called the op (6.1 without
+ * DMA_API_DEBUG), V0 usually, V1 under a wrapper such as dma_map_sgtable().
+ * Whether an address is in the DMA API is decided by its symbol's name,
+ * once per address.
+ *
+ * The stack is read where the unwinder once found those frames. Between
+ * altdma_map_site()'s local "anchor" and V0's slot, every frame belongs to
+ * code that is the same for every call through one _RET_IP_, so the
+ * distance is the same too; between V0's slot and V1's lies the frame of
+ * the function V0 returns into, whose size depends only on V0. Both are
  * learnt from the unwinder (altdma_ret_slots(), in altdma_compat.h) the
- * first time a _RET_IP_ or a V0 is seen; after that a map reads two stack
- * words and looks two small tables up. Table entries are written once: a
- * full table means "do not know" (no V1, or no site), never a rewrite.
+ * first time a _RET_IP_ or a V0 is seen; after that a map looks up one or
+ * two small tables and reads at most two stack words. Table entries are
+ * written once: a full table means "do not know" (site 0), never a
+ * rewrite.
  */
 
 #include <linux/compiler.h>
 #include <linux/hash.h>
+#include <linux/kallsyms.h>
 #include <linux/stacktrace.h>
+#include <linux/string.h>
 
 #include "altdma_compat.h"
 #include "dma_iommu_ops.h"
@@ -40,15 +48,17 @@
 #define ALTDMA_SITE_FRAMES	8
 
 /**
- * struct altdma_site_ent - one learnt distance
- * @key: the return address it is for; 0 free, %ALTDMA_SITE_BUSY being
- *	written. Published with a release store after @off.
+ * struct altdma_site_ent - what is learnt of one return address
+ * @key: the return address; 0 free, %ALTDMA_SITE_BUSY being written.
+ *	Published with a release store after the other fields.
  * @off: words from the anchor to V0's slot (table by _RET_IP_), or from
  *	V0's slot to V1's (table by V0); 0: not known
+ * @api: @key is inside the DMA API, so the site is further up
  */
 struct altdma_site_ent {
 	unsigned long key;
 	unsigned long off;
+	bool api;
 };
 
 static struct altdma_site_ent site_by_ret[1 << ALTDMA_SITE_RET_BITS];
@@ -69,7 +79,7 @@ static struct altdma_site_ent *site_find(struct altdma_site_ent *tab,
 	*free = NULL;
 	for (i = 0; i < ALTDMA_SITE_PROBE; i++) {
 		e = &tab[(h + i) & ((1UL << bits) - 1)];
-		/* pairs with the release in site_put(): @off is set */
+		/* pairs with the release in site_put(): the fields are set */
 		k = smp_load_acquire(&e->key);
 		if (k == key)
 			return e;
@@ -80,7 +90,7 @@ static struct altdma_site_ent *site_find(struct altdma_site_ent *tab,
 }
 
 static void site_put(struct altdma_site_ent *e, unsigned long key,
-		     unsigned long from, unsigned long to)
+		     unsigned long from, unsigned long to, bool api)
 {
 	unsigned long off = (to - from) / sizeof(long);
 
@@ -89,6 +99,8 @@ static void site_put(struct altdma_site_ent *e, unsigned long key,
 	if (!e || cmpxchg(&e->key, 0, ALTDMA_SITE_BUSY) != 0)
 		return;
 	WRITE_ONCE(e->off, off);
+	WRITE_ONCE(e->api, api);
+	/* pairs with the acquire in site_find(): publish the fields */
 	smp_store_release(&e->key, key);
 }
 
@@ -97,83 +109,94 @@ static unsigned long stack_word(unsigned long base, unsigned long off)
 	return READ_ONCE_NOCHECK(*(unsigned long *)(base + off * sizeof(long)));
 }
 
-/* The slow path: one unwind gives V0, V1 and where they are kept. */
-static noinline void site_learn(unsigned long ret, unsigned long anchor,
-				unsigned long site[2])
+/* Inside a DMA API function (dma_*, __dma_*, dmam_*)? */
+static bool in_dma_api(unsigned long addr)
 {
+	char sym[KSYM_SYMBOL_LEN];
+
+	sprint_symbol_no_offset(sym, addr);
+	return !strncmp(sym, "dma_", 4) || !strncmp(sym, "__dma_", 6) ||
+	       !strncmp(sym, "dmam_", 5);
+}
+
+/* The slow path: one unwind gives V0, V1 and where they are kept. */
+static noinline unsigned long site_learn(unsigned long ret,
+					 unsigned long anchor)
+{
+	bool ret_api = in_dma_api(ret), v0_api;
 	struct altdma_site_ent *free;
-	unsigned long slot[2];
+	unsigned long slot[2], val[2] = { 0, 0 };
 	unsigned int n;
 
-	n = altdma_ret_slots(ret, slot, site, 2);
-	if (!n)
-		return;
+	n = ret_api ? altdma_ret_slots(ret, slot, val, 2) : 0;
 	if (!site_find(site_by_ret, ALTDMA_SITE_RET_BITS, ret, &free))
-		site_put(free, ret, anchor, slot[0]);
-	if (n == 2 &&
-	    !site_find(site_by_v0, ALTDMA_SITE_V0_BITS, site[0], &free))
-		site_put(free, site[0], slot[0], slot[1]);
+		site_put(free, ret, anchor, n ? slot[0] : 0, ret_api);
+	if (!ret_api)
+		return ret;
+	if (!n)
+		return 0;
+	v0_api = in_dma_api(val[0]);
+	if (!site_find(site_by_v0, ALTDMA_SITE_V0_BITS, val[0], &free))
+		site_put(free, val[0], slot[0], n == 2 ? slot[1] : 0, v0_api);
+	return v0_api ? val[1] : val[0];
 }
 
 /* Without altdma_ret_slots(): an unwind on every map. */
-static noinline void site_unwind(unsigned long ret, unsigned long site[2])
+static noinline unsigned long site_unwind(unsigned long ret)
 {
 	unsigned long entries[ALTDMA_SITE_FRAMES];
 	unsigned int n, i;
 
+	if (!in_dma_api(ret))
+		return ret;
 	n = stack_trace_save(entries, ARRAY_SIZE(entries), 0);
 	for (i = 0; i + 1 < n; i++) {
 		if (entries[i] != ret)
 			continue;
-		site[0] = entries[i + 1];
-		if (i + 2 < n)
-			site[1] = entries[i + 2];
-		return;
+		if (i + 2 < n && in_dma_api(entries[i + 1]))
+			return entries[i + 2];
+		return entries[i + 1];
 	}
+	return 0;
 }
 
 /**
  * altdma_map_site() - the driver's call site of a new mapping
- * @ret: the op's return address (_RET_IP_), inside the DMA API
- * @site: gets V0, the return address above @ret (the driver, or a DMA API
- *	wrapper such as dma_map_sgtable()), and V1, the one above V0; zeroes
- *	when the "callers" parameter is off or nothing is known
+ * @ret: the op's return address (_RET_IP_): inside the DMA API, or in the
+ *	driver when the DMA API tail-called the op
  *
- * Once learnt: two table lookups and two stack reads. The first map
- * through a new _RET_IP_ or V0 unwinds the stack once.
+ * Once learnt: one or two table lookups and at most two stack reads. The
+ * first map through a new _RET_IP_ or V0 unwinds the stack once.
  *
  * Context: any context.
+ * Return: the first return address of the call chain outside the DMA API,
+ * or 0 when the "callers" parameter is off or nothing is known.
  */
-noinline void altdma_map_site(unsigned long ret, unsigned long site[2])
+noinline unsigned long altdma_map_site(unsigned long ret)
 {
-	unsigned long anchor = 0, base, w0;
+	unsigned long anchor = 0, base, w0, v0;
 	struct altdma_site_ent *e, *free;
 
-	site[0] = 0;
-	site[1] = 0;
 	if (!READ_ONCE(altdma_track_callers))
-		return;
-	if (!ALTDMA_HAVE_RET_SLOTS) {
-		if (IS_ENABLED(CONFIG_STACKTRACE))
-			site_unwind(ret, site);
-		return;
-	}
+		return 0;
+	if (!ALTDMA_HAVE_RET_SLOTS)
+		return IS_ENABLED(CONFIG_STACKTRACE) ? site_unwind(ret) : 0;
 	/* a local of this function is the reference point of the distances */
 	base = (unsigned long)&anchor;
 	OPTIMIZER_HIDE_VAR(base);
 	e = site_find(site_by_ret, ALTDMA_SITE_RET_BITS, ret, &free);
-	if (!e) {
-		if (free)
-			site_learn(ret, base, site);
-		return;
-	}
+	if (!e)
+		return free ? site_learn(ret, base) : 0;
+	if (!READ_ONCE(e->api))
+		return ret;
 	w0 = READ_ONCE(e->off);
 	if (!w0)
-		return;
-	site[0] = stack_word(base, w0);
-	e = site_find(site_by_v0, ALTDMA_SITE_V0_BITS, site[0], &free);
-	if (e && READ_ONCE(e->off))
-		site[1] = stack_word(base, w0 + READ_ONCE(e->off));
-	else if (!e && free)
-		site_learn(ret, base, site);
+		return 0;
+	v0 = stack_word(base, w0);
+	e = site_find(site_by_v0, ALTDMA_SITE_V0_BITS, v0, &free);
+	if (!e)
+		return free ? site_learn(ret, base) : 0;
+	if (!READ_ONCE(e->api))
+		return v0;
+	return READ_ONCE(e->off) ? stack_word(base, w0 + READ_ONCE(e->off)) : 0;
 }

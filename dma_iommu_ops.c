@@ -504,13 +504,13 @@ static dma_addr_t map_single(struct altdma_dev *adev, const struct map_req *q,
 	rec->attrs = q->attrs;
 	rec->type = q->type;
 	rec->caller = caller;
-	altdma_map_site(caller, rec->site);
+	rec->site = altdma_map_site(caller);
 	rec->cpu_addr = q->cpu_addr;
 	if (spans_map(adev, rec, prot, GFP_ATOMIC, caller))
 		goto unbounce;
 	/* before the publish: afterwards an unmap may race with us */
 	trace_altdma_map(adev->dev, rec->type, rec->dma, rec->size, rec->dir,
-			 rec->iova, rec->npages, rec->site[0]);
+			 rec->iova, rec->npages, rec->site);
 	if (rec_publish(adev, rec)) {
 		rec_unmap_unpublished(adev, rec, caller);
 		goto unbounce;
@@ -855,13 +855,13 @@ static int altdma_map_sg(struct device *dev, struct scatterlist *sgl,
 	rec->attrs = attrs;
 	rec->type = ALTDMA_MAP_SG;
 	rec->caller = _RET_IP_;
-	altdma_map_site(_RET_IP_, rec->site);
+	rec->site = altdma_map_site(_RET_IP_);
 	ret = spans_map(adev, rec, prot, GFP_ATOMIC, _RET_IP_);
 	if (ret)
 		goto unbounce;
 	/* before the publish: afterwards an unmap may race with us */
 	trace_altdma_map(adev->dev, rec->type, rec->dma, rec->size, rec->dir,
-			 rec->iova, rec->npages, rec->site[0]);
+			 rec->iova, rec->npages, rec->site);
 	ret = rec_publish(adev, rec);
 	if (ret) {
 		rec_unmap_unpublished(adev, rec, _RET_IP_);

@@ -174,9 +174,8 @@ struct altdma_rec_seg {
  * @state: &enum altdma_rec_state; MAPPED -> UNMAPPING is a cmpxchg, so of
  *	two racing unmaps one wins
  * @caller: return address of the mapping call (inside the DMA API)
- * @site: the two return addresses above @caller: the driver's call site
- *	(or a DMA API wrapper, then the driver); 0 when not captured (see
- *	altdma_map_site())
+ * @site: the driver's call site (the first return address outside the
+ *	DMA API); 0 when not captured (see altdma_map_site())
  * @cpu_addr: kernel address of a coherent allocation
  * @nsegs: entries in @segs
  * @segs: the caller's segments, as mapped
@@ -195,7 +194,7 @@ struct altdma_rec {
 	u32 type;
 	int state;
 	unsigned long caller;
-	unsigned long site[2];
+	unsigned long site;
 	void *cpu_addr;
 	unsigned int nsegs;
 	struct altdma_rec_seg segs[];
@@ -368,7 +367,7 @@ void altdma_dev_get_stats(struct altdma_dev *adev,
 			  struct altdma_dev_stats *st);
 unsigned long altdma_caller_of(unsigned long ret);
 extern bool altdma_track_callers;
-void altdma_map_site(unsigned long ret, unsigned long site[2]);
+unsigned long altdma_map_site(unsigned long ret);
 void altdma_dev_refuse(struct altdma_dev *adev, enum altdma_refusal kind,
 		       const char *what, dma_addr_t addr, size_t size,
 		       enum dma_data_direction dir, unsigned long caller);

@@ -30,6 +30,7 @@
 #include <linux/kallsyms.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/rcupdate.h>
 #include <linux/scatterlist.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -617,6 +618,7 @@ static void trace_events_name_caller_and_misuse(struct kunit *test)
 	struct altdma_dev *adev = ops_plain(test);
 	struct trace_seen map = { .dev = adev->dev }, mis = { .dev = adev->dev };
 	char sym[KSYM_SYMBOL_LEN];
+	struct altdma_rec *rec;
 	u8 *a = ops_buf(test, 0);
 	dma_addr_t da;
 	int r1, r2;
@@ -654,12 +656,18 @@ static void trace_events_name_caller_and_misuse(struct kunit *test)
 	da = map_here(adev->dev, a, 0x100);
 	unregister_trace_altdma_map(seen_map, &map);
 	tracepoint_synchronize_unregister();
+	/* the record keeps the same caller (debugfs "mappings" shows it) */
+	rcu_read_lock();
+	rec = xa_load(&adev->recs, da >> adev->shift);
+	KUNIT_EXPECT_EQ(test, rec ? rec->site : 0, map.site);
+	rcu_read_unlock();
 	dma_unmap_single(adev->dev, da, 0x100, DMA_TO_DEVICE);
 	KUNIT_EXPECT_EQ(test, map.n, 1U);
 	KUNIT_EXPECT_EQ(test, map.dma, da);
 	sprint_symbol_no_offset(sym, map.site);
 	KUNIT_EXPECT_EQ_MSG(test, strncmp(sym, "map_here", 8), 0,
 			    "caller %s", sym);
+
 	ops_expect_clean(test, adev);
 }
 
