@@ -119,14 +119,16 @@ sleep 1
 check "net: ping between namespaces" ina ping -c 3 -W 2 10.9.0.2
 dd if=/dev/urandom of=/tmp/p1 bs=1M count=4 2>/dev/null
 dd if=/dev/urandom of=/tmp/p2 bs=1M count=4 2>/dev/null
+# the client retries while the listener is not up yet (a loaded host)
+retry() { i=0; until "$@"; do i=$((i + 1)); [ $i -ge 40 ] && return 1; usleep 250000; done; }
 inb timeout 60 nc -l -p 5001 -e cat /tmp/p1 & srv=$!
 usleep 300000
-ina timeout 60 nc 10.9.0.2 5001 < /dev/null > /tmp/r1
+retry ina timeout 60 nc 10.9.0.2 5001 < /dev/null > /tmp/r1
 wait $srv
 check "net: 4 MiB B->A payload matches" [ "$(sha256sum < /tmp/r1)" = "$(sha256sum < /tmp/p1)" ]
 ina timeout 60 nc -l -p 5002 -e sh -c 'head -c 4194304 > /tmp/r2' & srv=$!
 usleep 300000
-inb timeout 60 nc 10.9.0.1 5002 < /tmp/p2 > /dev/null
+retry inb timeout 60 nc 10.9.0.1 5002 < /tmp/p2 > /dev/null
 wait $srv
 check "net: 4 MiB A->B payload matches" [ "$(sha256sum < /tmp/r2)" = "$(sha256sum < /tmp/p2)" ]
 
