@@ -108,7 +108,10 @@ disksum=$(sha256sum < /dev/vda)
 # network: one NIC per network namespace, the wire is a QEMU hub
 unshare -n sleep 1000 & nsa=$!
 unshare -n sleep 1000 & nsb=$!
-usleep 300000
+# a loaded host may not have run unshare yet: wait for both new namespaces
+own_ns() { [ "$(readlink /proc/$1/ns/net)" != "$(readlink /proc/self/ns/net)" ]; }
+i=0
+until own_ns $nsa && own_ns $nsb || [ $i -ge 200 ]; do usleep 100000; i=$((i + 1)); done
 ip link set $nic0 netns $nsa && ip link set $nic1 netns $nsb
 ina() { nsenter -t $nsa -n "$@"; }
 inb() { nsenter -t $nsb -n "$@"; }
