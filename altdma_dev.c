@@ -117,6 +117,14 @@ static int adev_init_iova(struct altdma_dev *adev,
 	return altdma_iova_domain_init(&adev->iovad, &icfg);
 }
 
+/* The last DMA op using a killed context is done. */
+static void adev_users_gone(struct percpu_ref *ref)
+{
+	struct altdma_dev *adev = container_of(ref, struct altdma_dev, users);
+
+	complete(&adev->users_gone);
+}
+
 /**
  * altdma_dev_create() - set up altdma's state for a device
  * @cfg: the device, its backend and policies
@@ -155,10 +163,14 @@ struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 	adev->coherent = dev_is_dma_coherent(cfg->dev) &&
 			(!cfg->pt->coherent || cfg->pt->coherent(cfg->pt_priv));
 	xa_init_flags(&adev->recs, XA_FLAGS_LOCK_IRQ);
+	init_completion(&adev->users_gone);
+	ret = percpu_ref_init(&adev->users, adev_users_gone, 0, GFP_KERNEL);
+	if (ret)
+		goto free_adev;
 
 	ret = adev_init_iova(adev, cfg);
 	if (ret)
-		goto free_adev;
+		goto exit_ref;
 	if (adev->bounce == ALTDMA_BOUNCE_FORCE ||
 	    (adev->bounce == ALTDMA_BOUNCE_AUTO && adev->untrusted)) {
 		adev->pool = altdma_bounce_pool_create(dev_name(cfg->dev),
@@ -182,6 +194,8 @@ free_pool:
 		altdma_bounce_pool_destroy(adev->pool);
 free_iova:
 	altdma_iova_domain_destroy(&adev->iovad);
+exit_ref:
+	percpu_ref_exit(&adev->users);
 free_adev:
 	kfree(adev);
 	return ERR_PTR(ret);
@@ -243,6 +257,7 @@ void altdma_dev_destroy(struct altdma_dev *adev)
 	if (adev->pool)
 		altdma_bounce_pool_destroy(adev->pool);
 	altdma_iova_domain_destroy(&adev->iovad);
+	percpu_ref_exit(&adev->users);
 	kfree(adev);
 }
 
@@ -265,16 +280,19 @@ int altdma_dev_register(struct altdma_dev *adev)
  * altdma_dev_unregister() - hide a context from the DMA ops
  * @adev: the context
  *
- * Waits for an RCU grace period, so no lookup still returns @adev when
- * this returns; calls in flight that already hold it must have finished
- * (the device's driver is unbound) before altdma_dev_destroy().
+ * Removes @adev from the registry, then waits until every DMA op that got
+ * it with altdma_dev_get() has put it back: when this returns, no call
+ * uses @adev any more and altdma_dev_destroy() may free it, even if
+ * something other than the device's (unbound) driver was still calling the
+ * DMA API on the device, or the device was being hot-unplugged.
  *
- * Context: process context, may sleep.
+ * Context: process context, may sleep. Call at most once per context.
  */
 void altdma_dev_unregister(struct altdma_dev *adev)
 {
 	xa_cmpxchg(&altdma_registry, (unsigned long)adev->dev, adev, NULL, 0);
-	synchronize_rcu();
+	percpu_ref_kill(&adev->users);
+	wait_for_completion(&adev->users_gone);
 }
 
 /**
@@ -294,6 +312,42 @@ struct altdma_dev *altdma_dev_find(struct device *dev)
 	adev = xa_load(&altdma_registry, (unsigned long)dev);
 	rcu_read_unlock();
 	return adev;
+}
+
+/**
+ * altdma_dev_get() - the context of a device, held for a DMA op
+ * @dev: the device (NULL gives NULL)
+ *
+ * The context cannot be freed until altdma_dev_put(): a concurrent
+ * altdma_dev_unregister() waits for it.
+ *
+ * Context: any context; lock-free (RCU and a per-CPU reference).
+ * Return: the registered context, held, or NULL (none, or being removed).
+ */
+struct altdma_dev *altdma_dev_get(struct device *dev)
+{
+	struct altdma_dev *adev;
+
+	if (!dev)
+		return NULL;
+	rcu_read_lock();
+	adev = xa_load(&altdma_registry, (unsigned long)dev);
+	if (adev && !percpu_ref_tryget_live(&adev->users))
+		adev = NULL;
+	rcu_read_unlock();
+	return adev;
+}
+
+/**
+ * altdma_dev_put() - release a context got with altdma_dev_get()
+ * @adev: the context, or NULL
+ *
+ * Context: any context.
+ */
+void altdma_dev_put(struct altdma_dev *adev)
+{
+	if (adev)
+		percpu_ref_put(&adev->users);
 }
 
 /**

@@ -36,9 +36,14 @@
 
 /* ---- helpers ---- */
 
+/*
+ * The context of @dev, held until altdma_dev_put(): every op that gets one
+ * puts it back before returning, so a detach or hot-unplug that
+ * unregisters the context waits for the op instead of freeing it under it.
+ */
 static struct altdma_dev *adev_of(struct device *dev)
 {
-	struct altdma_dev *adev = altdma_dev_find(dev);
+	struct altdma_dev *adev = altdma_dev_get(dev);
 
 	if (!adev)
 		pr_warn_once("%s: DMA call on a device with no altdma context; refused\n",
@@ -533,11 +538,15 @@ static dma_addr_t altdma_map_page(struct device *dev, struct page *page,
 		.type = ALTDMA_MAP_PAGE,
 	};
 
-	if (!adev || !page)
-		return DMA_MAPPING_ERROR;
-	q.phys = page_to_phys(page) + offset;
-	q.mask = dma_get_mask(dev);
-	return map_single(adev, &q, _RET_IP_);
+	dma_addr_t dma = DMA_MAPPING_ERROR;
+
+	if (adev && page) {
+		q.phys = page_to_phys(page) + offset;
+		q.mask = dma_get_mask(dev);
+		dma = map_single(adev, &q, _RET_IP_);
+	}
+	altdma_dev_put(adev);
+	return dma;
 }
 
 static void altdma_unmap_page(struct device *dev, dma_addr_t dma, size_t size,
@@ -548,6 +557,7 @@ static void altdma_unmap_page(struct device *dev, dma_addr_t dma, size_t size,
 	if (adev)
 		unmap_single(adev, dma, size, dir, attrs, ALTDMA_MAP_PAGE,
 			     "unmap_page", _RET_IP_);
+	altdma_dev_put(adev);
 }
 
 static dma_addr_t altdma_map_resource(struct device *dev, phys_addr_t phys,
@@ -560,10 +570,14 @@ static dma_addr_t altdma_map_resource(struct device *dev, phys_addr_t phys,
 		.attrs = attrs, .type = ALTDMA_MAP_RESOURCE,
 	};
 
-	if (!adev)
-		return DMA_MAPPING_ERROR;
-	q.mask = dma_get_mask(dev);
-	return map_single(adev, &q, _RET_IP_);
+	dma_addr_t dma = DMA_MAPPING_ERROR;
+
+	if (adev) {
+		q.mask = dma_get_mask(dev);
+		dma = map_single(adev, &q, _RET_IP_);
+	}
+	altdma_dev_put(adev);
+	return dma;
 }
 
 static void altdma_unmap_resource(struct device *dev, dma_addr_t dma,
@@ -575,6 +589,7 @@ static void altdma_unmap_resource(struct device *dev, dma_addr_t dma,
 	if (adev)
 		unmap_single(adev, dma, size, dir, attrs, ALTDMA_MAP_RESOURCE,
 			     "unmap_resource", _RET_IP_);
+	altdma_dev_put(adev);
 }
 
 /* ---- syncs ---- */
@@ -614,6 +629,7 @@ static void altdma_sync_single_for_cpu(struct device *dev, dma_addr_t dma,
 	if (adev)
 		sync_one(adev, dma, size, dir, false, "sync_single_for_cpu",
 			 _RET_IP_);
+	altdma_dev_put(adev);
 }
 
 static void altdma_sync_single_for_device(struct device *dev, dma_addr_t dma,
@@ -625,6 +641,7 @@ static void altdma_sync_single_for_device(struct device *dev, dma_addr_t dma,
 	if (adev)
 		sync_one(adev, dma, size, dir, true, "sync_single_for_device",
 			 _RET_IP_);
+	altdma_dev_put(adev);
 }
 
 /*
@@ -659,6 +676,7 @@ static void sync_sg(struct device *dev, struct scatterlist *sgl, int nents,
 	rcu_read_unlock();
 	if (kind != ALTDMA_REFUSE_KINDS)
 		altdma_dev_refuse(adev, kind, what, dma, nents, dir, caller);
+	altdma_dev_put(adev);
 }
 
 static void altdma_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl,
@@ -806,16 +824,13 @@ static int sg_place(struct altdma_dev *adev, struct altdma_rec *rec)
 	return count;
 }
 
-static int altdma_map_sg(struct device *dev, struct scatterlist *sgl,
-			 int nents, enum dma_data_direction dir,
-			 unsigned long attrs)
+static int map_sg(struct altdma_dev *adev, struct scatterlist *sgl,
+		  int nents, enum dma_data_direction dir, unsigned long attrs,
+		  unsigned long caller)
 {
-	struct altdma_dev *adev = adev_of(dev);
 	int prot, count, ret = -EINVAL;
 	struct altdma_rec *rec;
 
-	if (!adev)
-		return -EINVAL;
 	prot = dir_prot(adev, dir, attrs, false);
 	if (!sgl || nents <= 0 || !prot)
 		goto fail;
@@ -836,13 +851,13 @@ static int altdma_map_sg(struct device *dev, struct scatterlist *sgl,
 	rec->dir = dir;
 	rec->attrs = attrs;
 	rec->type = ALTDMA_MAP_SG;
-	rec->caller = _RET_IP_;
-	ret = spans_map(adev, rec, prot, GFP_ATOMIC, _RET_IP_);
+	rec->caller = caller;
+	ret = spans_map(adev, rec, prot, GFP_ATOMIC, caller);
 	if (ret)
 		goto unbounce;
 	ret = rec_publish(adev, rec);
 	if (ret) {
-		rec_unmap_unpublished(adev, rec, _RET_IP_);
+		rec_unmap_unpublished(adev, rec, caller);
 		ret = -ENOMEM;
 		goto unbounce;
 	}
@@ -855,6 +870,19 @@ free_rec:
 	kfree(rec);
 fail:
 	atomic64_inc(&adev->failed);
+	return ret;
+}
+
+static int altdma_map_sg(struct device *dev, struct scatterlist *sgl,
+			 int nents, enum dma_data_direction dir,
+			 unsigned long attrs)
+{
+	struct altdma_dev *adev = adev_of(dev);
+	int ret = -EINVAL;
+
+	if (adev)
+		ret = map_sg(adev, sgl, nents, dir, attrs, _RET_IP_);
+	altdma_dev_put(adev);
 	return ret;
 }
 
@@ -872,6 +900,7 @@ static void altdma_unmap_sg(struct device *dev, struct scatterlist *sgl,
 			_RET_IP_);
 	if (rec)
 		rec_release(adev, rec, attrs, "unmap_sg", _RET_IP_);
+	altdma_dev_put(adev);
 }
 
 /* ---- allocations ---- */
@@ -882,10 +911,11 @@ static size_t alloc_bytes(const struct altdma_dev *adev, size_t size)
 	return ALIGN(PAGE_ALIGN(size), adev->granule);
 }
 
-static void *altdma_alloc(struct device *dev, size_t size,
-			  dma_addr_t *handle, gfp_t gfp, unsigned long attrs)
+static void *alloc_coherent(struct altdma_dev *adev, size_t size,
+			    dma_addr_t *handle, gfp_t gfp, unsigned long attrs,
+			    unsigned long caller)
 {
-	struct altdma_dev *adev = adev_of(dev);
+	struct device *dev = adev->dev;
 	struct map_req q = {
 		.rec_size = size, .dir = DMA_BIDIRECTIONAL,
 		.attrs = attrs & DMA_ATTR_PRIVILEGED,
@@ -894,7 +924,7 @@ static void *altdma_alloc(struct device *dev, size_t size,
 	struct page *page;
 	void *cpu_addr;
 
-	if (!adev || !handle || !size)
+	if (!handle || !size)
 		return NULL;
 	q.size = alloc_bytes(adev, size);
 	page = alloc_pages(gfp | __GFP_ZERO, get_order(q.size));
@@ -904,7 +934,7 @@ static void *altdma_alloc(struct device *dev, size_t size,
 	q.phys = page_to_phys(page);
 	q.mask = dev->coherent_dma_mask;
 	q.cpu_addr = cpu_addr;
-	*handle = map_single(adev, &q, _RET_IP_);
+	*handle = map_single(adev, &q, caller);
 	if (*handle == DMA_MAPPING_ERROR) {
 		__free_pages(page, get_order(q.size));
 		return NULL;
@@ -912,16 +942,27 @@ static void *altdma_alloc(struct device *dev, size_t size,
 	return cpu_addr;
 }
 
-static void altdma_free(struct device *dev, size_t size, void *cpu_addr,
-			dma_addr_t handle, unsigned long attrs)
+static void *altdma_alloc(struct device *dev, size_t size,
+			  dma_addr_t *handle, gfp_t gfp, unsigned long attrs)
 {
 	struct altdma_dev *adev = adev_of(dev);
+	void *cpu_addr = NULL;
+
+	if (adev)
+		cpu_addr = alloc_coherent(adev, size, handle, gfp, attrs,
+					  _RET_IP_);
+	altdma_dev_put(adev);
+	return cpu_addr;
+}
+
+static void free_coherent(struct altdma_dev *adev, size_t size,
+			  void *cpu_addr, dma_addr_t handle,
+			  unsigned long caller)
+{
 	struct altdma_rec *rec;
 
-	if (!adev)
-		return;
 	rec = rec_claim(adev, handle, size, DMA_BIDIRECTIONAL,
-			ALTDMA_MAP_COHERENT, "free", _RET_IP_);
+			ALTDMA_MAP_COHERENT, "free", caller);
 	if (!rec)
 		return;
 	if (rec->cpu_addr != cpu_addr) {
@@ -929,12 +970,22 @@ static void altdma_free(struct device *dev, size_t size, void *cpu_addr,
 		smp_store_release(&rec->state, ALTDMA_REC_MAPPED);
 		altdma_dev_refuse(adev, ALTDMA_REFUSE_UNKNOWN,
 				  "free (cpu address does not match)", handle,
-				  size, DMA_BIDIRECTIONAL, _RET_IP_);
+				  size, DMA_BIDIRECTIONAL, caller);
 		return;
 	}
-	if (rec_release(adev, rec, DMA_ATTR_SKIP_CPU_SYNC, "free", _RET_IP_))
+	if (rec_release(adev, rec, DMA_ATTR_SKIP_CPU_SYNC, "free", caller))
 		__free_pages(virt_to_page(cpu_addr),
 			     get_order(alloc_bytes(adev, size)));
+}
+
+static void altdma_free(struct device *dev, size_t size, void *cpu_addr,
+			dma_addr_t handle, unsigned long attrs)
+{
+	struct altdma_dev *adev = adev_of(dev);
+
+	if (adev)
+		free_coherent(adev, size, cpu_addr, handle, _RET_IP_);
+	altdma_dev_put(adev);
 }
 
 static struct page *altdma_alloc_pages(struct device *dev, size_t size,
@@ -945,21 +996,23 @@ static struct page *altdma_alloc_pages(struct device *dev, size_t size,
 	struct map_req q = {
 		.rec_size = size, .dir = dir, .type = ALTDMA_MAP_PAGES,
 	};
-	struct page *page;
+	struct page *page = NULL;
 
 	if (!adev || !handle || !size)
-		return NULL;
+		goto out;
 	q.size = alloc_bytes(adev, size);
 	page = alloc_pages(gfp, get_order(q.size));
 	if (!page)
-		return NULL;
+		goto out;
 	q.phys = page_to_phys(page);
 	q.mask = dev->coherent_dma_mask;
 	*handle = map_single(adev, &q, _RET_IP_);
 	if (*handle == DMA_MAPPING_ERROR) {
 		__free_pages(page, get_order(q.size));
-		return NULL;
+		page = NULL;
 	}
+out:
+	altdma_dev_put(adev);
 	return page;
 }
 
@@ -974,10 +1027,9 @@ static void altdma_free_pages(struct device *dev, size_t size,
 		return;
 	rec = rec_claim(adev, handle, size, dir, ALTDMA_MAP_PAGES,
 			"free_pages", _RET_IP_);
-	if (!rec)
-		return;
-	if (rec_release(adev, rec, 0, "free_pages", _RET_IP_) && page)
+	if (rec && rec_release(adev, rec, 0, "free_pages", _RET_IP_) && page)
 		__free_pages(page, get_order(alloc_bytes(adev, size)));
+	altdma_dev_put(adev);
 }
 
 static int altdma_get_sgtable(struct device *dev, struct sg_table *sgt,
@@ -1021,17 +1073,20 @@ static u64 altdma_get_required_mask(struct device *dev)
 	if (!adev)
 		return DMA_BIT_MASK(32);
 	last = ((u64)adev->iovad.end_pfn << adev->shift) | (adev->granule - 1);
+	altdma_dev_put(adev);
 	return DMA_BIT_MASK(fls64(last));
 }
 
 static size_t altdma_max_mapping_size(struct device *dev)
 {
-	struct altdma_dev *adev = altdma_dev_find(dev);
+	struct altdma_dev *adev = altdma_dev_get(dev);
+	size_t max = SIZE_MAX;
 
-	if (!adev || !adev->pool)
-		return SIZE_MAX;
-	return altdma_bounce_max_mapping_size(adev->pool,
-					      dma_get_min_align_mask(dev));
+	if (adev && adev->pool)
+		max = altdma_bounce_max_mapping_size(adev->pool,
+						     dma_get_min_align_mask(dev));
+	altdma_dev_put(adev);
+	return max;
 }
 
 static size_t altdma_opt_mapping_size(void)
@@ -1041,9 +1096,11 @@ static size_t altdma_opt_mapping_size(void)
 
 static unsigned long altdma_get_merge_boundary(struct device *dev)
 {
-	struct altdma_dev *adev = altdma_dev_find(dev);
+	struct altdma_dev *adev = altdma_dev_get(dev);
+	unsigned long boundary = adev ? adev->granule - 1 : 0;
 
-	return adev ? adev->granule - 1 : 0;
+	altdma_dev_put(adev);
+	return boundary;
 }
 
 /*
