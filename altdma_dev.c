@@ -7,6 +7,7 @@
 #define pr_fmt(fmt) "altdma: " fmt
 
 #include <linux/dma-map-ops.h>
+#include <linux/error-injection.h>
 #include <linux/log2.h>
 #include <linux/pci.h>
 #include <linux/rcupdate.h>
@@ -125,6 +126,28 @@ static void adev_users_gone(struct percpu_ref *ref)
 	complete(&adev->users_gone);
 }
 
+/* A zeroed context with its users reference (one allocation point). */
+static ALTDMA_HOOK struct altdma_dev *adev_alloc(void)
+{
+	struct altdma_dev *adev = kzalloc(sizeof(*adev), GFP_KERNEL);
+
+	if (!adev)
+		return NULL;
+	init_completion(&adev->users_gone);
+	if (percpu_ref_init(&adev->users, adev_users_gone, 0, GFP_KERNEL)) {
+		kfree(adev);
+		return NULL;
+	}
+	return adev;
+}
+
+ALLOW_ERROR_INJECTION(adev_alloc, NULL);
+
+/* The allocation points of the sub-allocators a context is built from. */
+ALLOW_ERROR_INJECTION(altdma_iova_domain_init, ERRNO);
+ALLOW_ERROR_INJECTION(altdma_bounce_pool_create, ERRNO);
+ALLOW_ERROR_INJECTION(altdma_fq_init, ERRNO);
+
 /**
  * altdma_dev_create() - set up altdma's state for a device
  * @cfg: the device, its backend and policies
@@ -147,7 +170,7 @@ struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 	ret = adev_check_config(cfg);
 	if (ret)
 		return ERR_PTR(ret);
-	adev = kzalloc(sizeof(*adev), GFP_KERNEL);
+	adev = adev_alloc();
 	if (!adev)
 		return ERR_PTR(-ENOMEM);
 	adev->dev = cfg->dev;
@@ -163,10 +186,6 @@ struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 	adev->coherent = dev_is_dma_coherent(cfg->dev) &&
 			(!cfg->pt->coherent || cfg->pt->coherent(cfg->pt_priv));
 	xa_init_flags(&adev->recs, XA_FLAGS_LOCK_IRQ);
-	init_completion(&adev->users_gone);
-	ret = percpu_ref_init(&adev->users, adev_users_gone, 0, GFP_KERNEL);
-	if (ret)
-		goto free_adev;
 
 	ret = adev_init_iova(adev, cfg);
 	if (ret)
@@ -196,7 +215,6 @@ free_iova:
 	altdma_iova_domain_destroy(&adev->iovad);
 exit_ref:
 	percpu_ref_exit(&adev->users);
-free_adev:
 	kfree(adev);
 	return ERR_PTR(ret);
 }
@@ -231,6 +249,23 @@ static unsigned long adev_release_recs(struct altdma_dev *adev)
 	return live;
 }
 
+/*
+ * What the allocator and the bounce pool still hold once the flush queues
+ * are drained and the records released: the ranges and slots of the @live
+ * mappings a driver left, nothing else. One line either way.
+ */
+static void adev_report_held(struct altdma_dev *adev, unsigned long live)
+{
+	struct altdma_bounce_stats bst = { };
+	struct altdma_iova_stats ist;
+
+	altdma_iova_get_stats(&adev->iovad, &ist);
+	if (adev->pool)
+		altdma_bounce_get_stats(adev->pool, &bst);
+	dev_info(adev->dev, "altdma: teardown: %llu IOVA ranges (%llu pages) and %llu bounce slots held, %lu by leaked mappings\n",
+		 ist.live_ranges, ist.pages_in_use, bst.live_mappings, live);
+}
+
 /**
  * altdma_dev_destroy() - tear a device context down
  * @adev: the context (NULL or an ERR_PTR is ignored); it must be
@@ -254,6 +289,7 @@ void altdma_dev_destroy(struct altdma_dev *adev)
 	if (live)
 		dev_warn(adev->dev, "altdma: %lu mappings still live at teardown, unmapped\n",
 			 live);
+	adev_report_held(adev, live);
 	if (adev->pool)
 		altdma_bounce_pool_destroy(adev->pool);
 	altdma_iova_domain_destroy(&adev->iovad);
@@ -275,6 +311,8 @@ int altdma_dev_register(struct altdma_dev *adev)
 	return xa_insert(&altdma_registry, (unsigned long)adev->dev, adev,
 			 GFP_KERNEL);
 }
+
+ALLOW_ERROR_INJECTION(altdma_dev_register, ERRNO);
 
 /**
  * altdma_dev_unregister() - hide a context from the DMA ops

@@ -19,6 +19,7 @@
 
 #include <linux/dma-map-ops.h>
 #include <linux/err.h>
+#include <linux/error-injection.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
@@ -63,9 +64,13 @@ static int parse_one_opt(const char *key, const char *val,
 		i = sysfs_match_string(altdma_policy_names, val);
 		if (i >= 0)
 			opts->wrap = i;
+	} else if (!strcmp(key, "iova_pages")) {
+		i = kstrtoul(val, 0, &opts->iova_pages);
+	} else if (!strcmp(key, "bounce_pages")) {
+		i = kstrtoul(val, 0, &opts->bounce_pages);
 	}
 	if (i < 0)
-		pr_err("unknown option %s=%s (bounce=auto|force|off, inval=strict|deferred, policy=tree|wrap)\n",
+		pr_err("unknown option %s=%s (bounce=auto|force|off, inval=strict|deferred, policy=tree|wrap, iova_pages=N, bounce_pages=N)\n",
 		       key, val);
 	return i < 0 ? -EINVAL : 0;
 }
@@ -75,7 +80,9 @@ static int parse_one_opt(const char *key, const char *val,
  * @args: space-separated options (modified); may be empty
  * @opts: filled in place; keys not given keep their value
  *
- * Keys: bounce=auto|force|off, inval=strict|deferred, policy=tree|wrap.
+ * Keys: bounce=auto|force|off, inval=strict|deferred, policy=tree|wrap,
+ * iova_pages=N and bounce_pages=N (shrink the IOVA space and the bounce
+ * pool to N granules; 0 keeps the default).
  *
  * Context: any context that may call strsep().
  * Return: 0, or -EINVAL (one error line) for an unknown key or value.
@@ -143,7 +150,7 @@ static int check_attachable(struct device *dev)
 }
 
 /* Keep the group's reserved regions out of the IOVA space. */
-static int reserve_regions(struct altdma_dev *adev, struct iommu_group *group)
+static ALTDMA_HOOK int reserve_regions(struct altdma_dev *adev, struct iommu_group *group)
 {
 	struct altdma_iova_domain *iovad = &adev->iovad;
 	struct iommu_resv_region *r;
@@ -164,6 +171,44 @@ static int reserve_regions(struct altdma_dev *adev, struct iommu_group *group)
 	}
 	iommu_put_resv_regions(adev->dev, &regions);
 	return ret;
+}
+
+ALLOW_ERROR_INJECTION(reserve_regions, ERRNO);
+
+/* The allocation points of an attach, each injectable. */
+static ALTDMA_HOOK struct altdma_attached *attached_alloc(void)
+{
+	return kzalloc(sizeof(struct altdma_attached), GFP_KERNEL);
+}
+
+ALLOW_ERROR_INJECTION(attached_alloc, NULL);
+
+static ALTDMA_HOOK struct iommu_domain *domain_alloc(struct device *dev)
+{
+	return iommu_domain_alloc(dev->bus);
+}
+
+ALLOW_ERROR_INJECTION(domain_alloc, NULL);
+
+static ALTDMA_HOOK int domain_attach(struct iommu_domain *domain,
+				     struct device *dev)
+{
+	return iommu_attach_device(domain, dev);
+}
+
+ALLOW_ERROR_INJECTION(domain_attach, ERRNO);
+
+/* The iova_pages and bounce_pages options: a few granules of each. */
+static void shrink(struct altdma_dev_config *cfg,
+		   const struct altdma_attach_opts *opts)
+{
+	dma_addr_t first = max_t(dma_addr_t, cfg->iova_start, cfg->granule);
+
+	if (opts->iova_pages &&
+	    opts->iova_pages < (cfg->iova_end - first) / cfg->granule)
+		cfg->iova_end = first + opts->iova_pages * cfg->granule - 1;
+	if (opts->bounce_pages)
+		cfg->bounce_size = opts->bounce_pages * cfg->granule;
 }
 
 /* The context over @domain: the aperture is the IOVA space. */
@@ -190,6 +235,7 @@ static struct altdma_dev *make_adev(struct device *dev,
 
 	if (!geo->force_aperture || geo->aperture_end <= geo->aperture_start)
 		cfg.iova_end = DMA_BIT_MASK(48);
+	shrink(&cfg, opts);
 	adev = altdma_dev_create(&cfg);
 	if (IS_ERR(adev))
 		return adev;
@@ -221,7 +267,7 @@ static int switch_to_altdma(struct altdma_attached *at)
 {
 	int ret;
 
-	ret = iommu_attach_device(at->domain, at->dev);
+	ret = domain_attach(at->domain, at->dev);
 	if (ret) {
 		dev_err(at->dev, "altdma: attach refused: iommu_attach_device failed (%d)\n",
 			ret);
@@ -271,12 +317,12 @@ int altdma_attach_dev(struct device *dev, const struct altdma_attach_opts *opts)
 	if (ret)
 		goto unlock;
 	ret = -ENOMEM;
-	at = kzalloc(sizeof(*at), GFP_KERNEL);
+	at = attached_alloc();
 	if (!at)
 		goto unlock;
 	at->dev = get_device(dev);
 	at->opts = *opts;
-	at->domain = iommu_domain_alloc(dev->bus);
+	at->domain = domain_alloc(dev);
 	if (!at->domain) {
 		dev_err(dev, "altdma: attach refused: no unmanaged IOMMU domain for its bus\n");
 		goto free_at;
@@ -305,23 +351,86 @@ unlock:
 	return ret;
 }
 
-/* Undo an attach; called with altdma_attach_lock held. */
-static void detach_locked(struct altdma_attached *at)
+/*
+ * Give an unbound device its own ops and domain back and free @at; called
+ * with altdma_attach_lock held.
+ */
+static void teardown_locked(struct altdma_attached *at)
 {
 	struct device *dev = at->dev;
 
 	list_del(&at->node);
 	altdma_debugfs_remove(at);
-	device_release_driver(dev);
 	set_dma_ops(dev, at->orig_ops);
 	altdma_dev_unregister(at->adev);
 	altdma_dev_destroy(at->adev);
 	iommu_detach_device(at->domain, dev);
 	iommu_domain_free(at->domain);
+	kfree(at);
+}
+
+/* Undo an attach; called with altdma_attach_lock held. */
+static void detach_locked(struct altdma_attached *at)
+{
+	struct device *dev = at->dev;
+
+	device_release_driver(dev);
+	teardown_locked(at);
 	dev_info(dev, "altdma: detached, original domain and DMA ops restored\n");
 	rebind(dev);
 	put_device(dev);
-	kfree(at);
+}
+
+/*
+ * A PCI device is being removed (hot-unplug): its driver is already
+ * unbound when BUS_NOTIFY_REMOVED_DEVICE comes. Detach it before the
+ * IOMMU core, whose notifier has a lower priority, releases it from its
+ * group.
+ */
+static int pci_removed(struct notifier_block *nb, unsigned long action,
+		       void *data)
+{
+	struct device *dev = data;
+	struct altdma_attached *at;
+
+	if (action != BUS_NOTIFY_REMOVED_DEVICE)
+		return NOTIFY_DONE;
+	mutex_lock(&altdma_attach_lock);
+	at = find_attached(dev);
+	if (at) {
+		teardown_locked(at);
+		dev_info(dev, "altdma: detached on removal of the device\n");
+		put_device(dev);
+	}
+	mutex_unlock(&altdma_attach_lock);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block altdma_pci_nb = {
+	.notifier_call = pci_removed,
+	.priority = 1,
+};
+
+/**
+ * altdma_attach_init() - watch for the removal of attached devices
+ *
+ * Context: process context (module init).
+ * Return: 0 or a negative errno.
+ */
+int altdma_attach_init(void)
+{
+	return bus_register_notifier(&pci_bus_type, &altdma_pci_nb);
+}
+
+/**
+ * altdma_attach_exit() - detach every device and stop watching removals
+ *
+ * Context: process context (module exit).
+ */
+void altdma_attach_exit(void)
+{
+	altdma_detach_all();
+	bus_unregister_notifier(&pci_bus_type, &altdma_pci_nb);
 }
 
 /**

@@ -23,6 +23,7 @@
 
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
+#include <linux/error-injection.h>
 #include <linux/gfp.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -139,7 +140,7 @@ static unsigned long limit_pfn(const struct altdma_dev *adev, u64 mask)
 	return mask >> adev->shift;
 }
 
-static struct altdma_rec *rec_alloc(unsigned int nsegs, gfp_t gfp)
+static ALTDMA_HOOK struct altdma_rec *rec_alloc(unsigned int nsegs, gfp_t gfp)
 {
 	struct altdma_rec *rec;
 
@@ -148,6 +149,22 @@ static struct altdma_rec *rec_alloc(unsigned int nsegs, gfp_t gfp)
 		rec->nsegs = nsegs;
 	return rec;
 }
+
+ALLOW_ERROR_INJECTION(rec_alloc, NULL);
+
+/* A bounce slot for @seg (an allocation point of its own). */
+static ALTDMA_HOOK int seg_bounce(struct altdma_dev *adev,
+				  struct altdma_rec_seg *seg,
+				  enum dma_data_direction dir,
+				  unsigned long attrs,
+				  struct altdma_bounce_slot *slot)
+{
+	return altdma_bounce_map(adev->pool, seg->orig, seg->len,
+				 dma_get_min_align_mask(adev->dev), dir, attrs,
+				 slot);
+}
+
+ALLOW_ERROR_INJECTION(seg_bounce, ERRNO);
 
 /* ---- one segment: bounce or not, and what is mapped for it ---- */
 
@@ -160,9 +177,7 @@ static int seg_prepare(struct altdma_dev *adev, struct altdma_rec_seg *seg,
 	int ret;
 
 	if (may_bounce && needs_bounce(adev, seg->orig, seg->len)) {
-		ret = altdma_bounce_map(adev->pool, seg->orig, seg->len,
-					dma_get_min_align_mask(adev->dev), dir,
-					attrs, &slot);
+		ret = seg_bounce(adev, seg, dir, attrs, &slot);
 		if (ret)
 			return ret;
 		seg->bounce = slot.data;
@@ -247,6 +262,16 @@ static void rec_quarantine(struct altdma_dev *adev, struct altdma_rec *rec,
 		 (void *)caller, (void *)altdma_caller_of(caller));
 }
 
+/* One span into the page tables (they may need new table pages). */
+static ALTDMA_HOOK int pt_map(struct altdma_dev *adev, unsigned long iova,
+			      phys_addr_t phys, size_t size, int prot,
+			      gfp_t gfp)
+{
+	return adev->pt->map(adev->pt_priv, iova, phys, size, prot, gfp);
+}
+
+ALLOW_ERROR_INJECTION(pt_map, ERRNO);
+
 /* Map every span of @rec at its offset; undo all of it on failure. */
 static int spans_map(struct altdma_dev *adev, struct altdma_rec *rec, int prot,
 		     gfp_t gfp, unsigned long caller)
@@ -258,8 +283,8 @@ static int spans_map(struct altdma_dev *adev, struct altdma_rec *rec, int prot,
 
 	for (i = 0; i < rec->nsegs; i++) {
 		seg = &rec->segs[i];
-		ret = adev->pt->map(adev->pt_priv, rec->iova + seg->span_off,
-				    seg->span_phys, seg->span_len, prot, gfp);
+		ret = pt_map(adev, rec->iova + seg->span_off, seg->span_phys,
+			     seg->span_len, prot, gfp);
 		if (ret)
 			goto undo;
 	}
@@ -277,8 +302,9 @@ undo:
 }
 
 /* Allocate the IOVA for @bytes of spans, aligned for min_align_mask. */
-static int rec_iova_alloc(struct altdma_dev *adev, struct altdma_rec *rec,
-			  size_t bytes, u64 dma_mask)
+static ALTDMA_HOOK int rec_iova_alloc(struct altdma_dev *adev,
+				      struct altdma_rec *rec, size_t bytes,
+				      u64 dma_mask)
 {
 	unsigned long pfn, npages;
 
@@ -294,8 +320,11 @@ static int rec_iova_alloc(struct altdma_dev *adev, struct altdma_rec *rec,
 	return 0;
 }
 
+ALLOW_ERROR_INJECTION(rec_iova_alloc, ERRNO);
+
 /* Make @rec findable by unmap and sync. */
-static int rec_publish(struct altdma_dev *adev, struct altdma_rec *rec)
+static ALTDMA_HOOK int rec_publish(struct altdma_dev *adev,
+				   struct altdma_rec *rec)
 {
 	struct altdma_rec *old;
 	unsigned long flags;
@@ -314,6 +343,8 @@ static int rec_publish(struct altdma_dev *adev, struct altdma_rec *rec)
 	atomic64_inc(&adev->maps);
 	return 0;
 }
+
+ALLOW_ERROR_INJECTION(rec_publish, ERRNO);
 
 /* Undo a map whose spans are all mapped but that cannot be published. */
 static void rec_unmap_unpublished(struct altdma_dev *adev,
@@ -911,6 +942,14 @@ static size_t alloc_bytes(const struct altdma_dev *adev, size_t size)
 	return ALIGN(PAGE_ALIGN(size), adev->granule);
 }
 
+/* Zeroed pages of a coherent allocation. */
+static ALTDMA_HOOK struct page *coherent_pages(gfp_t gfp, size_t bytes)
+{
+	return alloc_pages(gfp | __GFP_ZERO, get_order(bytes));
+}
+
+ALLOW_ERROR_INJECTION(coherent_pages, NULL);
+
 static void *alloc_coherent(struct altdma_dev *adev, size_t size,
 			    dma_addr_t *handle, gfp_t gfp, unsigned long attrs,
 			    unsigned long caller)
@@ -927,7 +966,7 @@ static void *alloc_coherent(struct altdma_dev *adev, size_t size,
 	if (!handle || !size)
 		return NULL;
 	q.size = alloc_bytes(adev, size);
-	page = alloc_pages(gfp | __GFP_ZERO, get_order(q.size));
+	page = coherent_pages(gfp, q.size);
 	if (!page)
 		return NULL;
 	cpu_addr = page_address(page);
