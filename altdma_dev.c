@@ -127,7 +127,7 @@ static void adev_users_gone(struct percpu_ref *ref)
 }
 
 /* A zeroed context with its users reference (one allocation point). */
-static ALTDMA_HOOK struct altdma_dev *adev_alloc(void)
+static noinline __noipa struct altdma_dev *adev_alloc(void)
 {
 	struct altdma_dev *adev = kzalloc(sizeof(*adev), GFP_KERNEL);
 

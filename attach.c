@@ -150,7 +150,8 @@ static int check_attachable(struct device *dev)
 }
 
 /* Keep the group's reserved regions out of the IOVA space. */
-static ALTDMA_HOOK int reserve_regions(struct altdma_dev *adev, struct iommu_group *group)
+static noinline __noipa int reserve_regions(struct altdma_dev *adev,
+					    struct iommu_group *group)
 {
 	struct altdma_iova_domain *iovad = &adev->iovad;
 	struct iommu_resv_region *r;
@@ -176,22 +177,23 @@ static ALTDMA_HOOK int reserve_regions(struct altdma_dev *adev, struct iommu_gro
 ALLOW_ERROR_INJECTION(reserve_regions, ERRNO);
 
 /* The allocation points of an attach, each injectable. */
-static ALTDMA_HOOK struct altdma_attached *attached_alloc(void)
+static noinline __noipa struct altdma_attached *attached_alloc(void)
 {
 	return kzalloc(sizeof(struct altdma_attached), GFP_KERNEL);
 }
 
 ALLOW_ERROR_INJECTION(attached_alloc, NULL);
 
-static ALTDMA_HOOK struct iommu_domain *domain_alloc(struct device *dev)
+static noinline __noipa struct iommu_domain *
+domain_alloc(struct device *dev)
 {
 	return iommu_domain_alloc(dev->bus);
 }
 
 ALLOW_ERROR_INJECTION(domain_alloc, NULL);
 
-static ALTDMA_HOOK int domain_attach(struct iommu_domain *domain,
-				     struct device *dev)
+static noinline __noipa int domain_attach(struct iommu_domain *domain,
+					  struct device *dev)
 {
 	return iommu_attach_device(domain, dev);
 }

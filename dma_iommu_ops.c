@@ -35,6 +35,14 @@
 #include "altdma_compat.h"
 #include "dma_iommu_ops.h"
 
+/*
+ * Every allocation point of the map and alloc paths is a function of its
+ * own, noinline __noipa (never inlined, cloned or specialised, so a kprobe
+ * on its name sees every call) and listed with ALLOW_ERROR_INJECTION, so
+ * tests can fail each one by name with fail_function. attach.c and
+ * altdma_dev.c do the same for the attach path.
+ */
+
 /* ---- helpers ---- */
 
 /*
@@ -140,7 +148,8 @@ static unsigned long limit_pfn(const struct altdma_dev *adev, u64 mask)
 	return mask >> adev->shift;
 }
 
-static ALTDMA_HOOK struct altdma_rec *rec_alloc(unsigned int nsegs, gfp_t gfp)
+static noinline __noipa struct altdma_rec *rec_alloc(unsigned int nsegs,
+						     gfp_t gfp)
 {
 	struct altdma_rec *rec;
 
@@ -153,11 +162,11 @@ static ALTDMA_HOOK struct altdma_rec *rec_alloc(unsigned int nsegs, gfp_t gfp)
 ALLOW_ERROR_INJECTION(rec_alloc, NULL);
 
 /* A bounce slot for @seg (an allocation point of its own). */
-static ALTDMA_HOOK int seg_bounce(struct altdma_dev *adev,
-				  struct altdma_rec_seg *seg,
-				  enum dma_data_direction dir,
-				  unsigned long attrs,
-				  struct altdma_bounce_slot *slot)
+static noinline __noipa int seg_bounce(struct altdma_dev *adev,
+				       struct altdma_rec_seg *seg,
+				       enum dma_data_direction dir,
+				       unsigned long attrs,
+				       struct altdma_bounce_slot *slot)
 {
 	return altdma_bounce_map(adev->pool, seg->orig, seg->len,
 				 dma_get_min_align_mask(adev->dev), dir, attrs,
@@ -263,9 +272,9 @@ static void rec_quarantine(struct altdma_dev *adev, struct altdma_rec *rec,
 }
 
 /* One span into the page tables (they may need new table pages). */
-static ALTDMA_HOOK int pt_map(struct altdma_dev *adev, unsigned long iova,
-			      phys_addr_t phys, size_t size, int prot,
-			      gfp_t gfp)
+static noinline __noipa int pt_map(struct altdma_dev *adev,
+				   unsigned long iova, phys_addr_t phys,
+				   size_t size, int prot, gfp_t gfp)
 {
 	return adev->pt->map(adev->pt_priv, iova, phys, size, prot, gfp);
 }
@@ -302,9 +311,9 @@ undo:
 }
 
 /* Allocate the IOVA for @bytes of spans, aligned for min_align_mask. */
-static ALTDMA_HOOK int rec_iova_alloc(struct altdma_dev *adev,
-				      struct altdma_rec *rec, size_t bytes,
-				      u64 dma_mask)
+static noinline __noipa int rec_iova_alloc(struct altdma_dev *adev,
+					   struct altdma_rec *rec,
+					   size_t bytes, u64 dma_mask)
 {
 	unsigned long pfn, npages;
 
@@ -323,8 +332,8 @@ static ALTDMA_HOOK int rec_iova_alloc(struct altdma_dev *adev,
 ALLOW_ERROR_INJECTION(rec_iova_alloc, ERRNO);
 
 /* Make @rec findable by unmap and sync. */
-static ALTDMA_HOOK int rec_publish(struct altdma_dev *adev,
-				   struct altdma_rec *rec)
+static noinline __noipa int rec_publish(struct altdma_dev *adev,
+					struct altdma_rec *rec)
 {
 	struct altdma_rec *old;
 	unsigned long flags;
@@ -943,7 +952,8 @@ static size_t alloc_bytes(const struct altdma_dev *adev, size_t size)
 }
 
 /* Zeroed pages of a coherent allocation. */
-static ALTDMA_HOOK struct page *coherent_pages(gfp_t gfp, size_t bytes)
+static noinline __noipa struct page *coherent_pages(gfp_t gfp,
+						    size_t bytes)
 {
 	return alloc_pages(gfp | __GFP_ZERO, get_order(bytes));
 }

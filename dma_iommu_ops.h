@@ -21,13 +21,6 @@
 #include "iova_alloc.h"
 #include "swiotlb_bounce.h"
 
-/*
- * An allocation point tests can make fail with fail_function (each one is
- * listed with ALLOW_ERROR_INJECTION next to it): never inlined, cloned or
- * specialised, so a kprobe on its name sees every call.
- */
-#define ALTDMA_HOOK noinline __noipa
-
 /* Entries in one CPU's deferred-invalidation queue. */
 #define ALTDMA_FQ_SIZE		256
 /* Longest an unmapped IOVA waits for its flush in deferred mode, in ms. */
