@@ -8,7 +8,10 @@
 #  3. builds the KUnit test kernel and runs every KUnit suite through
 #     kunit.py under both vIOMMU profiles (scripts/kunit.sh);
 #  4. runs the test VM (scripts/vm-test.sh) on Debian's stock 6.1 kernel,
-#     then on the debug test kernel under both profiles.
+#     then on the debug test kernel under both profiles;
+#  5. runs the reliability VM (scripts/vm-stress.sh) on the debug test
+#     kernel: fault injection, exhaustion, untrusted device, stress beside
+#     real I/O, a misusing driver, hot-unplug, sanitizers and kmemleak.
 # The last line is "test: N passed, N failed", counting every KUnit case,
 # every suite-ran check, every kernel-log check, every VM check and the
 # build and hygiene checks.
@@ -38,15 +41,26 @@ warn=$(grep -c -E 'warning:|error:' "$obj/build.log")
 	st=1; grep -E 'warning:|error:' "$obj/build.log" | head -20; }
 count "altdma.ko builds against $(basename "$kdir"): W=1 + sparse, $warn warnings" "$st"
 
+# the test driver of scripts/vm-stress.sh, the same way
+tobj=$ALTDMA_BUILD/oot-6.1-testmod
+rm -rf "$tobj" && mkdir -p "$tobj"
+cp "$ALTDMA_REPO"/testmod/Kbuild "$ALTDMA_REPO"/testmod/*.c "$tobj"/
+make -C "$kdir" M="$tobj" W=1 C=2 modules >"$tobj/build.log" 2>&1
+st=$?
+warn=$(grep -c -E 'warning:|error:' "$tobj/build.log")
+[ "$st" -eq 0 ] && [ "$warn" -eq 0 ] && [ -f "$tobj/altdma_stress.ko" ] || {
+	st=1; grep -E 'warning:|error:' "$tobj/build.log" | head -20; }
+count "testmod/altdma_stress.ko builds: W=1 + sparse, $warn warnings" "$st"
+
 # 2. checkpatch --strict and kernel-doc, from the linux-source-6.1 tree
 cd "$ALTDMA_REPO" || exit 1
-src=(*.c *.h kunit/*.c Kbuild Kconfig)
+src=(*.c *.h kunit/*.c testmod/*.c Kbuild Kconfig testmod/Kbuild)
 cp_out=$("$ALTDMA_SRC/scripts/checkpatch.pl" --strict --no-tree --terse \
 	--show-types -f "${src[@]}" 2>&1 | grep -E '^[^:]+:[0-9]+: ')
 n=$(printf '%s' "$cp_out" | grep -c .)
 [ "$n" -eq 0 ] || printf '%s\n' "$cp_out" | head -20
 count "checkpatch --strict: $n findings" "$n"
-kd_out=$("$ALTDMA_SRC/scripts/kernel-doc" -none *.c *.h kunit/*.c 2>&1)
+kd_out=$("$ALTDMA_SRC/scripts/kernel-doc" -none *.c *.h kunit/*.c testmod/*.c 2>&1)
 n=$(printf '%s' "$kd_out" | grep -c .)
 [ "$n" -eq 0 ] || printf '%s\n' "$kd_out" | head -20
 count "kernel-doc -none: $n warnings" "$n"
@@ -76,6 +90,9 @@ add_run kunit "$ALTDMA_REPO/scripts/kunit.sh"
 add_run vm-stock "$ALTDMA_REPO/scripts/vm-test.sh"
 add_run vm-debug-intel "$ALTDMA_REPO/scripts/vm-test.sh" --debug intel
 add_run vm-debug-virtio "$ALTDMA_REPO/scripts/vm-test.sh" --debug virtio
+
+# 5. the reliability VM
+add_run vm-stress "$ALTDMA_REPO/scripts/vm-stress.sh"
 
 echo "test: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
