@@ -23,17 +23,25 @@
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 
 #include "attach.h"
 
 /*
- * altdma_attach_lock protects altdma_attached_list and serialises every
- * attach and detach. It is taken in process context only, never from the
- * DMA ops, and the driver core's device lock is taken inside it (by
- * device_release_driver() and device_attach()).
+ * altdma_attach_lock serialises every attach and detach and protects the
+ * entries of altdma_attached_list. It is taken in process context only,
+ * never from the DMA ops; the driver core's device lock, and the PCI bus's
+ * notifier rwsem (driver bind/unbind notifications), are taken inside it,
+ * so the bus notifier never takes it.
+ *
+ * altdma_list_lock (inside altdma_attach_lock) also guards the list's
+ * links and &altdma_attached.removed, so that the bus notifier can mark a
+ * removed device; the detach itself runs later, from altdma_reap_work.
  */
 static DEFINE_MUTEX(altdma_attach_lock);
+static DEFINE_SPINLOCK(altdma_list_lock);
 static LIST_HEAD(altdma_attached_list);
 
 /* Defaults of every attach; set from the module parameters at load. */
@@ -333,7 +341,9 @@ int altdma_attach_dev(struct device *dev, const struct altdma_attach_opts *opts)
 	ret = switch_to_altdma(at);
 	if (ret)
 		goto rebind_orig;
+	spin_lock(&altdma_list_lock);
 	list_add_tail(&at->node, &altdma_attached_list);
+	spin_unlock(&altdma_list_lock);
 	altdma_debugfs_add(at);
 	dev_info(dev, "altdma: attached (granule %lu, IOVA %pad-%pad)\n",
 		 at->adev->granule, &at->domain->geometry.aperture_start,
@@ -361,7 +371,9 @@ static void teardown_locked(struct altdma_attached *at)
 {
 	struct device *dev = at->dev;
 
+	spin_lock(&altdma_list_lock);
 	list_del(&at->node);
+	spin_unlock(&altdma_list_lock);
 	altdma_debugfs_remove(at);
 	set_dma_ops(dev, at->orig_ops);
 	altdma_dev_unregister(at->adev);
@@ -371,11 +383,25 @@ static void teardown_locked(struct altdma_attached *at)
 	kfree(at);
 }
 
+/* A removed device (hot-unplug): no driver to release or bind again. */
+static void reap_locked(struct altdma_attached *at)
+{
+	struct device *dev = at->dev;
+
+	teardown_locked(at);
+	dev_info(dev, "altdma: detached on removal of the device\n");
+	put_device(dev);
+}
+
 /* Undo an attach; called with altdma_attach_lock held. */
 static void detach_locked(struct altdma_attached *at)
 {
 	struct device *dev = at->dev;
 
+	if (READ_ONCE(at->removed)) {
+		reap_locked(at);
+		return;
+	}
 	device_release_driver(dev);
 	teardown_locked(at);
 	dev_info(dev, "altdma: detached, original domain and DMA ops restored\n");
@@ -383,34 +409,53 @@ static void detach_locked(struct altdma_attached *at)
 	put_device(dev);
 }
 
+/* Detach every device the bus notifier marked removed. */
+static void reap_removed(struct work_struct *work)
+{
+	struct altdma_attached *at, *next;
+
+	mutex_lock(&altdma_attach_lock);
+	list_for_each_entry_safe(at, next, &altdma_attached_list, node)
+		if (READ_ONCE(at->removed))
+			reap_locked(at);
+	mutex_unlock(&altdma_attach_lock);
+}
+
+static DECLARE_WORK(altdma_reap_work, reap_removed);
+
 /*
- * A PCI device is being removed (hot-unplug): its driver is already
- * unbound when BUS_NOTIFY_REMOVED_DEVICE comes. Detach it before the
- * IOMMU core, whose notifier has a lower priority, releases it from its
- * group.
+ * A PCI device was removed (hot-unplug): its driver was unbound first, so
+ * nothing maps any more. The IOMMU core releases it from its group in the
+ * same notifier chain; iommu_detach_device() then does nothing and our
+ * domain, left with no device, can be freed. The notifier holds the bus's
+ * notifier rwsem, which driver binding takes inside altdma_attach_lock:
+ * it only marks the device, altdma_reap_work detaches it.
  */
 static int pci_removed(struct notifier_block *nb, unsigned long action,
 		       void *data)
 {
 	struct device *dev = data;
 	struct altdma_attached *at;
+	bool found = false;
 
 	if (action != BUS_NOTIFY_REMOVED_DEVICE)
 		return NOTIFY_DONE;
-	mutex_lock(&altdma_attach_lock);
-	at = find_attached(dev);
-	if (at) {
-		teardown_locked(at);
-		dev_info(dev, "altdma: detached on removal of the device\n");
-		put_device(dev);
+	spin_lock(&altdma_list_lock);
+	list_for_each_entry(at, &altdma_attached_list, node) {
+		if (at->dev == dev) {
+			WRITE_ONCE(at->removed, true);
+			found = true;
+		}
 	}
-	mutex_unlock(&altdma_attach_lock);
+	spin_unlock(&altdma_list_lock);
+	if (!found)
+		return NOTIFY_DONE;
+	schedule_work(&altdma_reap_work);
 	return NOTIFY_OK;
 }
 
 static struct notifier_block altdma_pci_nb = {
 	.notifier_call = pci_removed,
-	.priority = 1,
 };
 
 /**
@@ -431,8 +476,9 @@ int altdma_attach_init(void)
  */
 void altdma_attach_exit(void)
 {
-	altdma_detach_all();
 	bus_unregister_notifier(&pci_bus_type, &altdma_pci_nb);
+	cancel_work_sync(&altdma_reap_work);
+	altdma_detach_all();
 }
 
 /**

@@ -40,6 +40,8 @@ struct altdma_attach_opts {
  * @adev: the DMA layer's context
  * @opts: the options in force
  * @dir: its debugfs directory, or NULL
+ * @removed: the device was removed from its bus (hot-unplug); set by the
+ *	bus notifier under the list lock, the detach comes later
  *
  * Context: created and freed under the attach mutex, in process context.
  */
@@ -51,6 +53,7 @@ struct altdma_attached {
 	struct altdma_dev *adev;
 	struct altdma_attach_opts opts;
 	struct dentry *dir;
+	bool removed;
 };
 
 extern struct altdma_attach_opts altdma_default_opts;

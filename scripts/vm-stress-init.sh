@@ -39,6 +39,11 @@ wait_for() { # wait_for PATH [TENTHS]: until PATH exists (default 20 s)
 	while [ ! -e "$1" ] && [ $i -lt ${2:-200} ]; do usleep 100000; i=$((i + 1)); done
 	[ -e "$1" ]
 }
+wait_blk() { # wait_blk: until /dev/vda is a block device, up to 20 s
+	i=0
+	while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do usleep 100000; i=$((i + 1)); done
+	[ -b /dev/vda ]
+}
 wait_gone() { # wait_gone PATH: until PATH is gone, up to 60 s
 	i=0
 	while [ -e "$1" ] && [ $i -lt 600 ]; do usleep 100000; i=$((i + 1)); done
@@ -267,10 +272,12 @@ survived=0 k=1
 while [ $k -le $cycles ]; do
 	ok=1
 	attach "$BLK inval=deferred" || ok=0
-	wait_for /dev/vda || ok=0
+	wait_blk || ok=0
 	rm -f /tmp/stop
-	( while [ ! -e /tmp/stop ]; do
-		dd if=/dev/urandom of=/dev/vda bs=64K count=64 conv=fsync 2>/dev/null
+	# I/O until the disk goes (only while /dev/vda is a block device: dd
+	# would create a regular file in its place)
+	( while [ ! -e /tmp/stop ] && [ -b /dev/vda ]; do
+		dd if=/dev/urandom of=/dev/vda bs=64K count=64 conv=fsync,notrunc 2>/dev/null
 		dd if=/dev/vda of=/dev/null bs=64K count=64 2>/dev/null
 	  done ) & hio=$!
 	sleep 2
@@ -278,6 +285,10 @@ while [ $k -le $cycles ]; do
 	wait_gone /sys/bus/pci/devices/$BLK || ok=0
 	touch /tmp/stop
 	wait $hio 2>/dev/null
+	[ -b /dev/vda ] || rm -f /dev/vda
+	# the detach runs from a work item right after the removal
+	i=0
+	while attached $BLK && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
 	attached $BLK && ok=0
 	dmesg | grep -q "$BLK: altdma: detached on removal of the device" || ok=0
 	teardown_clean $BLK || ok=0
@@ -285,9 +296,9 @@ while [ $k -le $cycles ]; do
 	say "hotplug: replug $k"
 	ok=1
 	wait_for /sys/bus/pci/devices/$BLK 600 || ok=0
-	wait_for /dev/vda || ok=0
+	wait_blk || ok=0
 	attach "$BLK inval=strict" || ok=0
-	wait_for /dev/vda || ok=0
+	wait_blk || ok=0
 	dd if=/tmp/p2 of=/dev/vda bs=1M conv=fsync 2>/dev/null
 	echo 3 > /proc/sys/vm/drop_caches
 	[ "$(dd if=/dev/vda bs=1M count=8 2>/dev/null | sha256sum)" = "$(sha256sum < /tmp/p2)" ] || ok=0
