@@ -322,6 +322,16 @@ static noinline __noipa int rec_iova_alloc(struct altdma_dev *adev,
 		return -EINVAL;
 	pfn = altdma_iova_alloc(&adev->iovad, npages, limit_pfn(adev, dma_mask),
 				GFP_ATOMIC);
+	/*
+	 * Ranges waiting in the flush queues are free space too: when the
+	 * space looks full, flush them back and try once more, so freeing
+	 * everything always brings a full recovery at once.
+	 */
+	if (!pfn && adev->fq) {
+		altdma_fq_flush(adev);
+		pfn = altdma_iova_alloc(&adev->iovad, npages,
+					limit_pfn(adev, dma_mask), GFP_ATOMIC);
+	}
 	if (!pfn)
 		return -ENOMEM;
 	rec->iova = (dma_addr_t)pfn << adev->shift;

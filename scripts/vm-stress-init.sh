@@ -154,8 +154,9 @@ say "figure: faults injected $faults at $sites call sites"
 phase_log fault-map
 
 # ---- 2. exhaustion ----
+# deferred: freed ranges wait for a flush, and must still be found again
 check "attach with iova_pages=64 bounce_pages=8" \
-	attach "$NIC1 bounce=force iova_pages=64 bounce_pages=8"
+	attach "$NIC1 bounce=force inval=deferred iova_pages=64 bounce_pages=8"
 st_run exhaust mode=exhaust devs=$NIC1
 dmesg | grep 'altdma_stress: exhaust: ' | sed 's/.*altdma_stress: /figure: /' > $R
 rmmod altdma_stress
