@@ -45,3 +45,30 @@ need_pkgs() {
 # Packages needed to build and boot the KUnit test kernel.
 ALTDMA_KERNEL_PKGS=(linux-source-6.1 build-essential bc bison flex libelf-dev
 	libssl-dev python3 qemu-system-x86 xz-utils rsync kmod cpio)
+
+# altdma_stock_kver: the newest Debian 6.1 kernel installed in /boot.
+altdma_stock_kver() {
+	ls /boot/vmlinuz-*-amd64 2>/dev/null | sed 's|/boot/vmlinuz-||' |
+		grep '^6\.1\.' | sort -V | tail -n 1
+}
+
+# altdma_stock_modules ROOT KVER MODULE...: copy MODULE... of the stock
+# kernel KVER and their dependencies into ROOT (decompressed) and list them
+# in ROOT/modules.order in the order to insmod them.
+altdma_stock_modules() {
+	local root=$1 kver=$2 ko base
+	shift 2
+	: >"$root/modules.order"
+	for m in "$@"; do
+		modprobe -S "$kver" --show-depends "$m" |
+			awk '$1 == "insmod" { print $2 }'
+	done | awk '!seen[$0]++' | while read -r ko; do
+		base=$(basename "$ko")
+		case "$ko" in
+		*.xz) xz -dc "$ko" >"$root/${base%.xz}"; base=${base%.xz} ;;
+		*.zst) zstd -qdc "$ko" >"$root/${base%.zst}"; base=${base%.zst} ;;
+		*) cp "$ko" "$root/$base" ;;
+		esac
+		echo "/$base" >>"$root/modules.order"
+	done
+}

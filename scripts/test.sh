@@ -11,7 +11,8 @@
 #     then on the debug test kernel under both profiles;
 #  5. runs the reliability VM (scripts/vm-stress.sh) on the debug test
 #     kernel: fault injection, exhaustion, untrusted device, stress beside
-#     real I/O, a misusing driver, hot-unplug, sanitizers and kmemleak.
+#     real I/O, a misusing driver, hot-unplug, sanitizers and kmemleak;
+#     then the unload VM (scripts/vm-unload.sh) on the stock kernel.
 # The last line is "test: N passed, N failed", counting every KUnit case,
 # every suite-ran check, every kernel-log check, every VM check and the
 # build and hygiene checks.
@@ -91,8 +92,10 @@ add_run vm-stock "$ALTDMA_REPO/scripts/vm-test.sh"
 add_run vm-debug-intel "$ALTDMA_REPO/scripts/vm-test.sh" --debug intel
 add_run vm-debug-virtio "$ALTDMA_REPO/scripts/vm-test.sh" --debug virtio
 
-# 5. the reliability VM
+# 5. the reliability VMs: the debug kernel one, and unload on the stock
+#    kernel (where altdma is a module)
 add_run vm-stress "$ALTDMA_REPO/scripts/vm-stress.sh"
+add_run vm-unload "$ALTDMA_REPO/scripts/vm-unload.sh"
 
 echo "test: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

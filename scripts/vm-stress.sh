@@ -59,7 +59,7 @@ truncate -s 64M "$out/disk.img"
 vdev="iommu_platform=on,disable-legacy=on"
 disk="driver=virtio-blk-pci,drive=d0,id=disk1,bus=rp1,$vdev"
 # no KUnit suite at boot; intremap=off: see scripts/kunit.sh
-kargs="intel_iommu=on intremap=off kunit.filter_glob=altdma_vm_none"
+kargs="intel_iommu=on intremap=off no_timer_check kunit.filter_glob=altdma_vm_none"
 log "booting the stress VM (TCG, -smp 4, q35 + intel-iommu); console: $out/console.log"
 start=$(date +%s)
 # ACPI PCI hot-plug off: the root port uses native PCIe hot-plug (pciehp)
