@@ -96,18 +96,13 @@ static char *get_request(const char __user *ubuf, size_t len)
 static ssize_t attach_write(struct file *file, const char __user *ubuf,
 			    size_t len, loff_t *ppos)
 {
-	struct altdma_attach_opts opts = altdma_default_opts;
-	char *buf, *args, *name;
+	char *buf;
 	int ret;
 
 	buf = get_request(ubuf, len);
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
-	args = strim(buf);
-	name = strsep(&args, " \t");
-	ret = altdma_attach_parse_opts(args, &opts);
-	if (!ret)
-		ret = altdma_attach_by_name(name, &opts);
+	ret = altdma_attach_request(buf);
 	kfree(buf);
 	return ret ? ret : len;
 }

@@ -538,6 +538,31 @@ int altdma_attach_by_name(const char *name,
 }
 
 /**
+ * altdma_attach_request() - attach from a "PCI-NAME [key=value...]" request
+ * @req: the request, as written to debugfs' attach file (modified)
+ *
+ * Options not given take the defaults (module parameters). Exported for
+ * test drivers (testmod/altdma_stress.c sweeps the attach path's
+ * allocations with it).
+ *
+ * Context: process context, may sleep.
+ * Return: 0, -EINVAL for a bad option, or altdma_attach_by_name()'s error.
+ */
+int altdma_attach_request(char *req)
+{
+	struct altdma_attach_opts opts = altdma_default_opts;
+	char *args = strim(req), *name;
+	int ret;
+
+	name = strsep(&args, " \t");
+	ret = altdma_attach_parse_opts(args, &opts);
+	if (!ret)
+		ret = altdma_attach_by_name(name, &opts);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(altdma_attach_request);
+
+/**
  * altdma_detach_by_name() - altdma_detach_dev() of a PCI device by name
  * @name: PCI name
  *
@@ -555,6 +580,7 @@ int altdma_detach_by_name(const char *name)
 	put_device(dev);
 	return ret;
 }
+EXPORT_SYMBOL_GPL(altdma_detach_by_name);
 
 /**
  * altdma_detach_all() - detach every attached device (module unload)

@@ -67,6 +67,7 @@ int altdma_detach_dev(struct device *dev);
 int altdma_attach_by_name(const char *name,
 			  const struct altdma_attach_opts *opts);
 int altdma_detach_by_name(const char *name);
+int altdma_attach_request(char *req);
 void altdma_detach_all(void);
 int altdma_attach_init(void);
 void altdma_attach_exit(void);

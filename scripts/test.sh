@@ -45,7 +45,7 @@ count "altdma.ko builds against $(basename "$kdir"): W=1 + sparse, $warn warning
 # the test driver of scripts/vm-stress.sh, the same way
 tobj=$ALTDMA_BUILD/oot-6.1-testmod
 rm -rf "$tobj" && mkdir -p "$tobj"
-cp "$ALTDMA_REPO"/testmod/Kbuild "$ALTDMA_REPO"/testmod/*.c "$tobj"/
+cp "$ALTDMA_REPO"/testmod/Kbuild "$ALTDMA_REPO"/testmod/*.[ch] "$tobj"/
 make -C "$kdir" M="$tobj" W=1 C=2 modules >"$tobj/build.log" 2>&1
 st=$?
 warn=$(grep -c -E 'warning:|error:' "$tobj/build.log")
@@ -55,13 +55,13 @@ count "testmod/altdma_stress.ko builds: W=1 + sparse, $warn warnings" "$st"
 
 # 2. checkpatch --strict and kernel-doc, from the linux-source-6.1 tree
 cd "$ALTDMA_REPO" || exit 1
-src=(*.c *.h kunit/*.c testmod/*.c Kbuild Kconfig testmod/Kbuild)
+src=(*.c *.h kunit/*.c testmod/*.c testmod/*.h Kbuild Kconfig testmod/Kbuild)
 cp_out=$("$ALTDMA_SRC/scripts/checkpatch.pl" --strict --no-tree --terse \
 	--show-types -f "${src[@]}" 2>&1 | grep -E '^[^:]+:[0-9]+: ')
 n=$(printf '%s' "$cp_out" | grep -c .)
 [ "$n" -eq 0 ] || printf '%s\n' "$cp_out" | head -20
 count "checkpatch --strict: $n findings" "$n"
-kd_out=$("$ALTDMA_SRC/scripts/kernel-doc" -none *.c *.h kunit/*.c testmod/*.c 2>&1)
+kd_out=$("$ALTDMA_SRC/scripts/kernel-doc" -none *.c *.h kunit/*.c testmod/*.c testmod/*.h 2>&1)
 n=$(printf '%s' "$kd_out" | grep -c .)
 [ "$n" -eq 0 ] || printf '%s\n' "$kd_out" | head -20
 count "kernel-doc -none: $n warnings" "$n"

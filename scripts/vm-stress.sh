@@ -40,7 +40,7 @@ mkdir -p "$out/testmod"
 
 # the test driver, against the test kernel's build dir (cp -p: make only
 # rebuilds what changed)
-cp -p "$ALTDMA_REPO"/testmod/Kbuild "$ALTDMA_REPO"/testmod/*.c "$out/testmod/"
+cp -p "$ALTDMA_REPO"/testmod/Kbuild "$ALTDMA_REPO"/testmod/*.[ch] "$out/testmod/"
 make -C "$ALTDMA_KUNIT_BUILD" M="$out/testmod" modules >"$out/build.log" 2>&1 ||
 	{ tail -n 20 "$out/build.log"; die "altdma_stress.ko build failed"; }
 

@@ -33,7 +33,7 @@ cp -p "$ALTDMA_REPO"/Kbuild "$ALTDMA_REPO"/Makefile "$ALTDMA_REPO"/*.c \
 	"$ALTDMA_REPO"/*.h "$out/mod/"
 make -C "$out/mod" KDIR="$kdir" >"$out/build.log" 2>&1 ||
 	{ tail -n 20 "$out/build.log"; die "altdma.ko build failed"; }
-cp -p "$ALTDMA_REPO"/testmod/Kbuild "$ALTDMA_REPO"/testmod/*.c "$out/testmod/"
+cp -p "$ALTDMA_REPO"/testmod/Kbuild "$ALTDMA_REPO"/testmod/*.[ch] "$out/testmod/"
 make -C "$kdir" M="$out/testmod" modules >>"$out/build.log" 2>&1 ||
 	{ tail -n 20 "$out/build.log"; die "altdma_stress.ko build failed"; }
 

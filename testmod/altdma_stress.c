@@ -18,10 +18,13 @@
  *                 an unmap of a never-mapped address, a sync of an
  *                 unmapped address, an unmap with the wrong direction and a
  *                 map never unmapped (kept until the module is removed)
- *   mode=faults   each operation once with this task's make-it-fail set (a
- *                 fail_function filter armed by the caller), then once
- *                 without: the first must fail cleanly or succeed, the
- *                 second must succeed
+ *   mode=faults   sweep every allocation point of a map_page, a bounced
+ *                 map_page, a map_sg and an alloc_coherent on the first
+ *                 device (fail-nth, see below): each failure returns an
+ *                 error or is survived, the next call succeeds
+ *   mode=faults:attach  the same over altdma's attach of the first device
+ *                 (not attached; bounce=force inval=deferred), each
+ *                 followed by a clean attach and detach
  *   mode=exhaust  fill the device's IOVA space, then its bounce pool, until
  *                 a map fails; free all; fill again: the same count
  *   mode=untrusted  on a device altdma treats as untrusted: sub-granule
@@ -48,6 +51,8 @@
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+
+#include "altdma_api.h"
 
 static char *mode = "stress";
 module_param(mode, charp, 0444);
@@ -737,8 +742,37 @@ nomem:
 /* ---- fault injection ---- */
 
 /*
- * One operation of each kind, checked; 0, -ENOMEM when the map or
- * allocation was refused (cleanly), -EIO when a check failed.
+ * The sweep fails the n-th fault-injectable allocation (failslab,
+ * fail_page_alloc) of this task inside a window around one DMA API call
+ * (current->fail_nth, as /proc/self/fail-nth does), for n = 1, 2, ...
+ * until a call completes without reaching the n-th: every allocation
+ * point on the call's path is failed once. fail_function on altdma's
+ * ALLOW_ERROR_INJECTION hooks is not used here: on 6.1 its kprobe handler
+ * runs in int3 (NMI-like) context, where task-filter never matches and
+ * should_fail() takes a lock lockdep reports.
+ */
+#ifdef CONFIG_FAULT_INJECTION
+static unsigned int fi_n, fi_left;
+
+static void fi_begin(void)
+{
+	WRITE_ONCE(current->fail_nth, fi_n);
+}
+
+static void fi_end(void)
+{
+	fi_left = READ_ONCE(current->fail_nth);
+	WRITE_ONCE(current->fail_nth, 0);
+}
+#else
+static void fi_begin(void) { }
+static void fi_end(void) { }
+#endif
+
+/*
+ * One call of each kind, checked; 0, -ENOMEM when the map or allocation
+ * was refused (cleanly), -EIO when a check failed. Buffers are allocated
+ * outside the window.
  */
 static int fop_single(struct st_dev *d, size_t off, size_t len)
 {
@@ -749,7 +783,9 @@ static int fop_single(struct st_dev *d, size_t off, size_t len)
 	if (!pg)
 		return -EIO;
 	pat_fill((u8 *)page_address(pg) + off, len, 0x33);
+	fi_begin();
 	dma = dma_map_page(d->dev, pg, off, len, DMA_BIDIRECTIONAL);
+	fi_end();
 	if (dma_mapping_error(d->dev, dma)) {
 		ret = -ENOMEM;
 	} else {
@@ -788,7 +824,9 @@ static int fop_sg(struct st_dev *d)
 		sg_set_page(&sgl[i], pg[i], i == 1 ? 700 : PAGE_SIZE,
 			    i == 1 ? 0x10 : 0);
 	}
+	fi_begin();
 	count = dma_map_sg(d->dev, sgl, 3, DMA_TO_DEVICE);
+	fi_end();
 	if (!count)
 		ret = -ENOMEM;
 	else
@@ -801,54 +839,164 @@ static int fop_sg(struct st_dev *d)
 static int fop_coherent(struct st_dev *d)
 {
 	dma_addr_t dma;
-	void *cpu = dma_alloc_coherent(d->dev, 5000, &dma, GFP_KERNEL);
+	void *cpu;
+	int ret = 0;
 
+	fi_begin();
+	cpu = dma_alloc_coherent(d->dev, 5000, &dma, GFP_KERNEL);
+	fi_end();
 	if (!cpu)
 		return -ENOMEM;
 	memset(cpu, 0x44, 5000);
-	if (xlate(d, dma) != cpu)
-		pr_err("faults: coherent memory translates elsewhere\n");
+	if (view(d, dma, 5000, 0, 0, VIEW_WRITE) != 5000 ||
+	    xlate(d, dma) != cpu)
+		ret = -EIO;
 	dma_free_coherent(d->dev, 5000, cpu, dma);
-	return 0;
+	return ret;
 }
 
-static const struct __maybe_unused {
+static const struct {
 	const char *name;
 	int (*fn)(struct st_dev *d);
-} fops[] = {
-	{ "map_page_aligned", fop_aligned },
-	{ "map_page_unaligned", fop_unaligned },
+} fops[] __maybe_unused = {
+	{ "map_page", fop_aligned },
+	{ "map_page (bounced)", fop_unaligned },
 	{ "map_sg", fop_sg },
 	{ "alloc_coherent", fop_coherent },
 };
 
+/**
+ * struct fi_tally - what a sweep saw
+ * @faults: allocations failed (each a different point on the path)
+ * @errors: failures the call returned as an error
+ * @absorbed: failures the call survived (a fallback) and succeeded
+ * @bad: failed checks
+ */
+struct fi_tally {
+	int faults;
+	int errors;
+	int absorbed;
+	int bad;
+};
+
+#ifdef CONFIG_FAULT_INJECTION
+/* Sweep one map/alloc call; the call right after each fault must work. */
+static void fi_sweep_op(struct st_dev *d, int i, struct fi_tally *t)
+{
+	int n, first, again, faults = 0;
+
+	for (n = 1; n < 1000; n++) {
+		fi_n = n;
+		first = fops[i].fn(d);
+		fi_n = 0;
+		if (fi_left) {
+			/* the n-th allocation was not reached: all swept */
+			t->bad += first != 0;
+			break;
+		}
+		faults++;
+		t->errors += first == -ENOMEM;
+		t->absorbed += !first;
+		again = fops[i].fn(d);
+		t->bad += first == -EIO || again;
+		if (first == -EIO || again)
+			pr_err("faults: %s, allocation %d failed: %d, then %d\n",
+			       fops[i].name, n, first, again);
+	}
+	t->faults += faults;
+	pr_info("faults: %s: %d allocation points failed in turn\n",
+		fops[i].name, faults);
+}
+
+/* The attach path: altdma's own interface, reached through symbol_get(). */
+
+static bool in_altdma(struct st_dev *d)
+{
+	struct iommu_domain *dom = iommu_get_domain_for_dev(d->dev);
+
+	return dom && dom->type == IOMMU_DOMAIN_UNMANAGED;
+}
+
+static int fi_attach(struct st_dev *d, const char *opts, bool armed)
+{
+	char req[128];
+	int ret;
+
+	snprintf(req, sizeof(req), "%s %s", dev_name(d->dev), opts);
+	if (armed)
+		fi_begin();
+	ret = altdma_attach_request(req);
+	if (armed)
+		fi_end();
+	return ret;
+}
+
+static void fi_sweep_attach(struct st_dev *d, const char *opts,
+			    struct fi_tally *t)
+{
+	int n, first, again, faults = 0;
+
+	for (n = 1; n < 5000; n++) {
+		fi_n = n;
+		first = fi_attach(d, opts, true);
+		fi_n = 0;
+		if (!fi_left)
+			faults++;
+		if (first) {
+			t->errors += !fi_left;
+			t->bad += !!fi_left || in_altdma(d);
+		} else {
+			t->absorbed += !fi_left;
+			t->bad += !in_altdma(d) ||
+				  altdma_detach_by_name(dev_name(d->dev));
+		}
+		/* the next attach and detach work, and leave nothing */
+		again = fi_attach(d, opts, false);
+		t->bad += again || !in_altdma(d) ||
+			  altdma_detach_by_name(dev_name(d->dev)) ||
+			  in_altdma(d);
+		if (fi_left)
+			break;
+	}
+	t->faults += faults;
+	pr_info("faults: attach: %d allocation points failed in turn\n",
+		faults);
+}
+
 static int run_faults(void)
 {
-#ifdef CONFIG_FAULT_INJECTION
+	struct fi_tally t = { };
 	struct st_dev *d = &st_devs[0];
-	int i, first, again, injected = 0, bad = 0;
+	int i;
 
-	if (check_attached(d))
-		return -EINVAL;
-	for (i = 0; i < ARRAY_SIZE(fops); i++) {
-		current->make_it_fail = 1;
-		first = fops[i].fn(d);
-		current->make_it_fail = 0;
-		again = fops[i].fn(d);
-		injected += first == -ENOMEM;
-		bad += first == -EIO || again;
-		pr_info("faults: %s: %s, then %s\n", fops[i].name,
-			first == -ENOMEM ? "failed cleanly" :
-			first ? "CHECK FAILED" : "succeeded",
-			again ? "FAILED" : "succeeded");
+	if (mode[6] == ':') {
+		/* mode=faults:attach: the device must not be attached */
+		if (!symbol_get(altdma_attach_request))
+			return -ENOENT;
+		if (!symbol_get(altdma_detach_by_name)) {
+			symbol_put(altdma_attach_request);
+			return -ENOENT;
+		}
+		fi_sweep_attach(d, "bounce=force inval=deferred", &t);
+		symbol_put(altdma_detach_by_name);
+		symbol_put(altdma_attach_request);
+	} else {
+		if (check_attached(d))
+			return -EINVAL;
+		for (i = 0; i < ARRAY_SIZE(fops); i++)
+			fi_sweep_op(d, i, &t);
 	}
-	pr_info("faults: injected=%d bad=%d\n", injected, bad);
-	return bad ? -EIO : 0;
+	pr_info("faults: %s: faults=%d errors=%d absorbed=%d bad=%d\n",
+		dev_name(d->dev), t.faults, t.errors, t.absorbed, t.bad);
+	return t.bad || !t.faults ? -EIO : 0;
+}
 #else
+static int run_faults(void)
+{
 	pr_err("faults: needs CONFIG_FAULT_INJECTION\n");
 	return -EOPNOTSUPP;
-#endif
 }
+#endif
 
 /* ---- exhaustion ---- */
 
@@ -1023,7 +1171,7 @@ static int __init st_init(void)
 		ret = run_stress();
 	else if (!strcmp(mode, "misuse"))
 		ret = run_misuse();
-	else if (!strcmp(mode, "faults"))
+	else if (!strncmp(mode, "faults", 6))
 		ret = run_faults();
 	else if (!strcmp(mode, "exhaust"))
 		ret = run_exhaust();
