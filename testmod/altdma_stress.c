@@ -27,6 +27,8 @@
  *                 followed by a clean attach and detach
  *   mode=exhaust  fill the device's IOVA space, then its bounce pool, until
  *                 a map fails; free all; fill again: the same count
+ *   mode=seed002  one coherent buffer kept, maps= (10^6) streaming maps on
+ *                 the first device: none fails, each translates right
  *   mode=untrusted  on a device altdma treats as untrusted: sub-granule
  *                 buffers bounced, padding zero on both sides, aligned
  *                 buffers not bounced, nothing translated after an unmap
@@ -69,6 +71,10 @@ MODULE_PARM_DESC(threads, "stress: kthreads");
 static unsigned int secs = 20;
 module_param(secs, uint, 0444);
 MODULE_PARM_DESC(secs, "stress: seconds to run");
+
+static unsigned int maps = 1000000;
+module_param(maps, uint, 0444);
+MODULE_PARM_DESC(maps, "seed002: streaming maps");
 
 static unsigned int seed = 1;
 module_param(seed, uint, 0444);
@@ -1067,6 +1073,68 @@ static int run_exhaust(void)
 	return ret ? -EIO : 0;
 }
 
+/* ---- seed 002 ---- */
+
+#define S2_INFLIGHT	8
+
+/*
+ * One coherent buffer kept for good, maps= streaming maps of 1 to 4 pages
+ * (8 in flight) through the device's IOVA space (shrink it with the
+ * iova_pages= attach option): none may fail, each must translate to its
+ * buffer.
+ */
+static int run_seed002(void)
+{
+	struct st_dev *d = &st_devs[0];
+	dma_addr_t ring[S2_INFLIGHT] = { }, coh;
+	size_t sizes[S2_INFLIGHT];
+	unsigned int i, slot, failed = 0, wrong = 0;
+	struct page *pg;
+	void *cpu;
+
+	if (check_attached(d))
+		return -EINVAL;
+	pg = alloc_pages(GFP_KERNEL, 2);
+	cpu = dma_alloc_coherent(d->dev, 3 * PAGE_SIZE, &coh, GFP_KERNEL);
+	if (!pg || !cpu)
+		goto nomem;
+	for (i = 0; i < maps; i++) {
+		slot = i % S2_INFLIGHT;
+		if (ring[slot])
+			dma_unmap_page(d->dev, ring[slot], sizes[slot],
+				       DMA_TO_DEVICE);
+		sizes[slot] = (i % 4 + 1) * PAGE_SIZE;
+		ring[slot] = dma_map_page(d->dev, pg, 0, sizes[slot],
+					  DMA_TO_DEVICE);
+		if (dma_mapping_error(d->dev, ring[slot])) {
+			ring[slot] = 0;
+			failed++;
+		} else if (iommu_iova_to_phys(d->dom, ring[slot]) !=
+			   page_to_phys(pg)) {
+			wrong++;
+		}
+		if (!(i % 1024))
+			cond_resched();
+	}
+	for (slot = 0; slot < S2_INFLIGHT; slot++)
+		if (ring[slot])
+			dma_unmap_page(d->dev, ring[slot], sizes[slot],
+				       DMA_TO_DEVICE);
+	if (iommu_iova_to_phys(d->dom, coh) != virt_to_phys(cpu))
+		wrong++;
+	dma_free_coherent(d->dev, 3 * PAGE_SIZE, cpu, coh);
+	__free_pages(pg, 2);
+	pr_info("seed002: %s: %u streaming maps beside one coherent buffer: %u failed, %u translated wrong\n",
+		dev_name(d->dev), maps, failed, wrong);
+	return failed || wrong ? -EIO : 0;
+nomem:
+	if (cpu)
+		dma_free_coherent(d->dev, 3 * PAGE_SIZE, cpu, coh);
+	if (pg)
+		__free_pages(pg, 2);
+	return -ENOMEM;
+}
+
 /* ---- untrusted ---- */
 
 /* Every byte of the mapped granules outside [@off, @off + @len) is zero. */
@@ -1175,6 +1243,8 @@ static int __init st_init(void)
 		ret = run_faults();
 	else if (!strcmp(mode, "exhaust"))
 		ret = run_exhaust();
+	else if (!strcmp(mode, "seed002"))
+		ret = run_seed002();
 	else if (!strcmp(mode, "untrusted"))
 		ret = run_untrusted();
 	else if (!strcmp(mode, "mark"))
