@@ -45,7 +45,7 @@ echo "$NIC1 iova_pages=512" > $A/attach
 t0=$(date +%s)
 insmod /altdma_stress.ko mode=seed002 devs=$NIC1
 rc=$?
-line=$(dmesg | sed -n 's/.*altdma_stress: \(seed002: .*\)/\1/p' | tail -n 1)
+line=$(dmesg | sed -n 's/.*altdma_stress: \(seed002: .*streaming maps.*\)/\1/p' | tail -n 1)
 check "$line ($(($(date +%s) - t0)) s)" [ $rc -eq 0 ]
 say "figure: $line"
 rmmod altdma_stress
