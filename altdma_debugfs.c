@@ -59,10 +59,11 @@ static int stats_show(struct seq_file *m, void *unused)
 	if (lookups)
 		permille = div64_u64(ist.cache_hits * 1000, lookups);
 	seq_printf(m, "device: %s\n", dev_name(at->dev));
-	seq_printf(m, "options: bounce=%s inval=%s policy=%s\n",
+	seq_printf(m, "options: bounce=%s inval=%s policy=%s iova_pages=%lu bounce_pages=%lu\n",
 		   altdma_bounce_names[at->adev->bounce],
 		   altdma_inval_names[at->adev->inval],
-		   altdma_policy_names[at->opts.wrap]);
+		   altdma_policy_names[at->opts.wrap], at->opts.iova_pages,
+		   at->opts.bounce_pages);
 	seq_printf(m, "live: %llu\nmaps: %llu\nunmaps: %llu\nfailed: %llu\n",
 		   st.live, st.maps, st.unmaps, st.failed);
 	seq_printf(m, "bytes_bounced: %llu\n", st.bytes_bounced);
@@ -263,18 +264,13 @@ static char *get_request(const char __user *ubuf, size_t len)
 static ssize_t attach_write(struct file *file, const char __user *ubuf,
 			    size_t len, loff_t *ppos)
 {
-	struct altdma_attach_opts opts = altdma_default_opts;
-	char *buf, *args, *name;
+	char *buf;
 	int ret;
 
 	buf = get_request(ubuf, len);
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
-	args = strim(buf);
-	name = strsep(&args, " \t");
-	ret = altdma_attach_parse_opts(args, &opts);
-	if (!ret)
-		ret = altdma_attach_by_name(name, &opts);
+	ret = altdma_attach_request(buf);
 	kfree(buf);
 	return ret ? ret : len;
 }

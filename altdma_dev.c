@@ -7,6 +7,7 @@
 #define pr_fmt(fmt) "altdma: " fmt
 
 #include <linux/dma-map-ops.h>
+#include <linux/error-injection.h>
 #include <linux/log2.h>
 #include <linux/pci.h>
 #include <linux/rcupdate.h>
@@ -122,6 +123,36 @@ static int adev_init_iova(struct altdma_dev *adev,
 	return altdma_iova_domain_init(&adev->iovad, &icfg);
 }
 
+/* The last DMA op using a killed context is done. */
+static void adev_users_gone(struct percpu_ref *ref)
+{
+	struct altdma_dev *adev = container_of(ref, struct altdma_dev, users);
+
+	complete(&adev->users_gone);
+}
+
+/* A zeroed context with its users reference (one allocation point). */
+static noinline __noipa struct altdma_dev *adev_alloc(void)
+{
+	struct altdma_dev *adev = kzalloc(sizeof(*adev), GFP_KERNEL);
+
+	if (!adev)
+		return NULL;
+	init_completion(&adev->users_gone);
+	if (percpu_ref_init(&adev->users, adev_users_gone, 0, GFP_KERNEL)) {
+		kfree(adev);
+		return NULL;
+	}
+	return adev;
+}
+
+ALLOW_ERROR_INJECTION(adev_alloc, NULL);
+
+/* The allocation points of the sub-allocators a context is built from. */
+ALLOW_ERROR_INJECTION(altdma_iova_domain_init, ERRNO);
+ALLOW_ERROR_INJECTION(altdma_bounce_pool_create, ERRNO);
+ALLOW_ERROR_INJECTION(altdma_fq_init, ERRNO);
+
 /**
  * altdma_dev_create() - set up altdma's state for a device
  * @cfg: the device, its backend and policies
@@ -144,7 +175,7 @@ struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 	ret = adev_check_config(cfg);
 	if (ret)
 		return ERR_PTR(ret);
-	adev = kzalloc(sizeof(*adev), GFP_KERNEL);
+	adev = adev_alloc();
 	if (!adev)
 		return ERR_PTR(-ENOMEM);
 	adev->dev = cfg->dev;
@@ -163,7 +194,7 @@ struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 
 	ret = adev_init_iova(adev, cfg);
 	if (ret)
-		goto free_adev;
+		goto exit_ref;
 	if (adev->bounce == ALTDMA_BOUNCE_FORCE ||
 	    (adev->bounce == ALTDMA_BOUNCE_AUTO && adev->untrusted)) {
 		adev->pool = altdma_bounce_pool_create(dev_name(cfg->dev),
@@ -187,7 +218,8 @@ free_pool:
 		altdma_bounce_pool_destroy(adev->pool);
 free_iova:
 	altdma_iova_domain_destroy(&adev->iovad);
-free_adev:
+exit_ref:
+	percpu_ref_exit(&adev->users);
 	kfree(adev);
 	return ERR_PTR(ret);
 }
@@ -222,6 +254,23 @@ static unsigned long adev_release_recs(struct altdma_dev *adev)
 	return live;
 }
 
+/*
+ * What the allocator and the bounce pool still hold once the flush queues
+ * are drained and the records released: the ranges and slots of the @live
+ * mappings a driver left, nothing else. One line either way.
+ */
+static void adev_report_held(struct altdma_dev *adev, unsigned long live)
+{
+	struct altdma_bounce_stats bst = { };
+	struct altdma_iova_stats ist;
+
+	altdma_iova_get_stats(&adev->iovad, &ist);
+	if (adev->pool)
+		altdma_bounce_get_stats(adev->pool, &bst);
+	dev_info(adev->dev, "altdma: teardown: %llu IOVA ranges (%llu pages) and %llu bounce slots held, %lu by leaked mappings\n",
+		 ist.live_ranges, ist.pages_in_use, bst.live_mappings, live);
+}
+
 /**
  * altdma_dev_destroy() - tear a device context down
  * @adev: the context (NULL or an ERR_PTR is ignored); it must be
@@ -245,9 +294,11 @@ void altdma_dev_destroy(struct altdma_dev *adev)
 	if (live)
 		dev_warn(adev->dev, "altdma: %lu mappings still live at teardown, unmapped\n",
 			 live);
+	adev_report_held(adev, live);
 	if (adev->pool)
 		altdma_bounce_pool_destroy(adev->pool);
 	altdma_iova_domain_destroy(&adev->iovad);
+	percpu_ref_exit(&adev->users);
 	kfree(adev);
 }
 
@@ -266,20 +317,25 @@ int altdma_dev_register(struct altdma_dev *adev)
 			 GFP_KERNEL);
 }
 
+ALLOW_ERROR_INJECTION(altdma_dev_register, ERRNO);
+
 /**
  * altdma_dev_unregister() - hide a context from the DMA ops
  * @adev: the context
  *
- * Waits for an RCU grace period, so no lookup still returns @adev when
- * this returns; calls in flight that already hold it must have finished
- * (the device's driver is unbound) before altdma_dev_destroy().
+ * Removes @adev from the registry, then waits until every DMA op that got
+ * it with altdma_dev_get() has put it back: when this returns, no call
+ * uses @adev any more and altdma_dev_destroy() may free it, even if
+ * something other than the device's (unbound) driver was still calling the
+ * DMA API on the device, or the device was being hot-unplugged.
  *
- * Context: process context, may sleep.
+ * Context: process context, may sleep. Call at most once per context.
  */
 void altdma_dev_unregister(struct altdma_dev *adev)
 {
 	xa_cmpxchg(&altdma_registry, (unsigned long)adev->dev, adev, NULL, 0);
-	synchronize_rcu();
+	percpu_ref_kill(&adev->users);
+	wait_for_completion(&adev->users_gone);
 }
 
 /**
@@ -299,6 +355,42 @@ struct altdma_dev *altdma_dev_find(struct device *dev)
 	adev = xa_load(&altdma_registry, (unsigned long)dev);
 	rcu_read_unlock();
 	return adev;
+}
+
+/**
+ * altdma_dev_get() - the context of a device, held for a DMA op
+ * @dev: the device (NULL gives NULL)
+ *
+ * The context cannot be freed until altdma_dev_put(): a concurrent
+ * altdma_dev_unregister() waits for it.
+ *
+ * Context: any context; lock-free (RCU and a per-CPU reference).
+ * Return: the registered context, held, or NULL (none, or being removed).
+ */
+struct altdma_dev *altdma_dev_get(struct device *dev)
+{
+	struct altdma_dev *adev;
+
+	if (!dev)
+		return NULL;
+	rcu_read_lock();
+	adev = xa_load(&altdma_registry, (unsigned long)dev);
+	if (adev && !percpu_ref_tryget_live(&adev->users))
+		adev = NULL;
+	rcu_read_unlock();
+	return adev;
+}
+
+/**
+ * altdma_dev_put() - release a context got with altdma_dev_get()
+ * @adev: the context, or NULL
+ *
+ * Context: any context.
+ */
+void altdma_dev_put(struct altdma_dev *adev)
+{
+	if (adev)
+		percpu_ref_put(&adev->users);
 }
 
 /**

@@ -78,6 +78,9 @@ static int __init altdma_init(void)
 
 	if (ret)
 		return ret;
+	ret = altdma_attach_init();
+	if (ret)
+		return ret;
 	altdma_debugfs_init();
 	attach_param_devices();
 	pr_info("loaded\n");
@@ -87,7 +90,7 @@ module_init(altdma_init);
 
 static void __exit altdma_exit(void)
 {
-	altdma_detach_all();
+	altdma_attach_exit();
 	altdma_debugfs_exit();
 }
 module_exit(altdma_exit);

@@ -20,21 +20,30 @@
 
 #include <linux/dma-map-ops.h>
 #include <linux/err.h>
+#include <linux/error-injection.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 
 #include "altdma_compat.h"
 #include "attach.h"
 
 /*
- * altdma_attach_lock protects altdma_attached_list and serialises every
- * attach and detach. It is taken in process context only, never from the
- * DMA ops, and the driver core's device lock is taken inside it (by
- * device_release_driver() and device_attach()).
+ * altdma_attach_lock serialises every attach and detach and protects the
+ * entries of altdma_attached_list. It is taken in process context only,
+ * never from the DMA ops; the driver core's device lock, and the PCI bus's
+ * notifier rwsem (driver bind/unbind notifications), are taken inside it,
+ * so the bus notifier never takes it.
+ *
+ * altdma_list_lock (inside altdma_attach_lock) also guards the list's
+ * links and &altdma_attached.removed, so that the bus notifier can mark a
+ * removed device; the detach itself runs later, from altdma_reap_work.
  */
 static DEFINE_MUTEX(altdma_attach_lock);
+static DEFINE_SPINLOCK(altdma_list_lock);
 static LIST_HEAD(altdma_attached_list);
 
 /* Defaults of every attach; set from the module parameters at load. */
@@ -65,9 +74,13 @@ static int parse_one_opt(const char *key, const char *val,
 		i = sysfs_match_string(altdma_policy_names, val);
 		if (i >= 0)
 			opts->wrap = i;
+	} else if (!strcmp(key, "iova_pages")) {
+		i = kstrtoul(val, 0, &opts->iova_pages);
+	} else if (!strcmp(key, "bounce_pages")) {
+		i = kstrtoul(val, 0, &opts->bounce_pages);
 	}
 	if (i < 0)
-		pr_err("unknown option %s=%s (bounce=auto|force|off, inval=strict|deferred, policy=tree|wrap)\n",
+		pr_err("unknown option %s=%s (bounce=auto|force|off, inval=strict|deferred, policy=tree|wrap, iova_pages=N, bounce_pages=N)\n",
 		       key, val);
 	return i < 0 ? -EINVAL : 0;
 }
@@ -77,7 +90,9 @@ static int parse_one_opt(const char *key, const char *val,
  * @args: space-separated options (modified); may be empty
  * @opts: filled in place; keys not given keep their value
  *
- * Keys: bounce=auto|force|off, inval=strict|deferred, policy=tree|wrap.
+ * Keys: bounce=auto|force|off, inval=strict|deferred, policy=tree|wrap,
+ * iova_pages=N and bounce_pages=N (shrink the IOVA space and the bounce
+ * pool to N granules; 0 keeps the default).
  *
  * Context: any context that may call strsep().
  * Return: 0, or -EINVAL (one error line) for an unknown key or value.
@@ -145,7 +160,8 @@ static int check_attachable(struct device *dev)
 }
 
 /* Keep the group's reserved regions out of the IOVA space. */
-static int reserve_regions(struct altdma_dev *adev, struct iommu_group *group)
+static noinline __noipa int reserve_regions(struct altdma_dev *adev,
+					    struct iommu_group *group)
 {
 	struct altdma_iova_domain *iovad = &adev->iovad;
 	struct iommu_resv_region *r;
@@ -166,6 +182,45 @@ static int reserve_regions(struct altdma_dev *adev, struct iommu_group *group)
 	}
 	iommu_put_resv_regions(adev->dev, &regions);
 	return ret;
+}
+
+ALLOW_ERROR_INJECTION(reserve_regions, ERRNO);
+
+/* The allocation points of an attach, each injectable. */
+static noinline __noipa struct altdma_attached *attached_alloc(void)
+{
+	return kzalloc(sizeof(struct altdma_attached), GFP_KERNEL);
+}
+
+ALLOW_ERROR_INJECTION(attached_alloc, NULL);
+
+static noinline __noipa struct iommu_domain *
+domain_alloc(struct device *dev)
+{
+	return altdma_domain_alloc(dev);
+}
+
+ALLOW_ERROR_INJECTION(domain_alloc, ERRNO);
+
+static noinline __noipa int domain_attach(struct iommu_domain *domain,
+					  struct device *dev)
+{
+	return iommu_attach_device(domain, dev);
+}
+
+ALLOW_ERROR_INJECTION(domain_attach, ERRNO);
+
+/* The iova_pages and bounce_pages options: a few granules of each. */
+static void shrink(struct altdma_dev_config *cfg,
+		   const struct altdma_attach_opts *opts)
+{
+	dma_addr_t first = max_t(dma_addr_t, cfg->iova_start, cfg->granule);
+
+	if (opts->iova_pages &&
+	    opts->iova_pages < (cfg->iova_end - first) / cfg->granule)
+		cfg->iova_end = first + opts->iova_pages * cfg->granule - 1;
+	if (opts->bounce_pages)
+		cfg->bounce_size = opts->bounce_pages * cfg->granule;
 }
 
 /* The context over @domain: the aperture is the IOVA space. */
@@ -192,6 +247,7 @@ static struct altdma_dev *make_adev(struct device *dev,
 
 	if (!geo->force_aperture || geo->aperture_end <= geo->aperture_start)
 		cfg.iova_end = DMA_BIT_MASK(48);
+	shrink(&cfg, opts);
 	adev = altdma_dev_create(&cfg);
 	if (IS_ERR(adev))
 		return adev;
@@ -223,7 +279,7 @@ static int switch_to_altdma(struct altdma_attached *at)
 {
 	int ret;
 
-	ret = iommu_attach_device(at->domain, at->dev);
+	ret = domain_attach(at->domain, at->dev);
 	if (ret) {
 		dev_err(at->dev, "altdma: attach refused: iommu_attach_device failed (%d)\n",
 			ret);
@@ -274,12 +330,12 @@ int altdma_attach_dev(struct device *dev, const struct altdma_attach_opts *opts)
 	if (ret)
 		goto unlock;
 	ret = -ENOMEM;
-	at = kzalloc(sizeof(*at), GFP_KERNEL);
+	at = attached_alloc();
 	if (!at)
 		goto unlock;
 	at->dev = get_device(dev);
 	at->opts = *opts;
-	at->domain = altdma_domain_alloc(dev);
+	at->domain = domain_alloc(dev);
 	if (IS_ERR(at->domain)) {
 		ret = PTR_ERR(at->domain);
 		dev_err(dev, "altdma: attach refused: no unmanaged IOMMU domain for it (%d)\n",
@@ -290,7 +346,9 @@ int altdma_attach_dev(struct device *dev, const struct altdma_attach_opts *opts)
 	ret = switch_to_altdma(at);
 	if (ret)
 		goto rebind_orig;
+	spin_lock(&altdma_list_lock);
 	list_add_tail(&at->node, &altdma_attached_list);
+	spin_unlock(&altdma_list_lock);
 	altdma_debugfs_add(at);
 	dev_info(dev, "altdma: attached (granule %lu, IOVA %pad-%pad)\n",
 		 at->adev->granule, &at->domain->geometry.aperture_start,
@@ -310,24 +368,123 @@ unlock:
 	return ret;
 }
 
-/* Undo an attach; called with altdma_attach_lock held. */
-static void detach_locked(struct altdma_attached *at)
+/*
+ * Give an unbound device its own ops and domain back and free @at; called
+ * with altdma_attach_lock held.
+ */
+static void teardown_locked(struct altdma_attached *at)
 {
 	struct device *dev = at->dev;
 
+	spin_lock(&altdma_list_lock);
 	list_del(&at->node);
+	spin_unlock(&altdma_list_lock);
 	altdma_debugfs_remove(at);
-	device_release_driver(dev);
 	set_dma_ops(dev, at->orig_ops);
 	altdma_dev_unregister(at->adev);
 	altdma_dev_destroy(at->adev);
 	iommu_detach_device(at->domain, dev);
 	altdma_dev_restore_dma(dev, at->orig_dma_iommu);
 	iommu_domain_free(at->domain);
+	kfree(at);
+}
+
+/* A removed device (hot-unplug): no driver to release or bind again. */
+static void reap_locked(struct altdma_attached *at)
+{
+	struct device *dev = at->dev;
+
+	teardown_locked(at);
+	dev_info(dev, "altdma: detached on removal of the device\n");
+	put_device(dev);
+}
+
+/* Undo an attach; called with altdma_attach_lock held. */
+static void detach_locked(struct altdma_attached *at)
+{
+	struct device *dev = at->dev;
+
+	if (READ_ONCE(at->removed)) {
+		reap_locked(at);
+		return;
+	}
+	device_release_driver(dev);
+	teardown_locked(at);
 	dev_info(dev, "altdma: detached, original domain and DMA ops restored\n");
 	rebind(dev);
 	put_device(dev);
-	kfree(at);
+}
+
+/* Detach every device the bus notifier marked removed. */
+static void reap_removed(struct work_struct *work)
+{
+	struct altdma_attached *at, *next;
+
+	mutex_lock(&altdma_attach_lock);
+	list_for_each_entry_safe(at, next, &altdma_attached_list, node)
+		if (READ_ONCE(at->removed))
+			reap_locked(at);
+	mutex_unlock(&altdma_attach_lock);
+}
+
+static DECLARE_WORK(altdma_reap_work, reap_removed);
+
+/*
+ * A PCI device was removed (hot-unplug): its driver was unbound first, so
+ * nothing maps any more. The IOMMU core releases it from its group in the
+ * same notifier chain; iommu_detach_device() then does nothing and our
+ * domain, left with no device, can be freed. The notifier holds the bus's
+ * notifier rwsem, which driver binding takes inside altdma_attach_lock:
+ * it only marks the device, altdma_reap_work detaches it.
+ */
+static int pci_removed(struct notifier_block *nb, unsigned long action,
+		       void *data)
+{
+	struct device *dev = data;
+	struct altdma_attached *at;
+	bool found = false;
+
+	if (action != BUS_NOTIFY_REMOVED_DEVICE)
+		return NOTIFY_DONE;
+	spin_lock(&altdma_list_lock);
+	list_for_each_entry(at, &altdma_attached_list, node) {
+		if (at->dev == dev) {
+			WRITE_ONCE(at->removed, true);
+			found = true;
+		}
+	}
+	spin_unlock(&altdma_list_lock);
+	if (!found)
+		return NOTIFY_DONE;
+	schedule_work(&altdma_reap_work);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block altdma_pci_nb = {
+	.notifier_call = pci_removed,
+};
+
+/**
+ * altdma_attach_init() - watch for the removal of attached devices
+ *
+ * Context: process context (module init).
+ * Return: 0 or a negative errno.
+ */
+int altdma_attach_init(void)
+{
+	return bus_register_notifier(&pci_bus_type, &altdma_pci_nb);
+}
+
+/**
+ * altdma_attach_exit() - detach every device and stop watching removals
+ *
+ * Context: process context (module exit).
+ */
+void altdma_attach_exit(void)
+{
+	bus_unregister_notifier(&pci_bus_type, &altdma_pci_nb);
+	cancel_work_sync(&altdma_reap_work);
+	altdma_detach_all();
 }
 
 /**
@@ -387,6 +544,31 @@ int altdma_attach_by_name(const char *name,
 }
 
 /**
+ * altdma_attach_request() - attach from a "PCI-NAME [key=value...]" request
+ * @req: the request, as written to debugfs' attach file (modified)
+ *
+ * Options not given take the defaults (module parameters). Exported for
+ * test drivers (testmod/altdma_stress.c sweeps the attach path's
+ * allocations with it).
+ *
+ * Context: process context, may sleep.
+ * Return: 0, -EINVAL for a bad option, or altdma_attach_by_name()'s error.
+ */
+int altdma_attach_request(char *req)
+{
+	struct altdma_attach_opts opts = altdma_default_opts;
+	char *args = strim(req), *name;
+	int ret;
+
+	name = strsep(&args, " \t");
+	ret = altdma_attach_parse_opts(args, &opts);
+	if (!ret)
+		ret = altdma_attach_by_name(name, &opts);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(altdma_attach_request);
+
+/**
  * altdma_detach_by_name() - altdma_detach_dev() of a PCI device by name
  * @name: PCI name
  *
@@ -404,6 +586,7 @@ int altdma_detach_by_name(const char *name)
 	put_device(dev);
 	return ret;
 }
+EXPORT_SYMBOL_GPL(altdma_detach_by_name);
 
 /**
  * altdma_detach_all() - detach every attached device (module unload)

@@ -17,6 +17,9 @@
  * @bounce: &enum altdma_bounce_mode
  * @inval: &enum altdma_inval_mode
  * @wrap: use the wrap-around IOVA policy instead of the tree
+ * @iova_pages: if non-zero, shrink the IOVA space to this many granules
+ *	(exhaustion tests)
+ * @bounce_pages: if non-zero, the bounce pool's size in granules
  *
  * Context: plain data, filled by altdma_attach_parse_opts().
  */
@@ -24,6 +27,8 @@ struct altdma_attach_opts {
 	enum altdma_bounce_mode bounce;
 	enum altdma_inval_mode inval;
 	bool wrap;
+	unsigned long iova_pages;
+	unsigned long bounce_pages;
 };
 
 /**
@@ -37,6 +42,8 @@ struct altdma_attach_opts {
  * @adev: the DMA layer's context
  * @opts: the options in force
  * @dir: its debugfs directory, or NULL
+ * @removed: the device was removed from its bus (hot-unplug); set by the
+ *	bus notifier under the list lock, the detach comes later
  *
  * Context: created and freed under the attach mutex, in process context.
  */
@@ -49,6 +56,7 @@ struct altdma_attached {
 	struct altdma_dev *adev;
 	struct altdma_attach_opts opts;
 	struct dentry *dir;
+	bool removed;
 };
 
 extern struct altdma_attach_opts altdma_default_opts;
@@ -62,7 +70,10 @@ int altdma_detach_dev(struct device *dev);
 int altdma_attach_by_name(const char *name,
 			  const struct altdma_attach_opts *opts);
 int altdma_detach_by_name(const char *name);
+int altdma_attach_request(char *req);
 void altdma_detach_all(void);
+int altdma_attach_init(void);
+void altdma_attach_exit(void);
 void altdma_attach_for_each(void (*fn)(struct altdma_attached *at, void *arg),
 			    void *arg);
 

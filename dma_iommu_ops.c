@@ -23,6 +23,7 @@
 
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
+#include <linux/error-injection.h>
 #include <linux/gfp.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -35,11 +36,24 @@
 #include "altdma_trace.h"
 #include "dma_iommu_ops.h"
 
+/*
+ * Every allocation point of the map and alloc paths is a function of its
+ * own, noinline __noipa (never inlined, cloned or specialised, so a kprobe
+ * on its name sees every call) and listed with ALLOW_ERROR_INJECTION, so
+ * tests can fail each one by name with fail_function. attach.c and
+ * altdma_dev.c do the same for the attach path.
+ */
+
 /* ---- helpers ---- */
 
+/*
+ * The context of @dev, held until altdma_dev_put(): every op that gets one
+ * puts it back before returning, so a detach or hot-unplug that
+ * unregisters the context waits for the op instead of freeing it under it.
+ */
 static struct altdma_dev *adev_of(struct device *dev)
 {
-	struct altdma_dev *adev = altdma_dev_find(dev);
+	struct altdma_dev *adev = altdma_dev_get(dev);
 
 	if (!adev)
 		pr_warn_once("%s: DMA call on a device with no altdma context; refused\n",
@@ -135,7 +149,8 @@ static unsigned long limit_pfn(const struct altdma_dev *adev, u64 mask)
 	return mask >> adev->shift;
 }
 
-static struct altdma_rec *rec_alloc(unsigned int nsegs, gfp_t gfp)
+static noinline __noipa struct altdma_rec *rec_alloc(unsigned int nsegs,
+						     gfp_t gfp)
 {
 	struct altdma_rec *rec;
 
@@ -144,6 +159,22 @@ static struct altdma_rec *rec_alloc(unsigned int nsegs, gfp_t gfp)
 		rec->nsegs = nsegs;
 	return rec;
 }
+
+ALLOW_ERROR_INJECTION(rec_alloc, NULL);
+
+/* A bounce slot for @seg (an allocation point of its own). */
+static noinline __noipa int seg_bounce(struct altdma_dev *adev,
+				       struct altdma_rec_seg *seg,
+				       enum dma_data_direction dir,
+				       unsigned long attrs,
+				       struct altdma_bounce_slot *slot)
+{
+	return altdma_bounce_map(adev->pool, seg->orig, seg->len,
+				 dma_get_min_align_mask(adev->dev), dir, attrs,
+				 slot);
+}
+
+ALLOW_ERROR_INJECTION(seg_bounce, ERRNO);
 
 /* ---- one segment: bounce or not, and what is mapped for it ---- */
 
@@ -156,9 +187,7 @@ static int seg_prepare(struct altdma_dev *adev, struct altdma_rec_seg *seg,
 	int ret;
 
 	if (may_bounce && needs_bounce(adev, seg->orig, seg->len)) {
-		ret = altdma_bounce_map(adev->pool, seg->orig, seg->len,
-					dma_get_min_align_mask(adev->dev), dir,
-					attrs, &slot);
+		ret = seg_bounce(adev, seg, dir, attrs, &slot);
 		if (ret)
 			return ret;
 		seg->bounce = slot.data;
@@ -251,6 +280,16 @@ static void rec_quarantine(struct altdma_dev *adev, struct altdma_rec *rec,
 		 (void *)caller, (void *)altdma_caller_of(caller));
 }
 
+/* One span into the page tables (they may need new table pages). */
+static noinline __noipa int pt_map(struct altdma_dev *adev,
+				   unsigned long iova, phys_addr_t phys,
+				   size_t size, int prot, gfp_t gfp)
+{
+	return adev->pt->map(adev->pt_priv, iova, phys, size, prot, gfp);
+}
+
+ALLOW_ERROR_INJECTION(pt_map, ERRNO);
+
 /* Map every span of @rec at its offset; undo all of it on failure. */
 static int spans_map(struct altdma_dev *adev, struct altdma_rec *rec, int prot,
 		     gfp_t gfp, unsigned long caller)
@@ -262,8 +301,8 @@ static int spans_map(struct altdma_dev *adev, struct altdma_rec *rec, int prot,
 
 	for (i = 0; i < rec->nsegs; i++) {
 		seg = &rec->segs[i];
-		ret = adev->pt->map(adev->pt_priv, rec->iova + seg->span_off,
-				    seg->span_phys, seg->span_len, prot, gfp);
+		ret = pt_map(adev, rec->iova + seg->span_off, seg->span_phys,
+			     seg->span_len, prot, gfp);
 		if (ret)
 			goto undo;
 	}
@@ -281,8 +320,9 @@ undo:
 }
 
 /* Allocate the IOVA for @bytes of spans, aligned for min_align_mask. */
-static int rec_iova_alloc(struct altdma_dev *adev, struct altdma_rec *rec,
-			  size_t bytes, u64 dma_mask)
+static noinline __noipa int rec_iova_alloc(struct altdma_dev *adev,
+					   struct altdma_rec *rec,
+					   size_t bytes, u64 dma_mask)
 {
 	unsigned long pfn, npages;
 
@@ -291,6 +331,16 @@ static int rec_iova_alloc(struct altdma_dev *adev, struct altdma_rec *rec,
 		return -EINVAL;
 	pfn = altdma_iova_alloc(&adev->iovad, npages, limit_pfn(adev, dma_mask),
 				GFP_ATOMIC);
+	/*
+	 * Ranges waiting in the flush queues are free space too: when the
+	 * space looks full, flush them back and try once more, so freeing
+	 * everything always brings a full recovery at once.
+	 */
+	if (!pfn && adev->fq) {
+		altdma_fq_flush(adev);
+		pfn = altdma_iova_alloc(&adev->iovad, npages,
+					limit_pfn(adev, dma_mask), GFP_ATOMIC);
+	}
 	if (!pfn)
 		return -ENOMEM;
 	rec->iova = (dma_addr_t)pfn << adev->shift;
@@ -298,8 +348,11 @@ static int rec_iova_alloc(struct altdma_dev *adev, struct altdma_rec *rec,
 	return 0;
 }
 
+ALLOW_ERROR_INJECTION(rec_iova_alloc, ERRNO);
+
 /* Make @rec findable by unmap and sync. */
-static int rec_publish(struct altdma_dev *adev, struct altdma_rec *rec)
+static noinline __noipa int rec_publish(struct altdma_dev *adev,
+					struct altdma_rec *rec)
 {
 	struct altdma_rec *old;
 	unsigned long flags;
@@ -318,6 +371,8 @@ static int rec_publish(struct altdma_dev *adev, struct altdma_rec *rec)
 	atomic64_inc(&adev->maps);
 	return 0;
 }
+
+ALLOW_ERROR_INJECTION(rec_publish, ERRNO);
 
 /* Undo a map whose spans are all mapped but that cannot be published. */
 static void rec_unmap_unpublished(struct altdma_dev *adev,
@@ -551,11 +606,15 @@ static dma_addr_t altdma_map_page(struct device *dev, struct page *page,
 		.type = ALTDMA_MAP_PAGE,
 	};
 
-	if (!adev || !page)
-		return DMA_MAPPING_ERROR;
-	q.phys = page_to_phys(page) + offset;
-	q.mask = dma_get_mask(dev);
-	return map_single(adev, &q, _RET_IP_);
+	dma_addr_t dma = DMA_MAPPING_ERROR;
+
+	if (adev && page) {
+		q.phys = page_to_phys(page) + offset;
+		q.mask = dma_get_mask(dev);
+		dma = map_single(adev, &q, _RET_IP_);
+	}
+	altdma_dev_put(adev);
+	return dma;
 }
 
 static void altdma_unmap_page(struct device *dev, dma_addr_t dma, size_t size,
@@ -566,6 +625,7 @@ static void altdma_unmap_page(struct device *dev, dma_addr_t dma, size_t size,
 	if (adev)
 		unmap_single(adev, dma, size, dir, attrs, ALTDMA_MAP_PAGE,
 			     "unmap_page", _RET_IP_);
+	altdma_dev_put(adev);
 }
 
 static dma_addr_t altdma_map_resource(struct device *dev, phys_addr_t phys,
@@ -578,10 +638,14 @@ static dma_addr_t altdma_map_resource(struct device *dev, phys_addr_t phys,
 		.attrs = attrs, .type = ALTDMA_MAP_RESOURCE,
 	};
 
-	if (!adev)
-		return DMA_MAPPING_ERROR;
-	q.mask = dma_get_mask(dev);
-	return map_single(adev, &q, _RET_IP_);
+	dma_addr_t dma = DMA_MAPPING_ERROR;
+
+	if (adev) {
+		q.mask = dma_get_mask(dev);
+		dma = map_single(adev, &q, _RET_IP_);
+	}
+	altdma_dev_put(adev);
+	return dma;
 }
 
 static void altdma_unmap_resource(struct device *dev, dma_addr_t dma,
@@ -593,6 +657,7 @@ static void altdma_unmap_resource(struct device *dev, dma_addr_t dma,
 	if (adev)
 		unmap_single(adev, dma, size, dir, attrs, ALTDMA_MAP_RESOURCE,
 			     "unmap_resource", _RET_IP_);
+	altdma_dev_put(adev);
 }
 
 /* ---- syncs ---- */
@@ -632,6 +697,7 @@ static void altdma_sync_single_for_cpu(struct device *dev, dma_addr_t dma,
 	if (adev)
 		sync_one(adev, dma, size, dir, false, "sync_single_for_cpu",
 			 _RET_IP_);
+	altdma_dev_put(adev);
 }
 
 static void altdma_sync_single_for_device(struct device *dev, dma_addr_t dma,
@@ -643,6 +709,7 @@ static void altdma_sync_single_for_device(struct device *dev, dma_addr_t dma,
 	if (adev)
 		sync_one(adev, dma, size, dir, true, "sync_single_for_device",
 			 _RET_IP_);
+	altdma_dev_put(adev);
 }
 
 /*
@@ -677,6 +744,7 @@ static void sync_sg(struct device *dev, struct scatterlist *sgl, int nents,
 	rcu_read_unlock();
 	if (kind != ALTDMA_REFUSE_KINDS)
 		altdma_dev_refuse(adev, kind, what, dma, nents, dir, caller);
+	altdma_dev_put(adev);
 }
 
 static void altdma_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl,
@@ -824,16 +892,13 @@ static int sg_place(struct altdma_dev *adev, struct altdma_rec *rec)
 	return count;
 }
 
-static int altdma_map_sg(struct device *dev, struct scatterlist *sgl,
-			 int nents, enum dma_data_direction dir,
-			 unsigned long attrs)
+static int map_sg(struct altdma_dev *adev, struct scatterlist *sgl,
+		  int nents, enum dma_data_direction dir, unsigned long attrs,
+		  unsigned long caller)
 {
-	struct altdma_dev *adev = adev_of(dev);
 	int prot, count, ret = -EINVAL;
 	struct altdma_rec *rec;
 
-	if (!adev)
-		return -EINVAL;
 	prot = dir_prot(adev, dir, attrs, false);
 	if (!sgl || nents <= 0 || !prot)
 		goto fail;
@@ -854,9 +919,9 @@ static int altdma_map_sg(struct device *dev, struct scatterlist *sgl,
 	rec->dir = dir;
 	rec->attrs = attrs;
 	rec->type = ALTDMA_MAP_SG;
-	rec->caller = _RET_IP_;
-	rec->site = altdma_map_site(_RET_IP_);
-	ret = spans_map(adev, rec, prot, GFP_ATOMIC, _RET_IP_);
+	rec->caller = caller;
+	rec->site = altdma_map_site(caller);
+	ret = spans_map(adev, rec, prot, GFP_ATOMIC, caller);
 	if (ret)
 		goto unbounce;
 	/* before the publish: afterwards an unmap may race with us */
@@ -864,7 +929,7 @@ static int altdma_map_sg(struct device *dev, struct scatterlist *sgl,
 			 rec->iova, rec->npages, rec->site);
 	ret = rec_publish(adev, rec);
 	if (ret) {
-		rec_unmap_unpublished(adev, rec, _RET_IP_);
+		rec_unmap_unpublished(adev, rec, caller);
 		ret = -ENOMEM;
 		goto unbounce;
 	}
@@ -877,6 +942,19 @@ free_rec:
 	kfree(rec);
 fail:
 	atomic64_inc(&adev->failed);
+	return ret;
+}
+
+static int altdma_map_sg(struct device *dev, struct scatterlist *sgl,
+			 int nents, enum dma_data_direction dir,
+			 unsigned long attrs)
+{
+	struct altdma_dev *adev = adev_of(dev);
+	int ret = -EINVAL;
+
+	if (adev)
+		ret = map_sg(adev, sgl, nents, dir, attrs, _RET_IP_);
+	altdma_dev_put(adev);
 	return ret;
 }
 
@@ -894,6 +972,7 @@ static void altdma_unmap_sg(struct device *dev, struct scatterlist *sgl,
 			_RET_IP_);
 	if (rec)
 		rec_release(adev, rec, attrs, "unmap_sg", _RET_IP_);
+	altdma_dev_put(adev);
 }
 
 /* ---- allocations ---- */
@@ -904,10 +983,20 @@ static size_t alloc_bytes(const struct altdma_dev *adev, size_t size)
 	return ALIGN(PAGE_ALIGN(size), adev->granule);
 }
 
-static void *altdma_alloc(struct device *dev, size_t size,
-			  dma_addr_t *handle, gfp_t gfp, unsigned long attrs)
+/* Zeroed pages of a coherent allocation. */
+static noinline __noipa struct page *coherent_pages(gfp_t gfp,
+						    size_t bytes)
 {
-	struct altdma_dev *adev = adev_of(dev);
+	return alloc_pages(gfp | __GFP_ZERO, get_order(bytes));
+}
+
+ALLOW_ERROR_INJECTION(coherent_pages, NULL);
+
+static void *alloc_coherent(struct altdma_dev *adev, size_t size,
+			    dma_addr_t *handle, gfp_t gfp, unsigned long attrs,
+			    unsigned long caller)
+{
+	struct device *dev = adev->dev;
 	struct map_req q = {
 		.rec_size = size, .dir = DMA_BIDIRECTIONAL,
 		.attrs = attrs & DMA_ATTR_PRIVILEGED,
@@ -916,17 +1005,17 @@ static void *altdma_alloc(struct device *dev, size_t size,
 	struct page *page;
 	void *cpu_addr;
 
-	if (!adev || !handle || !size)
+	if (!handle || !size)
 		return NULL;
 	q.size = alloc_bytes(adev, size);
-	page = alloc_pages(gfp | __GFP_ZERO, get_order(q.size));
+	page = coherent_pages(gfp, q.size);
 	if (!page)
 		return NULL;
 	cpu_addr = page_address(page);
 	q.phys = page_to_phys(page);
 	q.mask = dev->coherent_dma_mask;
 	q.cpu_addr = cpu_addr;
-	*handle = map_single(adev, &q, _RET_IP_);
+	*handle = map_single(adev, &q, caller);
 	if (*handle == DMA_MAPPING_ERROR) {
 		__free_pages(page, get_order(q.size));
 		return NULL;
@@ -934,16 +1023,27 @@ static void *altdma_alloc(struct device *dev, size_t size,
 	return cpu_addr;
 }
 
-static void altdma_free(struct device *dev, size_t size, void *cpu_addr,
-			dma_addr_t handle, unsigned long attrs)
+static void *altdma_alloc(struct device *dev, size_t size,
+			  dma_addr_t *handle, gfp_t gfp, unsigned long attrs)
 {
 	struct altdma_dev *adev = adev_of(dev);
+	void *cpu_addr = NULL;
+
+	if (adev)
+		cpu_addr = alloc_coherent(adev, size, handle, gfp, attrs,
+					  _RET_IP_);
+	altdma_dev_put(adev);
+	return cpu_addr;
+}
+
+static void free_coherent(struct altdma_dev *adev, size_t size,
+			  void *cpu_addr, dma_addr_t handle,
+			  unsigned long caller)
+{
 	struct altdma_rec *rec;
 
-	if (!adev)
-		return;
 	rec = rec_claim(adev, handle, size, DMA_BIDIRECTIONAL,
-			ALTDMA_MAP_COHERENT, "free", _RET_IP_);
+			ALTDMA_MAP_COHERENT, "free", caller);
 	if (!rec)
 		return;
 	if (rec->cpu_addr != cpu_addr) {
@@ -951,12 +1051,22 @@ static void altdma_free(struct device *dev, size_t size, void *cpu_addr,
 		smp_store_release(&rec->state, ALTDMA_REC_MAPPED);
 		altdma_dev_refuse(adev, ALTDMA_REFUSE_UNKNOWN,
 				  "free (cpu address does not match)", handle,
-				  size, DMA_BIDIRECTIONAL, _RET_IP_);
+				  size, DMA_BIDIRECTIONAL, caller);
 		return;
 	}
-	if (rec_release(adev, rec, DMA_ATTR_SKIP_CPU_SYNC, "free", _RET_IP_))
+	if (rec_release(adev, rec, DMA_ATTR_SKIP_CPU_SYNC, "free", caller))
 		__free_pages(virt_to_page(cpu_addr),
 			     get_order(alloc_bytes(adev, size)));
+}
+
+static void altdma_free(struct device *dev, size_t size, void *cpu_addr,
+			dma_addr_t handle, unsigned long attrs)
+{
+	struct altdma_dev *adev = adev_of(dev);
+
+	if (adev)
+		free_coherent(adev, size, cpu_addr, handle, _RET_IP_);
+	altdma_dev_put(adev);
 }
 
 static struct page *altdma_alloc_pages(struct device *dev, size_t size,
@@ -967,21 +1077,23 @@ static struct page *altdma_alloc_pages(struct device *dev, size_t size,
 	struct map_req q = {
 		.rec_size = size, .dir = dir, .type = ALTDMA_MAP_PAGES,
 	};
-	struct page *page;
+	struct page *page = NULL;
 
 	if (!adev || !handle || !size)
-		return NULL;
+		goto out;
 	q.size = alloc_bytes(adev, size);
 	page = alloc_pages(gfp, get_order(q.size));
 	if (!page)
-		return NULL;
+		goto out;
 	q.phys = page_to_phys(page);
 	q.mask = dev->coherent_dma_mask;
 	*handle = map_single(adev, &q, _RET_IP_);
 	if (*handle == DMA_MAPPING_ERROR) {
 		__free_pages(page, get_order(q.size));
-		return NULL;
+		page = NULL;
 	}
+out:
+	altdma_dev_put(adev);
 	return page;
 }
 
@@ -996,10 +1108,9 @@ static void altdma_free_pages(struct device *dev, size_t size,
 		return;
 	rec = rec_claim(adev, handle, size, dir, ALTDMA_MAP_PAGES,
 			"free_pages", _RET_IP_);
-	if (!rec)
-		return;
-	if (rec_release(adev, rec, 0, "free_pages", _RET_IP_) && page)
+	if (rec && rec_release(adev, rec, 0, "free_pages", _RET_IP_) && page)
 		__free_pages(page, get_order(alloc_bytes(adev, size)));
+	altdma_dev_put(adev);
 }
 
 static int altdma_get_sgtable(struct device *dev, struct sg_table *sgt,
@@ -1043,17 +1154,20 @@ static u64 altdma_get_required_mask(struct device *dev)
 	if (!adev)
 		return DMA_BIT_MASK(32);
 	last = ((u64)adev->iovad.end_pfn << adev->shift) | (adev->granule - 1);
+	altdma_dev_put(adev);
 	return DMA_BIT_MASK(fls64(last));
 }
 
 static size_t altdma_max_mapping_size(struct device *dev)
 {
-	struct altdma_dev *adev = altdma_dev_find(dev);
+	struct altdma_dev *adev = altdma_dev_get(dev);
+	size_t max = SIZE_MAX;
 
-	if (!adev || !adev->pool)
-		return SIZE_MAX;
-	return altdma_bounce_max_mapping_size(adev->pool,
-					      dma_get_min_align_mask(dev));
+	if (adev && adev->pool)
+		max = altdma_bounce_max_mapping_size(adev->pool,
+						     dma_get_min_align_mask(dev));
+	altdma_dev_put(adev);
+	return max;
 }
 
 static size_t altdma_opt_mapping_size(void)
@@ -1063,9 +1177,11 @@ static size_t altdma_opt_mapping_size(void)
 
 static unsigned long altdma_get_merge_boundary(struct device *dev)
 {
-	struct altdma_dev *adev = altdma_dev_find(dev);
+	struct altdma_dev *adev = altdma_dev_get(dev);
+	unsigned long boundary = adev ? adev->granule - 1 : 0;
 
-	return adev ? adev->granule - 1 : 0;
+	altdma_dev_put(adev);
+	return boundary;
 }
 
 /*

@@ -10,7 +10,9 @@
 #include <linux/atomic.h>
 #include <linux/device.h>
 #include <linux/dma-direction.h>
+#include <linux/completion.h>
 #include <linux/iommu.h>
+#include <linux/percpu-refcount.h>
 #include <linux/spinlock.h>
 #include <linux/timer.h>
 #include <linux/types.h>
@@ -322,6 +324,10 @@ struct altdma_dev_stats {
  * @deferred: see &altdma_dev_stats
  * @reported: kinds of refusal (bit per &enum altdma_refusal) and
  *	quarantine (bit %ALTDMA_REFUSE_KINDS) already reported
+ * @users: held by every DMA op while it uses the context (taken under RCU
+ *	from the registry with altdma_dev_get()); killed by
+ *	altdma_dev_unregister(), which then waits for @users_gone
+ * @users_gone: completed when the last user of a killed @users is gone
  */
 struct altdma_dev {
 	struct device *dev;
@@ -353,6 +359,8 @@ struct altdma_dev {
 	atomic64_t flush_alls;
 	atomic64_t deferred;
 	unsigned long reported;
+	struct percpu_ref users;
+	struct completion users_gone;
 };
 
 extern const struct dma_map_ops altdma_dma_ops;
@@ -363,6 +371,8 @@ void altdma_dev_destroy(struct altdma_dev *adev);
 int altdma_dev_register(struct altdma_dev *adev);
 void altdma_dev_unregister(struct altdma_dev *adev);
 struct altdma_dev *altdma_dev_find(struct device *dev);
+struct altdma_dev *altdma_dev_get(struct device *dev);
+void altdma_dev_put(struct altdma_dev *adev);
 void altdma_dev_get_stats(struct altdma_dev *adev,
 			  struct altdma_dev_stats *st);
 unsigned long altdma_caller_of(unsigned long ret);

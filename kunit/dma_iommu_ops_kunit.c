@@ -1065,6 +1065,61 @@ static void exhaustion_fails_cleanly(struct kunit *test)
 	ops_expect_clean(test, adev);
 }
 
+/*
+ * Seed 002: a device keeps one coherent buffer for good and streams the
+ * rest through a small IOVA space, so the allocator is never empty again.
+ * 10^5 streaming maps of 1 to 4 pages (up to 8 in flight) must all
+ * succeed, each at an address the page table maps to its buffer. (The
+ * 10^6 run is on a real device, on the stock kernel: scripts/vm-unload.sh;
+ * under TCG with KASAN 10^6 takes minutes.)
+ */
+#define SEED002_MAPS	100000
+#define SEED002_INFLIGHT	8
+
+static void seed002_never_fails(struct kunit *test)
+{
+	struct ops_setup s = { .iova_end = 512 * SZ_4K - 1 };
+	struct altdma_dev *adev = ops_dev(test, &s);
+	struct pt_soft *pt = ops_pt(test);
+	dma_addr_t ring[SEED002_INFLIGHT], coh;
+	size_t sizes[SEED002_INFLIGHT];
+	u8 *b = ops_buf(test, 2);
+	unsigned int i, slot, failed = 0, wrong = 0;
+	void *cpu;
+
+	cpu = ops->alloc(adev->dev, 3 * SZ_4K, &coh, GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	memset(ring, 0, sizeof(ring));
+	for (i = 0; i < SEED002_MAPS; i++) {
+		slot = i % SEED002_INFLIGHT;
+		if (ring[slot])
+			ops->unmap_page(adev->dev, ring[slot], sizes[slot],
+					DMA_TO_DEVICE, 0);
+		sizes[slot] = (i % 4 + 1) * SZ_4K;
+		ring[slot] = ops->map_page(adev->dev, virt_to_page(b), 0,
+					   sizes[slot], DMA_TO_DEVICE, 0);
+		if (ring[slot] == DMA_MAPPING_ERROR) {
+			ring[slot] = 0;
+			failed++;
+		} else if (pt_soft_ops.iova_to_phys(pt, ring[slot]) !=
+			   virt_to_phys(b)) {
+			wrong++;
+		}
+		if (!(i % 4096))
+			cond_resched();
+	}
+	for (slot = 0; slot < SEED002_INFLIGHT; slot++)
+		if (ring[slot])
+			ops->unmap_page(adev->dev, ring[slot], sizes[slot],
+					DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, failed, 0U);
+	KUNIT_EXPECT_EQ(test, wrong, 0U);
+	KUNIT_EXPECT_EQ(test, pt_soft_ops.iova_to_phys(pt, coh),
+			virt_to_phys(cpu));
+	ops->free(adev->dev, 3 * SZ_4K, cpu, coh, 0);
+	ops_expect_clean(test, adev);
+}
+
 static struct kunit_case map_cases[] = {
 	KUNIT_CASE(map_page_maps_the_buffer_granules),
 	KUNIT_CASE(granule_64k_maps_whole_granules),
@@ -1077,6 +1132,7 @@ static struct kunit_case map_cases[] = {
 	KUNIT_CASE(injected_failures_leak_nothing),
 	KUNIT_CASE(short_unmap_while_undoing_a_map_quarantines),
 	KUNIT_CASE(exhaustion_fails_cleanly),
+	KUNIT_CASE(seed002_never_fails),
 	{}
 };
 

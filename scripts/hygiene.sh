@@ -43,6 +43,19 @@ for line in 6.1 6.12; do
 	count "altdma.ko builds against linux-headers-$kver: W=1 + sparse, $n warnings" "$n"
 done
 
+# the reliability VM's test driver (testmod/) against 6.1, the same way
+kver=$(stock_kernel 6.1) || exit 1
+obj=$ALTDMA_BUILD/oot-6.1-testmod
+rm -rf "$obj" && mkdir -p "$obj"
+cp testmod/Kbuild testmod/*.[ch] "$obj"/
+make -C "/usr/src/linux-headers-$kver" M="$obj" W=1 C=2 modules \
+	>"$obj/build.log" 2>&1
+st=$?
+n=$(grep -c -E 'warning:|error:' "$obj/build.log")
+grep -E 'warning:|error:' "$obj/build.log" | head -20
+[ "$st" -eq 0 ] && [ -f "$obj/altdma_stress.ko" ] || { n=$((n + 1)); tail -n 5 "$obj/build.log"; }
+count "testmod/altdma_stress.ko builds against linux-headers-$kver: W=1 + sparse, $n warnings" "$n"
+
 # modinfo describes every parameter: each one modinfo knows the type of
 # has a description too
 ko=$ALTDMA_BUILD/oot-6.1/altdma.ko
@@ -60,14 +73,16 @@ cp_run() { # cp_run ARGS... FILES...: checkpatch's findings, one per line
 	"$ALTDMA_SRC/scripts/checkpatch.pl" --strict --no-tree --terse \
 		--show-types "$@" 2>&1 | grep -E '^[^:]+:[0-9]+: '
 }
-src=($(ls ./*.c ./*.h kunit/*.c kunit/*.h | grep -v '^./altdma_compat.h$') Kbuild Kconfig)
+src=($(ls ./*.c ./*.h kunit/*.c kunit/*.h testmod/*.c testmod/*.h |
+	grep -v '^./altdma_compat.h$') Kbuild Kconfig testmod/Kbuild)
 out=$(cp_run -f "${src[@]}"; cp_run --ignore LINUX_VERSION_CODE -f ./altdma_compat.h
       grep -n -E 'LINUX_VERSION_CODE|KERNEL_VERSION' "${src[@]}" |
 	sed 's/$/ (a version test outside altdma_compat.h)/')
 n=$(printf '%s' "$out" | grep -c .)
 [ "$n" -eq 0 ] || printf '%s\n' "$out" | head -20
 count "checkpatch --strict (LINUX_VERSION_CODE only in altdma_compat.h): $n findings" "$n"
-out=$("$ALTDMA_SRC/scripts/kernel-doc" -none ./*.c ./*.h kunit/*.c kunit/*.h 2>&1)
+out=$("$ALTDMA_SRC/scripts/kernel-doc" -none ./*.c ./*.h kunit/*.c kunit/*.h \
+	testmod/*.c testmod/*.h 2>&1)
 n=$(printf '%s' "$out" | grep -c .)
 [ "$n" -eq 0 ] || printf '%s\n' "$out" | head -20
 count "kernel-doc -none: $n warnings" "$n"
@@ -76,7 +91,7 @@ count "kernel-doc -none: $n warnings" "$n"
 # and a semantic patch that could not run on a file (EXN) counts too
 obj=$ALTDMA_BUILD/cocci
 rm -rf "$obj" && mkdir -p "$obj"
-cp -r Kbuild ./*.c ./*.h kunit "$obj"/
+cp -r Kbuild ./*.c ./*.h kunit testmod "$obj"/
 make -C "$ALTDMA_SRC" coccicheck MODE=report M="$obj" J="$ALTDMA_JOBS" \
 	>"$obj/coccicheck.log" 2>&1
 st=$?

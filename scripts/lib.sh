@@ -81,3 +81,29 @@ need_pkgs_update() {
 	apt-get update -q >&2 || die "apt-get update failed"
 	mkdir -p "$ALTDMA_BUILD" && touch "$ALTDMA_BUILD/.apt-updated"
 }
+
+# altdma_stock_kver: the newest Debian 6.1 kernel installed, with headers.
+altdma_stock_kver() {
+	stock_kernel 6.1
+}
+
+# altdma_stock_modules ROOT KVER MODULE...: copy MODULE... of the stock
+# kernel KVER and their dependencies into ROOT (decompressed) and list them
+# in ROOT/modules.order in the order to insmod them.
+altdma_stock_modules() {
+	local root=$1 kver=$2 ko base
+	shift 2
+	: >"$root/modules.order"
+	for m in "$@"; do
+		modprobe -S "$kver" --show-depends "$m" |
+			awk '$1 == "insmod" { print $2 }'
+	done | awk '!seen[$0]++' | while read -r ko; do
+		base=$(basename "$ko")
+		case "$ko" in
+		*.xz) xz -dc "$ko" >"$root/${base%.xz}"; base=${base%.xz} ;;
+		*.zst) zstd -qdc "$ko" >"$root/${base%.zst}"; base=${base%.zst} ;;
+		*) cp "$ko" "$root/$base" ;;
+		esac
+		echo "/$base" >>"$root/modules.order"
+	done
+}

@@ -10,7 +10,11 @@
 #     kunit.py under both vIOMMU profiles (scripts/kunit.sh);
 #  4. runs the test VM (scripts/vm-test.sh) on Debian's stock 6.1 kernel,
 #     on the stock 6.12 kernel under both vIOMMU profiles, then on the debug
-#     test kernel under both profiles.
+#     test kernel under both profiles;
+#  5. runs the reliability VM (scripts/vm-stress.sh) on the debug test
+#     kernel: fault injection, exhaustion, untrusted device, stress beside
+#     real I/O, a misusing driver, hot-unplug, sanitizers and kmemleak;
+#     then the unload VM (scripts/vm-unload.sh) on the stock kernel.
 # The last line is "test: N passed, N failed", counting every check of every
 # sub-suite: hygiene, DKMS, every KUnit case, every suite-ran check, every
 # kernel-log check and every VM check.
@@ -54,6 +58,11 @@ add_run vm-stock-6.12-intel "$ALTDMA_REPO/scripts/vm-test.sh" --stock 6.12 intel
 add_run vm-stock-6.12-virtio "$ALTDMA_REPO/scripts/vm-test.sh" --stock 6.12 virtio
 add_run vm-debug-intel "$ALTDMA_REPO/scripts/vm-test.sh" --debug intel
 add_run vm-debug-virtio "$ALTDMA_REPO/scripts/vm-test.sh" --debug virtio
+
+# 5. the reliability VMs: the debug kernel one, and unload on the stock
+#    kernel (where altdma is a module)
+add_run vm-stress "$ALTDMA_REPO/scripts/vm-stress.sh"
+add_run vm-unload "$ALTDMA_REPO/scripts/vm-unload.sh"
 
 echo "test: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -40,6 +40,9 @@ stat_of() { # stat_of PCI-NAME KEY
 
 builtin=
 grep -q altdma_vm=builtin /proc/cmdline && builtin=1
+# kmemleak (debug kernel only): forget what boot left, scan at the end
+KML=/sys/kernel/debug/kmemleak
+[ -e $KML ] && echo scan > $KML && echo clear > $KML
 for m in $(cat /modules.order); do insmod $m; done
 check "virtio disk probed without altdma" wait_for /dev/vda
 if [ -n "$builtin" ]; then
@@ -224,6 +227,14 @@ dmesg > /tmp/dmesg
 check "dmesg: no warning, oops, refusal or leak" \
 	sh -c "! grep -E \"\$BAD\" /tmp/dmesg"
 grep -E "$BAD" /tmp/dmesg
+if [ -e $KML ]; then
+	echo scan > $KML
+	echo scan > $KML
+	cat $KML > /tmp/leaks
+	n=$(grep -c '^unreferenced object' /tmp/leaks)
+	check "kmemleak: $n leaks" [ "$n" -eq 0 ]
+	head -n 60 /tmp/leaks
+fi
 say done
 sync
 poweroff -f

@@ -75,21 +75,12 @@ rm -rf "$root" && mkdir -p "$root"/{bin,dev,proc,sys,tmp,mnt}
 cp /bin/busybox "$root/bin/busybox"
 cp "$ALTDMA_REPO/scripts/vm-init.sh" "$root/init"
 chmod +x "$root/init"
-: >"$root/modules.order"
 if [ -z "$debug" ]; then
 	cp "$mod/altdma.ko" "$root/altdma.ko"
-	for m in $mods; do
-		modprobe -S "$kver" --show-depends "$m" |
-			awk '$1 == "insmod" { print $2 }'
-	done | awk '!seen[$0]++' | while read -r ko; do
-		base=$(basename "$ko")
-		case "$ko" in
-		*.xz) xz -dc "$ko" >"$root/${base%.xz}"; base=${base%.xz} ;;
-		*.zst) zstd -qdc "$ko" >"$root/${base%.zst}"; base=${base%.zst} ;;
-		*) cp "$ko" "$root/$base" ;;
-		esac
-		echo "/$base" >>"$root/modules.order"
-	done
+	# shellcheck disable=SC2086 # $mods is a list of module names
+	altdma_stock_modules "$root" "$kver" $mods
+else
+	: >"$root/modules.order"
 fi
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.gz"
 

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Host half of the hot-unplug test of scripts/vm-stress.sh.
+
+Follows the guest's result file (its second serial port) and, through
+QEMU's QMP socket, removes the device when the guest writes
+"hotplug: unplug N" and adds it back when it writes "hotplug: replug N".
+Each step is logged on stdout; it stops when the guest writes "done" or
+after --timeout seconds.
+
+  qmp-hotplug.py SOCKET RESULTS --id disk1 --add 'driver=...,id=disk1,...'
+"""
+import argparse
+import json
+import socket
+import sys
+import time
+
+
+class Qmp:
+    """A minimal QMP client: one command at a time, events logged."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX)
+        for _ in range(300):
+            try:
+                self.sock.connect(path)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            sys.exit(f"qmp: cannot connect to {path}")
+        self.f = self.sock.makefile("rw")
+        self.f.readline()
+        self.events = []
+        self.cmd("qmp_capabilities")
+
+    def _read(self):
+        msg = json.loads(self.f.readline())
+        if "event" in msg:
+            print(f"qmp: event {msg['event']} {msg.get('data', {})}", flush=True)
+            self.events.append(msg["event"])
+        return msg
+
+    def cmd(self, name, **args):
+        self.f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+        self.f.flush()
+        while True:
+            msg = self._read()
+            if "return" in msg or "error" in msg:
+                print(f"qmp: {name} {args} -> {msg}", flush=True)
+                return msg
+
+    def wait_event(self, name, timeout):
+        self.sock.settimeout(timeout)
+        try:
+            while name not in self.events:
+                self._read()
+        except (socket.timeout, OSError):
+            pass
+        finally:
+            self.sock.settimeout(None)
+        found = name in self.events
+        self.events.clear()
+        return found
+
+
+def device_args(spec):
+    """'driver=x,id=y,k=v' -> dict for device_add."""
+    out = {}
+    for kv in spec.split(","):
+        k, v = kv.split("=", 1)
+        out[k] = v
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("socket")
+    ap.add_argument("results")
+    ap.add_argument("--id", required=True)
+    ap.add_argument("--add", required=True)
+    ap.add_argument("--timeout", type=int, default=1800)
+    a = ap.parse_args()
+
+    q = Qmp(a.socket)
+    done = set()
+    end = time.time() + a.timeout
+    while time.time() < end:
+        try:
+            with open(a.results, errors="replace") as f:
+                lines = [l.strip() for l in f]
+        except OSError:
+            lines = []
+        for line in lines:
+            if line in done or not line.startswith("hotplug: "):
+                continue
+            done.add(line)
+            if line.startswith("hotplug: unplug"):
+                q.cmd("device_del", id=a.id)
+                ok = q.wait_event("DEVICE_DELETED", 60)
+                print(f"qmp: {line}: DEVICE_DELETED {'seen' if ok else 'NOT seen'}",
+                      flush=True)
+            elif line.startswith("hotplug: replug"):
+                q.cmd("device_add", **device_args(a.add))
+        if "done" in lines:
+            break
+        time.sleep(0.3)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# /init of altdma's unload VM (scripts/vm-unload.sh), on Debian's stock
+# kernel. Reports one line per check on /dev/ttyS1, then "done".
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t debugfs debugfs /sys/kernel/debug
+mkdir -p /tmp
+R=/dev/ttyS1
+BLK=0000:00:03.0 NIC0=0000:00:04.0 NIC1=0000:00:05.0
+A=/sys/kernel/debug/altdma
+. /params
+
+say() { echo "$*" > $R; echo "[vm] $*"; }
+check() { # check NAME CMD...
+	n=$1; shift
+	if "$@"; then say "ok: $n"; else say "FAIL: $n"; fi
+}
+wait_for() { # wait_for PATH: up to 20 s
+	i=0
+	while [ ! -e "$1" ] && [ $i -lt 200 ]; do usleep 100000; i=$((i + 1)); done
+	[ -e "$1" ]
+}
+netif_of() {
+	ls /sys/bus/pci/devices/$1/virtio*/net 2>/dev/null | head -n 1
+}
+
+for m in $(cat /modules.order); do insmod $m; done
+wait_for /dev/vda
+check "insmod altdma.ko devices=$BLK,$NIC0 inval=deferred; attach $NIC1 bounce=force" \
+	sh -c "insmod /altdma.ko devices=$BLK,$NIC0 inval=deferred && echo '$NIC1 bounce=force' > $A/attach"
+check "three devices attached" [ "$(wc -l < $A/devices)" -eq 3 ]
+wait_for /dev/vda
+usleep 500000
+
+# seed 002: one coherent buffer kept for good, 10^6 streaming maps through
+# a 512-page IOVA space, on NIC1 without its driver
+echo none > /sys/bus/pci/devices/$NIC1/driver_override
+echo $NIC1 > $A/detach
+echo "$NIC1 iova_pages=512" > $A/attach
+t0=$(date +%s)
+insmod /altdma_stress.ko mode=seed002 devs=$NIC1
+rc=$?
+line=$(dmesg | sed -n 's/.*altdma_stress: \(seed002: .*streaming maps.*\)/\1/p' | tail -n 1)
+check "$line ($(($(date +%s) - t0)) s)" [ $rc -eq 0 ]
+say "figure: $line"
+rmmod altdma_stress
+echo $NIC1 > $A/detach
+echo > /sys/bus/pci/devices/$NIC1/driver_override
+echo "$NIC1 bounce=force" > $A/attach
+wait_for /sys/bus/pci/devices/$NIC1/driver
+usleep 500000
+nic0=$(netif_of $NIC0) nic1=$(netif_of $NIC1)
+ip link set $nic0 up; ip link set $nic1 up
+
+# stress beside disk I/O (the NICs up, their drivers mapping receive buffers)
+dd if=/dev/urandom of=/tmp/pat bs=1M count=8 2>/dev/null
+psum=$(sha256sum < /tmp/pat)
+( i=0; while [ ! -e /tmp/stop ]; do
+	dd if=/tmp/pat of=/dev/vda bs=1M seek=$((i % 4 * 8)) conv=fsync 2>/dev/null
+	i=$((i + 1))
+  done ) & dio=$!
+insmod /altdma_stress.ko mode=stress devs=$BLK,$NIC0,$NIC1 threads=4 secs=$secs
+rc=$?
+line=$(dmesg | sed -n 's/.*altdma_stress: \(stress: .*errors=.*\)/\1/p' | tail -n 1)
+check "$line" [ $rc -eq 0 ]
+say "figure: stock kernel $line"
+rmmod altdma_stress
+touch /tmp/stop
+wait $dio
+echo 3 > /proc/sys/vm/drop_caches
+check "disk: the pattern written beside the stress reads back" \
+	[ "$(dd if=/dev/vda bs=1M count=8 2>/dev/null | sha256sum)" = "$psum" ]
+
+# a driver leaks one mapping on the disk (its page is freed at its rmmod)
+insmod /altdma_stress.ko mode=misuse devs=$BLK
+leaked=$(dmesg | sed -n 's/.*misuse: .*leaked mapping at dma \(0x[0-9a-f]*\).*/\1/p' | tail -n 1)
+check "misuse driver loaded, leaked a map at $leaked" [ -n "$leaked" ]
+disksum=$(sha256sum < /dev/vda)
+
+# unload with everything attached and mapped
+dmesg -c > /dev/null
+check "rmmod altdma with three devices attached and mapping" rmmod altdma
+dmesg > /tmp/unload
+check "unload: every device detached, drivers unbound first" \
+	[ "$(grep -c 'altdma: detached, original domain and DMA ops restored' /tmp/unload)" -eq 3 ]
+check "unload: the leaked map ($leaked) is listed" \
+	grep -q "$BLK: altdma: still live at teardown: dma $leaked, size 100" /tmp/unload
+check "unload: nothing else was left (one leak in all)" \
+	[ "$(grep -c 'still live at teardown: dma' /tmp/unload)" -eq 1 ]
+for d in $NIC0 $NIC1; do
+	check "unload: $d teardown holds no IOVA range and no bounce slot" \
+		grep -q "$d: altdma: teardown: 0 IOVA ranges (0 pages) and 0 bounce slots held, 0 by leaked" /tmp/unload
+done
+check "unload: debugfs gone" [ ! -e $A ]
+check "unload: disk back on its own ops" wait_for /dev/vda
+check "unload: the disk reads the same through the kernel's ops" \
+	[ "$(sha256sum < /dev/vda)" = "$disksum" ]
+usleep 500000
+check "unload: both NICs back" [ -n "$(netif_of $NIC0)" -a -n "$(netif_of $NIC1)" ]
+check "rmmod altdma_stress (frees the leaked page)" rmmod altdma_stress
+
+# and it loads and attaches again
+check "insmod altdma.ko devices=$BLK again; I/O; detach; rmmod" sh -c \
+	"insmod /altdma.ko devices=$BLK && sleep 1 && dd if=/dev/vda of=/dev/null bs=1M count=8 2>/dev/null && echo $BLK > $A/detach && rmmod altdma"
+dmesg > /tmp/all
+export BAD='WARNING:|BUG:|Oops|Call Trace|DMAR: .*fault|failed with error'
+check "dmesg: no warning, oops or DMAR fault" sh -c "! grep -E \"\$BAD\" /tmp/all"
+grep -E "$BAD" /tmp/all
+say done
+sync
+poweroff -f

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The unload VM: Debian's stock 6.1 kernel (where altdma is a module) in
+# QEMU (TCG, -smp 2, q35 + intel-iommu), a virtio-blk disk and two
+# virtio-net NICs behind the vIOMMU. Inside, scripts/vm-unload-init.sh
+# runs testmod/altdma_stress.ko's stress on the three attached devices
+# beside disk I/O, lets it leak one mapping on the disk, then unloads
+# altdma with all three attached and their drivers mapping: every device
+# is detached (driver unbound first), the leak is listed, the drivers come
+# back on the kernel's own ops and the data written through altdma reads
+# the same. Then altdma loads and attaches again.
+#
+#   scripts/vm-unload.sh [--secs N]     stress seconds (default 20)
+#
+# Outputs in $ALTDMA_BUILD/vm-unload/. The last line is
+# "vm-unload: N passed, N failed".
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+secs=20
+[ "${1:-}" = "--secs" ] && secs=$2
+
+need_pkgs busybox-static qemu-system-x86 kmod cpio build-essential \
+	linux-image-amd64 linux-headers-amd64
+kver=$(altdma_stock_kver)
+[ -n "$kver" ] || die "no Debian 6.1 kernel in /boot"
+kdir=/usr/src/linux-headers-$kver
+[ -d "$kdir" ] || die "no $kdir: install linux-headers-$kver"
+out=$ALTDMA_BUILD/vm-unload
+mkdir -p "$out/mod" "$out/testmod"
+cp -p "$ALTDMA_REPO"/Kbuild "$ALTDMA_REPO"/Makefile "$ALTDMA_REPO"/*.c \
+	"$ALTDMA_REPO"/*.h "$out/mod/"
+make -C "$out/mod" KDIR="$kdir" >"$out/build.log" 2>&1 ||
+	{ tail -n 20 "$out/build.log"; die "altdma.ko build failed"; }
+cp -p "$ALTDMA_REPO"/testmod/Kbuild "$ALTDMA_REPO"/testmod/*.[ch] "$out/testmod/"
+make -C "$kdir" M="$out/testmod" modules >>"$out/build.log" 2>&1 ||
+	{ tail -n 20 "$out/build.log"; die "altdma_stress.ko build failed"; }
+
+root=$out/root
+rm -rf "$root" && mkdir -p "$root"/{bin,dev,proc,sys,tmp,mnt}
+cp /bin/busybox "$root/bin/busybox"
+cp "$ALTDMA_REPO/scripts/vm-unload-init.sh" "$root/init"
+chmod +x "$root/init"
+cp "$out/mod/altdma.ko" "$out/testmod/altdma_stress.ko" "$root/"
+echo "secs=$secs" >"$root/params"
+altdma_stock_modules "$root" "$kver" virtio_pci virtio_blk virtio_net
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.gz"
+
+rm -f "$out/disk.img" "$out/results.txt" "$out/console.log"
+truncate -s 64M "$out/disk.img"
+vdev="iommu_platform=on,disable-legacy=on"
+log "booting the unload VM ($kver, TCG, q35 + intel-iommu); console: $out/console.log"
+start=$(date +%s)
+timeout 600 qemu-system-x86_64 -accel tcg -m 1G -smp 2 \
+	-M q35,kernel-irqchip=split -device intel-iommu,intremap=on \
+	-kernel "/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
+	-append "console=ttyS0 intel_iommu=on no_timer_check panic=-1 loglevel=6" \
+	-display none -no-reboot -monitor none \
+	-serial "file:$out/console.log" -serial "file:$out/results.txt" \
+	-drive "if=none,id=d0,file=$out/disk.img,format=raw" \
+	-device "virtio-blk-pci,drive=d0,addr=03.0,$vdev" \
+	-netdev hubport,id=n0,hubid=0 -netdev hubport,id=n1,hubid=0 \
+	-device "virtio-net-pci,netdev=n0,addr=04.0,mac=52:54:00:a1:d0:01,$vdev" \
+	-device "virtio-net-pci,netdev=n1,addr=05.0,mac=52:54:00:a1:d0:02,$vdev"
+st=$?
+secs_run=$(($(date +%s) - start))
+
+tr -d '\r' <"$out/results.txt" >"$out/results.clean" 2>/dev/null
+cat "$out/results.clean"
+pass=$(grep -c '^ok: ' "$out/results.clean")
+fail=$(grep -c '^FAIL: ' "$out/results.clean")
+if ! grep -qx done "$out/results.clean"; then
+	echo "FAIL: the VM did not finish (qemu status $st, see $out/console.log)"
+	fail=$((fail + 1))
+fi
+echo "vm-unload: wall time ${secs_run} s"
+echo "vm-unload: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
