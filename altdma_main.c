@@ -18,6 +18,7 @@
 #include <linux/string.h>
 
 #include "attach.h"
+#include "bench/altdma_bench.h"
 
 static char *devices;
 module_param(devices, charp, 0444);
@@ -77,6 +78,7 @@ static int __init altdma_init(void)
 		return ret;
 	altdma_debugfs_init();
 	attach_param_devices();
+	altdma_bench_init();
 	pr_info("loaded\n");
 	return 0;
 }
@@ -84,6 +86,7 @@ module_init(altdma_init);
 
 static void __exit altdma_exit(void)
 {
+	altdma_bench_exit();
 	altdma_detach_all();
 	altdma_debugfs_exit();
 }
