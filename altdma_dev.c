@@ -7,6 +7,7 @@
 #define pr_fmt(fmt) "altdma: " fmt
 
 #include <linux/dma-map-ops.h>
+#include <linux/hashtable.h>
 #include <linux/log2.h>
 #include <linux/pci.h>
 #include <linux/rcupdate.h>
@@ -15,8 +16,14 @@
 
 #include "dma_iommu_ops.h"
 
-/* struct device pointer -> struct altdma_dev; read under RCU. */
-static DEFINE_XARRAY(altdma_registry);
+/*
+ * struct device pointer -> struct altdma_dev, hashed: read under RCU on
+ * every DMA call (one short chain walk), changed under altdma_registry_lock.
+ */
+#define ALTDMA_REGISTRY_BITS	6
+static DEFINE_HASHTABLE(altdma_registry, ALTDMA_REGISTRY_BITS);
+/* guards changes of altdma_registry */
+static DEFINE_SPINLOCK(altdma_registry_lock);
 
 /* Frames searched for the caller of the DMA API wrapper in a report. */
 #define ALTDMA_REPORT_FRAMES	12
@@ -132,6 +139,7 @@ static int adev_init_iova(struct altdma_dev *adev,
 struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 {
 	struct altdma_dev *adev;
+	unsigned int k;
 	int ret;
 
 	if (!cfg)
@@ -142,6 +150,12 @@ struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 	adev = kzalloc(sizeof(*adev), GFP_KERNEL);
 	if (!adev)
 		return ERR_PTR(-ENOMEM);
+	adev->pcpu = alloc_percpu(struct altdma_dev_pcpu);
+	if (!adev->pcpu) {
+		kfree(adev);
+		return ERR_PTR(-ENOMEM);
+	}
+	INIT_HLIST_NODE(&adev->reg_node);
 	adev->dev = cfg->dev;
 	adev->pt = cfg->pt;
 	adev->pt_priv = cfg->pt_priv;
@@ -154,7 +168,8 @@ struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 	adev->inval = adev->untrusted ? ALTDMA_INVAL_STRICT : cfg->inval;
 	adev->coherent = dev_is_dma_coherent(cfg->dev) &&
 			(!cfg->pt->coherent || cfg->pt->coherent(cfg->pt_priv));
-	xa_init_flags(&adev->recs, XA_FLAGS_LOCK_IRQ);
+	for (k = 0; k < ALTDMA_REC_SHARDS; k++)
+		xa_init_flags(&adev->recs[k], XA_FLAGS_LOCK_IRQ);
 
 	ret = adev_init_iova(adev, cfg);
 	if (ret)
@@ -183,6 +198,7 @@ free_pool:
 free_iova:
 	altdma_iova_domain_destroy(&adev->iovad);
 free_adev:
+	free_percpu(adev->pcpu);
 	kfree(adev);
 	return ERR_PTR(ret);
 }
@@ -190,30 +206,46 @@ free_adev:
 /* Live mappings listed one per line at teardown, at most. */
 #define ALTDMA_LIVE_REPORT_MAX	16
 
-/* Unmap what a driver left mapped from the page tables; list and count it. */
-static unsigned long adev_release_recs(struct altdma_dev *adev)
+/*
+ * Unmap what a driver left mapped in one shard of the records; list the
+ * first of them (@listed were listed before) and count them.
+ */
+static unsigned long release_shard(struct altdma_dev *adev, struct xarray *xa,
+				   unsigned long listed,
+				   struct iommu_iotlb_gather *gather)
 {
-	struct iommu_iotlb_gather gather;
 	struct altdma_rec *rec;
 	unsigned long index, live = 0;
 	unsigned int i;
 
-	iommu_iotlb_gather_init(&gather);
-	xa_for_each(&adev->recs, index, rec) {
+	xa_for_each(xa, index, rec) {
 		if (rec->state == ALTDMA_REC_MAPPED) {
-			if (++live <= ALTDMA_LIVE_REPORT_MAX)
+			if (listed + ++live <= ALTDMA_LIVE_REPORT_MAX)
 				dev_warn(adev->dev, "altdma: still live at teardown: dma %pad, size %zu, dir %u, mapped by %pS\n",
 					 &rec->dma, rec->size, rec->dir,
 					 (void *)rec->caller);
 			for (i = 0; i < rec->nsegs; i++)
 				adev->pt->unmap(adev->pt_priv,
 						rec->iova + rec->segs[i].span_off,
-						rec->segs[i].span_len, &gather);
+						rec->segs[i].span_len, gather);
 		}
 		kfree(rec);
 	}
+	xa_destroy(xa);
+	return live;
+}
+
+/* Unmap what a driver left mapped from the page tables; list and count it. */
+static unsigned long adev_release_recs(struct altdma_dev *adev)
+{
+	struct iommu_iotlb_gather gather;
+	unsigned long live = 0;
+	unsigned int k;
+
+	iommu_iotlb_gather_init(&gather);
+	for (k = 0; k < ALTDMA_REC_SHARDS; k++)
+		live += release_shard(adev, &adev->recs[k], live, &gather);
 	adev->pt->iotlb_sync(adev->pt_priv, &gather);
-	xa_destroy(&adev->recs);
 	return live;
 }
 
@@ -243,6 +275,7 @@ void altdma_dev_destroy(struct altdma_dev *adev)
 	if (adev->pool)
 		altdma_bounce_pool_destroy(adev->pool);
 	altdma_iova_domain_destroy(&adev->iovad);
+	free_percpu(adev->pcpu);
 	kfree(adev);
 }
 
@@ -257,8 +290,16 @@ void altdma_dev_destroy(struct altdma_dev *adev)
  */
 int altdma_dev_register(struct altdma_dev *adev)
 {
-	return xa_insert(&altdma_registry, (unsigned long)adev->dev, adev,
-			 GFP_KERNEL);
+	int ret = 0;
+
+	spin_lock(&altdma_registry_lock);
+	if (altdma_dev_find(adev->dev))
+		ret = -EBUSY;
+	else
+		hash_add_rcu(altdma_registry, &adev->reg_node,
+			     (unsigned long)adev->dev);
+	spin_unlock(&altdma_registry_lock);
+	return ret;
 }
 
 /**
@@ -273,7 +314,10 @@ int altdma_dev_register(struct altdma_dev *adev)
  */
 void altdma_dev_unregister(struct altdma_dev *adev)
 {
-	xa_cmpxchg(&altdma_registry, (unsigned long)adev->dev, adev, NULL, 0);
+	spin_lock(&altdma_registry_lock);
+	if (!hlist_unhashed(&adev->reg_node))
+		hash_del_rcu(&adev->reg_node);
+	spin_unlock(&altdma_registry_lock);
 	synchronize_rcu();
 }
 
@@ -286,14 +330,20 @@ void altdma_dev_unregister(struct altdma_dev *adev)
  */
 struct altdma_dev *altdma_dev_find(struct device *dev)
 {
-	struct altdma_dev *adev;
+	struct altdma_dev *adev, *found = NULL;
 
 	if (!dev)
 		return NULL;
 	rcu_read_lock();
-	adev = xa_load(&altdma_registry, (unsigned long)dev);
+	hash_for_each_possible_rcu(altdma_registry, adev, reg_node,
+				   (unsigned long)dev) {
+		if (adev->dev == dev) {
+			found = adev;
+			break;
+		}
+	}
 	rcu_read_unlock();
-	return adev;
+	return found;
 }
 
 /**
@@ -305,19 +355,25 @@ struct altdma_dev *altdma_dev_find(struct device *dev)
  */
 void altdma_dev_get_stats(struct altdma_dev *adev, struct altdma_dev_stats *st)
 {
-	int k;
+	const struct altdma_dev_pcpu *pc;
+	u64 gone;
+	int k, cpu;
 
 	memset(st, 0, sizeof(*st));
-	st->maps = atomic64_read(&adev->maps);
-	st->unmaps = atomic64_read(&adev->unmaps);
+	for_each_possible_cpu(cpu) {
+		pc = per_cpu_ptr(adev->pcpu, cpu);
+		st->maps += READ_ONCE(pc->maps);
+		st->unmaps += READ_ONCE(pc->unmaps);
+		st->bytes_bounced += READ_ONCE(pc->bytes_bounced);
+		st->iotlb_syncs += READ_ONCE(pc->iotlb_syncs);
+		st->deferred += READ_ONCE(pc->deferred);
+	}
 	st->failed = atomic64_read(&adev->failed);
-	st->bytes_bounced = atomic64_read(&adev->bytes_bounced);
 	st->quarantined = atomic64_read(&adev->quarantined);
-	st->iotlb_syncs = atomic64_read(&adev->iotlb_syncs);
 	st->flush_alls = atomic64_read(&adev->flush_alls);
-	st->deferred = atomic64_read(&adev->deferred);
-	st->live = st->maps - st->unmaps -
-		   atomic64_read(&adev->quarantined_live);
+	gone = st->unmaps + atomic64_read(&adev->quarantined_live);
+	/* per-CPU sums taken while mappings change may cross: never negative */
+	st->live = st->maps > gone ? st->maps - gone : 0;
 	for (k = 0; k < ALTDMA_REFUSE_KINDS; k++) {
 		st->refused[k] = atomic64_read(&adev->refused[k]);
 		st->refused_total += st->refused[k];

@@ -17,8 +17,8 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include "altdma_bench.h"
 #include "attach.h"
-#include "bench/altdma_bench.h"
 
 static char *devices;
 module_param(devices, charp, 0444);

@@ -12,7 +12,7 @@
  *	with a bump allocator (the device must be unbound and on its default
  *	domain)
  *   iova-fast kernel=0|1 npages=1 iters=N
- *   iova-frag kernel=0|1 nfill=262144 iters=N budget_ms=M seed=S
+ *   iova-frag kernel=0|1 nfill=262144 iters=N budget_ms=M seed=S [nocache=1]
  *	the kernel's IOVA allocator or altdma's, alone
  *   mem dev=...
  *	per-domain memory of the altdma context attached to dev, and the
@@ -31,7 +31,8 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
-#include "altdma_bench.h"
+#include "../altdma_bench.h"
+#include "bench.h"
 
 /* guards out_buf and serialises the commands */
 static DEFINE_MUTEX(bench_lock);
@@ -75,6 +76,8 @@ static int bench_kv(struct altdma_bench_args *a, char *key, char *val)
 		a->seed = v;
 	else if (!strcmp(key, "kernel"))
 		a->kernel = v;
+	else if (!strcmp(key, "nocache"))
+		a->nocache = v;
 	else
 		return -EINVAL;
 	return 0;

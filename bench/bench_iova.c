@@ -16,19 +16,20 @@
 #include <linux/vmalloc.h>
 
 #include "../iova_alloc.h"
-#include "altdma_bench.h"
+#include "bench.h"
 
 #define LIMIT32	(DMA_BIT_MASK(32) >> PAGE_SHIFT)
 #define LIMIT48	(DMA_BIT_MASK(48) >> PAGE_SHIFT)
 
-/* One allocator under test: the kernel's or altdma's. */
+/* One allocator under test: the kernel's or altdma's, cached or not. */
 struct bench_iova {
 	bool kernel;
+	bool nocache;
 	struct iova_domain k;
 	struct altdma_iova_domain a;
 };
 
-static int biova_init(struct bench_iova *b, bool kernel,
+static int biova_init(struct bench_iova *b, bool kernel, bool nocache,
 		      unsigned long start_pfn)
 {
 	struct altdma_iova_config cfg = {
@@ -36,10 +37,12 @@ static int biova_init(struct bench_iova *b, bool kernel,
 		.granule = PAGE_SIZE,
 		.start = (dma_addr_t)start_pfn << PAGE_SHIFT,
 		.end = DMA_BIT_MASK(48),
+		.nocache = nocache,
 	};
 	int ret;
 
 	b->kernel = kernel;
+	b->nocache = nocache;
 	if (!kernel)
 		return altdma_iova_domain_init(&b->a, &cfg);
 	ret = iova_cache_get();
@@ -64,6 +67,17 @@ static void biova_destroy(struct bench_iova *b)
 	iova_cache_put();
 }
 
+/* The kernel's tree alone: alloc_iova() and free_iova(), no rcache. */
+static unsigned long kernel_alloc_nocache(struct iova_domain *k,
+					  unsigned long npages)
+{
+	struct iova *iova = alloc_iova(k, npages, LIMIT32, true);
+
+	if (!iova)
+		iova = alloc_iova(k, npages, LIMIT48, true);
+	return iova ? iova->pfn_lo : 0;
+}
+
 static unsigned long biova_alloc(struct bench_iova *b, unsigned long npages)
 {
 	unsigned long pfn;
@@ -73,6 +87,8 @@ static unsigned long biova_alloc(struct bench_iova *b, unsigned long npages)
 		return pfn ?: altdma_iova_alloc(&b->a, npages, LIMIT48,
 						GFP_ATOMIC);
 	}
+	if (b->nocache)
+		return kernel_alloc_nocache(&b->k, npages);
 	pfn = alloc_iova_fast(&b->k, npages, LIMIT32, false);
 	return pfn ?: alloc_iova_fast(&b->k, npages, LIMIT48, true);
 }
@@ -80,7 +96,9 @@ static unsigned long biova_alloc(struct bench_iova *b, unsigned long npages)
 static void biova_free(struct bench_iova *b, unsigned long pfn,
 		       unsigned long npages)
 {
-	if (b->kernel)
+	if (b->kernel && b->nocache)
+		free_iova(&b->k, pfn);
+	else if (b->kernel)
 		free_iova_fast(&b->k, pfn, npages);
 	else
 		altdma_iova_free(&b->a, pfn, npages);
@@ -110,7 +128,7 @@ int altdma_bench_iova_fast(const struct altdma_bench_args *a, char *out,
 	b = kzalloc(sizeof(*b), GFP_KERNEL);
 	if (!b)
 		return -ENOMEM;
-	ret = biova_init(b, a->kernel, 1);
+	ret = biova_init(b, a->kernel, false, 1);
 	if (ret)
 		goto out_free;
 	for (i = 0; i <= a->iters && !ret; i++) {
@@ -208,7 +226,7 @@ static int frag_run(struct frag_state *s, const struct altdma_bench_args *a,
 
 /**
  * altdma_bench_iova_frag() - allocation cost with the 32-bit space full
- * @a: kernel, nfill, iters, budget_ms, seed
+ * @a: kernel, nocache, nfill, iters, budget_ms, seed
  * @out: result text: ranges filled, iterations done, avg/p99/max ns
  * @len: size of @out
  *
@@ -216,6 +234,8 @@ static int frag_run(struct frag_state *s, const struct altdma_bench_args *a,
  * there) and filled with single-page ranges; then each iteration frees one
  * live range at random and allocates two. Every allocation is timed. The
  * loop stops after @a->iters iterations or @a->budget_ms, whichever first.
+ * With @a->nocache the trees work alone: the kernel's alloc_iova() and
+ * free_iova(), altdma's domain without its per-CPU caches.
  *
  * Context: process context, may sleep; the caller serialises commands.
  * Return: 0 or a negative errno.
@@ -240,7 +260,8 @@ int altdma_bench_iova_frag(const struct altdma_bench_args *a, char *out,
 	if (!s->live || !s->ns)
 		goto out;
 	prandom_seed_state(&s->rnd, a->seed);
-	ret = biova_init(&s->b, a->kernel, LIMIT32 + 1 - a->nfill);
+	ret = biova_init(&s->b, a->kernel, a->nocache,
+			 LIMIT32 + 1 - a->nfill);
 	if (ret)
 		goto out;
 	ret = frag_run(s, a, &filled, &done);

@@ -20,7 +20,7 @@
 #include <linux/timekeeping.h>
 
 #include "../dma_iommu_ops.h"
-#include "altdma_bench.h"
+#include "bench.h"
 
 /* The floor's bump allocator hands out IOVAs in [base, base + window). */
 #define FLOOR_BASE	SZ_1G

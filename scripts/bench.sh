@@ -10,6 +10,8 @@
 # one table and JSON.
 #
 #   scripts/bench.sh [--rounds N]   the full benchmark (default 5 rounds)
+#   scripts/bench.sh --profile      function_graph traces of the map and
+#                                   unmap paths (console-smp4.log)
 #   scripts/bench.sh --smoke        one tiny round of every case, no fio:
 #                                   checks that each runs; last line
 #                                   "bench-smoke: N passed, N failed"
@@ -19,10 +21,11 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-smoke= rounds=5
+smoke= profile= rounds=5
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1 ;;
+	--profile) profile=1 smoke=1 ;;
 	--rounds) rounds=$2; shift ;;
 	*) die "unknown argument $1" ;;
 	esac
@@ -101,7 +104,11 @@ boot() {
 }
 
 start=$(date +%s)
-if [ -n "$smoke" ]; then
+if [ -n "$profile" ]; then
+	boot 4 profile
+	sed -n '/=== profile/,$p' "$out/console-smp4.log"
+	exit 0
+elif [ -n "$smoke" ]; then
 	rounds=1
 	boot 4 smoke
 	boot 2 mem

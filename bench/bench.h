@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * altdma's side-by-side benchmarks (built into altdma.ko with BENCH=1):
- * the command file, and the cases it runs.
+ * altdma's side-by-side benchmarks (bench/, built into altdma.ko with
+ * BENCH=1): the arguments of a command and the cases it runs.
  */
-#ifndef _ALTDMA_BENCH_H
-#define _ALTDMA_BENCH_H
+#ifndef _ALTDMA_BENCH_BENCH_H
+#define _ALTDMA_BENCH_BENCH_H
 
 #include <linux/device.h>
 #include <linux/types.h>
@@ -25,6 +25,7 @@
  * @budget_ms: stop a slow case after this long
  * @seed: seed of the pseudo-random choices
  * @kernel: run the kernel's implementation instead of altdma's
+ * @nocache: the IOVA allocators without their per-CPU caches
  *
  * Context: filled by the command parser, read-only afterwards.
  */
@@ -40,6 +41,7 @@ struct altdma_bench_args {
 	unsigned int budget_ms;
 	u32 seed;
 	bool kernel;
+	bool nocache;
 };
 
 int altdma_bench_map(const struct altdma_bench_args *a, char *out, size_t len);
@@ -51,12 +53,4 @@ int altdma_bench_iova_frag(const struct altdma_bench_args *a, char *out,
 			   size_t len);
 int altdma_bench_mem(const struct altdma_bench_args *a, char *out, size_t len);
 
-#ifdef CONFIG_ALTDMA_BENCH
-void altdma_bench_init(void);
-void altdma_bench_exit(void);
-#else
-static inline void altdma_bench_init(void) { }
-static inline void altdma_bench_exit(void) { }
-#endif
-
-#endif /* _ALTDMA_BENCH_H */
+#endif /* _ALTDMA_BENCH_BENCH_H */
