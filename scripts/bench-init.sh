@@ -8,7 +8,8 @@
 #   ok: ... / FAIL: ...   a check (a contender could be set up and ran)
 # The last line is "done". Kernel arguments: bench_mode=full|smoke|mem,
 # bench_rounds=N; bench_mode=profile prints function_graph traces of the
-# map and unmap paths on the console instead.
+# map and unmap paths on the console instead; bench_mode=mapbench (on the
+# debug test kernel, altdma built in) runs the kernel's dma_map_benchmark.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -40,7 +41,9 @@ if [ "$mode" = smoke ]; then it4=50 it64=20 it1m=5 itf=200 nfill=4096 fit=200
 else it4=2000 it64=1000 it1m=200 itf=2000 nfill=262144 fit=20000; fi
 
 for m in $(cat /modules.order); do insmod $m; done
-check "insmod altdma.ko (with the benchmarks)" insmod /altdma.ko
+if [ -e /altdma.ko ]; then
+	check "insmod altdma.ko (with the benchmarks)" insmod /altdma.ko
+fi
 check "virtio disk probed" wait_for /dev/vda
 grp=$(basename "$(readlink $D/iommu_group)")
 T=/sys/kernel/iommu_groups/$grp/type
@@ -186,7 +189,47 @@ profile_one() { # profile_one CONTENDER SIZE
 	teardown $1
 }
 
+# mapbench: the kernel's own kernel/dma/map_benchmark.c (debug test kernel,
+# altdma built in) bound to the disk through driver_override, driven by
+# tools/testing/selftests/dma/dma_map_benchmark, on the kernel's ops and on
+# altdma's in turn
+mapbench_one() { # mapbench_one ROUND CONTENDER
+	unbind
+	echo dma_map_benchmark > $D/driver_override
+	case $2 in
+	kernel-lazy) echo DMA-FQ > $T; echo $BLK > /sys/bus/pci/drivers_probe ;;
+	kernel-strict) echo DMA > $T; echo $BLK > /sys/bus/pci/drivers_probe ;;
+	altdma-deferred) echo "$BLK inval=deferred" > $A/attach ;;
+	altdma-strict) echo "$BLK inval=strict" > $A/attach ;;
+	esac
+	if [ "$(basename "$(readlink $D/driver)")" != dma_map_benchmark ]; then
+		say "FAIL: mapbench: dma_map_benchmark not bound on $2"
+	else
+		for t in 1 $ncpu; do
+			out=$(dma_map_benchmark -t $t -s 2 -g 1 -b 32 2>&1)
+			m=$(echo "$out" | sed -n 's/.*average map latency(us):\([0-9.]*\).*/\1/p')
+			u=$(echo "$out" | sed -n 's/.*average unmap latency(us):\([0-9.]*\).*/\1/p')
+			if [ -n "$m" ] && [ -n "$u" ]; then
+				say "R round=$1 case=mapbench threads=$t contender=$2 map_us=$m unmap_us=$u"
+			else
+				say "FAIL: mapbench $2 -t $t: $(echo $out | head -c 200)"
+			fi
+		done
+	fi
+	case $2 in altdma-*) echo $BLK > $A/detach ;; esac
+	unbind
+}
+
 case $mode in
+mapbench)
+	r=1
+	while [ $r -le $rounds ]; do
+		for c in $(rotate $r kernel-lazy altdma-deferred kernel-strict altdma-strict); do
+			mapbench_one $r $c
+		done
+		r=$((r + 1))
+	done
+	;;
 profile)
 	mount -t tracefs tracefs /sys/kernel/tracing
 	echo altdma_bench_none > $D/driver_override

@@ -12,6 +12,9 @@
 #   scripts/bench.sh [--rounds N]   the full benchmark (default 5 rounds)
 #   scripts/bench.sh --profile      function_graph traces of the map and
 #                                   unmap paths (console-smp4.log)
+#   scripts/bench.sh --mapbench     cross-check of (a) with the kernel's own
+#                                   kernel/dma/map_benchmark.c on the debug
+#                                   test kernel (altdma built in)
 #   scripts/bench.sh --smoke        one tiny round of every case, no fio:
 #                                   checks that each runs; last line
 #                                   "bench-smoke: N passed, N failed"
@@ -21,17 +24,21 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-smoke= profile= rounds=5
+smoke= profile= mapbench= rounds=5
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1 ;;
 	--profile) profile=1 smoke=1 ;;
+	--mapbench) mapbench=1 ;;
 	--rounds) rounds=$2; shift ;;
 	*) die "unknown argument $1" ;;
 	esac
 	shift
 done
 
+if [ -n "$mapbench" ]; then
+	exec "$ALTDMA_REPO/scripts/bench-mapbench.sh" "$rounds"
+fi
 pkgs=(busybox-static qemu-system-x86 kmod cpio build-essential python3
 	linux-image-amd64 linux-headers-amd64)
 [ -n "$smoke" ] || pkgs+=(fio)
