@@ -168,56 +168,37 @@ fio_round() { # fio_round ROUND
 # profile: function_graph times of one contender's map and unmap (the
 # children of altdma_map_page/altdma_unmap_page, or of the kernel's
 # iommu_dma_map_page/iommu_dma_unmap_page), for the console
-profile_one() { # profile_one CONTENDER SIZE
+profile_one() { # profile_one CONTENDER SIZE [FUNCTIONS]
 	setup $1 || { say "FAIL: profile: set up $1"; return; }
 	bench "case=p contender=$1 size=$2 warm" map dev=$BLK size=$2 threads=1 iters=2000
 	F=/sys/kernel/tracing
 	echo 0 > $F/tracing_on
 	echo function_graph > $F/current_tracer
+	echo 1 > $F/options/funcgraph-tail
 	echo 3 > $F/max_graph_depth
 	case $1 in
-	altdma-*) echo altdma_map_page altdma_unmap_page > $F/set_graph_function ;;
-	*) echo iommu_dma_map_page iommu_dma_unmap_page > $F/set_graph_function ;;
+	altdma-*) fns="altdma_map_page altdma_unmap_page" ;;
+	*) fns="iommu_dma_map_page iommu_dma_unmap_page" ;;
 	esac
+	echo ${3:-$fns} > $F/set_graph_function
 	echo > $F/trace
 	echo 1 > $F/tracing_on
-	echo map dev=$BLK size=$2 threads=1 iters=20 > $B
+	echo map dev=$BLK size=$2 threads=1 iters=600 > $B
 	echo 0 > $F/tracing_on
-	echo "=== profile $1 size $2" > /dev/console
-	grep -v '^#' $F/trace | tail -n 120 > /dev/console
+	# total traced time and calls per function, over 600 map+unmap pairs
+	# (tracing slows every call: compare shares, not absolute times)
+	echo "=== profile $1 size $2 (${3:-$fns}): us per function over 600 pairs, calls" > /dev/console
+	grep -v '^#' $F/trace | awk -F'|' '
+		$1 ~ /us/ {
+			d = $1; sub(/^[^)]*\)/, "", d); gsub(/[^0-9.]/, "", d)
+			f = $2; gsub(/[ ;{}()]|\/\*|\*\//, "", f)
+			sub(/\[altdma\]/, "", f)
+			t[f] += d; n[f]++
+		}
+		END { for (f in t) printf "%10.0f %6d %s\n", t[f], n[f], f }' |
+		sort -rn | head -n 30 > /dev/console
 	echo nop > $F/current_tracer
 	teardown $1
-}
-
-# mapbench: the kernel's own kernel/dma/map_benchmark.c (debug test kernel,
-# altdma built in) bound to the disk through driver_override, driven by
-# tools/testing/selftests/dma/dma_map_benchmark, on the kernel's ops and on
-# altdma's in turn
-mapbench_one() { # mapbench_one ROUND CONTENDER
-	unbind
-	echo dma_map_benchmark > $D/driver_override
-	case $2 in
-	kernel-lazy) echo DMA-FQ > $T; echo $BLK > /sys/bus/pci/drivers_probe ;;
-	kernel-strict) echo DMA > $T; echo $BLK > /sys/bus/pci/drivers_probe ;;
-	altdma-deferred) echo "$BLK inval=deferred" > $A/attach ;;
-	altdma-strict) echo "$BLK inval=strict" > $A/attach ;;
-	esac
-	if [ "$(basename "$(readlink $D/driver)")" != dma_map_benchmark ]; then
-		say "FAIL: mapbench: dma_map_benchmark not bound on $2"
-	else
-		for t in 1 $ncpu; do
-			out=$(dma_map_benchmark -t $t -s 2 -g 1 -b 32 2>&1)
-			m=$(echo "$out" | sed -n 's/.*average map latency(us):\([0-9.]*\).*/\1/p')
-			u=$(echo "$out" | sed -n 's/.*average unmap latency(us):\([0-9.]*\).*/\1/p')
-			if [ -n "$m" ] && [ -n "$u" ]; then
-				say "R round=$1 case=mapbench threads=$t contender=$2 map_us=$m unmap_us=$u"
-			else
-				say "FAIL: mapbench $2 -t $t: $(echo $out | head -c 200)"
-			fi
-		done
-	fi
-	case $2 in altdma-*) echo $BLK > $A/detach ;; esac
-	unbind
 }
 
 case $mode in
@@ -232,11 +213,14 @@ mapbench)
 	;;
 profile)
 	mount -t tracefs tracefs /sys/kernel/tracing
+	echo 16384 > /sys/kernel/tracing/buffer_size_kb
 	echo altdma_bench_none > $D/driver_override
 	unbind
 	for c in kernel-lazy altdma-deferred kernel-strict altdma-strict; do
 		profile_one $c 4096
 	done
+	profile_one altdma-deferred 4096 "altdma_iova_alloc altdma_iova_free"
+	profile_one kernel-lazy 4096 "alloc_iova_fast free_iova_fast"
 	;;
 mem)
 	mem_run
