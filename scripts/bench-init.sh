@@ -165,6 +165,37 @@ fio_round() { # fio_round ROUND
 	done
 }
 
+# mapbench: the kernel's own kernel/dma/map_benchmark.c (debug test kernel,
+# altdma built in) bound to the disk through driver_override, driven by
+# tools/testing/selftests/dma/dma_map_benchmark, on the kernel's ops and on
+# altdma's in turn
+mapbench_one() { # mapbench_one ROUND CONTENDER
+	unbind
+	echo dma_map_benchmark > $D/driver_override
+	case $2 in
+	kernel-lazy) echo DMA-FQ > $T; echo $BLK > /sys/bus/pci/drivers_probe ;;
+	kernel-strict) echo DMA > $T; echo $BLK > /sys/bus/pci/drivers_probe ;;
+	altdma-deferred) echo "$BLK inval=deferred" > $A/attach ;;
+	altdma-strict) echo "$BLK inval=strict" > $A/attach ;;
+	esac
+	if [ "$(basename "$(readlink $D/driver)")" != dma_map_benchmark ]; then
+		say "FAIL: mapbench: dma_map_benchmark not bound on $2"
+	else
+		for t in 1 $ncpu; do
+			out=$(dma_map_benchmark -t $t -s 2 -g 1 -b 32 2>&1)
+			m=$(echo "$out" | sed -n 's/.*average map latency(us):\([0-9.]*\).*/\1/p')
+			u=$(echo "$out" | sed -n 's/.*average unmap latency(us):\([0-9.]*\).*/\1/p')
+			if [ -n "$m" ] && [ -n "$u" ]; then
+				say "R round=$1 case=mapbench threads=$t contender=$2 map_us=$m unmap_us=$u"
+			else
+				say "FAIL: mapbench $2 -t $t: $(echo $out | head -c 200)"
+			fi
+		done
+	fi
+	case $2 in altdma-*) echo $BLK > $A/detach ;; esac
+	unbind
+}
+
 # profile: function_graph times of one contender's map and unmap (the
 # children of altdma_map_page/altdma_unmap_page, or of the kernel's
 # iommu_dma_map_page/iommu_dma_unmap_page), for the console

@@ -74,4 +74,4 @@ for t in sorted({r["threads"] for r in recs}, key=int):
             ratios.append("%.2f" % statistics.median(per) if per else "-")
         print("| " + " | ".join(row + ratios) + " |")
 PY
-grep -qx done "$out/results.clean"
+grep -qx done "$out/results.clean" && grep -q '^R ' "$out/results.clean"
