@@ -8,6 +8,7 @@
 
 #include <linux/dma-map-ops.h>
 #include <linux/error-injection.h>
+#include <linux/hashtable.h>
 #include <linux/log2.h>
 #include <linux/pci.h>
 #include <linux/rcupdate.h>
@@ -17,8 +18,14 @@
 #include "altdma_trace.h"
 #include "dma_iommu_ops.h"
 
-/* struct device pointer -> struct altdma_dev; read under RCU. */
-static DEFINE_XARRAY(altdma_registry);
+/*
+ * struct device pointer -> struct altdma_dev, hashed: read under RCU on
+ * every DMA call (one short chain walk), changed under altdma_registry_lock.
+ */
+#define ALTDMA_REGISTRY_BITS	6
+static DEFINE_HASHTABLE(altdma_registry, ALTDMA_REGISTRY_BITS);
+/* guards changes of altdma_registry */
+static DEFINE_SPINLOCK(altdma_registry_lock);
 
 /* Frames searched for the caller of the DMA API wrapper in a report. */
 #define ALTDMA_REPORT_FRAMES	12
@@ -131,19 +138,37 @@ static void adev_users_gone(struct percpu_ref *ref)
 	complete(&adev->users_gone);
 }
 
-/* A zeroed context with its users reference (one allocation point). */
+/*
+ * A zeroed context with its users reference and its per-CPU counters (one
+ * allocation point).
+ */
 static noinline __noipa struct altdma_dev *adev_alloc(void)
 {
 	struct altdma_dev *adev = kzalloc(sizeof(*adev), GFP_KERNEL);
 
 	if (!adev)
 		return NULL;
+	adev->pcpu = alloc_percpu(struct altdma_dev_pcpu);
+	if (!adev->pcpu)
+		goto free_adev;
 	init_completion(&adev->users_gone);
-	if (percpu_ref_init(&adev->users, adev_users_gone, 0, GFP_KERNEL)) {
-		kfree(adev);
-		return NULL;
-	}
+	if (percpu_ref_init(&adev->users, adev_users_gone, 0, GFP_KERNEL))
+		goto free_pcpu;
 	return adev;
+
+free_pcpu:
+	free_percpu(adev->pcpu);
+free_adev:
+	kfree(adev);
+	return NULL;
+}
+
+/* Free what adev_alloc() allocated. */
+static void adev_free(struct altdma_dev *adev)
+{
+	percpu_ref_exit(&adev->users);
+	free_percpu(adev->pcpu);
+	kfree(adev);
 }
 
 ALLOW_ERROR_INJECTION(adev_alloc, NULL);
@@ -168,6 +193,7 @@ ALLOW_ERROR_INJECTION(altdma_fq_init, ERRNO);
 struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 {
 	struct altdma_dev *adev;
+	unsigned int k;
 	int ret;
 
 	if (!cfg)
@@ -178,6 +204,7 @@ struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 	adev = adev_alloc();
 	if (!adev)
 		return ERR_PTR(-ENOMEM);
+	INIT_HLIST_NODE(&adev->reg_node);
 	adev->dev = cfg->dev;
 	adev->pt = cfg->pt;
 	adev->pt_priv = cfg->pt_priv;
@@ -190,11 +217,12 @@ struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 	adev->inval = adev->untrusted ? ALTDMA_INVAL_STRICT : cfg->inval;
 	adev->coherent = dev_is_dma_coherent(cfg->dev) &&
 			(!cfg->pt->coherent || cfg->pt->coherent(cfg->pt_priv));
-	xa_init_flags(&adev->recs, XA_FLAGS_LOCK_IRQ);
+	for (k = 0; k < ALTDMA_REC_SHARDS; k++)
+		xa_init_flags(&adev->recs[k], XA_FLAGS_LOCK_IRQ);
 
 	ret = adev_init_iova(adev, cfg);
 	if (ret)
-		goto exit_ref;
+		goto free_adev;
 	if (adev->bounce == ALTDMA_BOUNCE_FORCE ||
 	    (adev->bounce == ALTDMA_BOUNCE_AUTO && adev->untrusted)) {
 		adev->pool = altdma_bounce_pool_create(dev_name(cfg->dev),
@@ -218,39 +246,54 @@ free_pool:
 		altdma_bounce_pool_destroy(adev->pool);
 free_iova:
 	altdma_iova_domain_destroy(&adev->iovad);
-exit_ref:
-	percpu_ref_exit(&adev->users);
-	kfree(adev);
+free_adev:
+	adev_free(adev);
 	return ERR_PTR(ret);
 }
 
 /* Live mappings listed one per line at teardown, at most. */
 #define ALTDMA_LIVE_REPORT_MAX	16
 
-/* Unmap what a driver left mapped from the page tables; list and count it. */
-static unsigned long adev_release_recs(struct altdma_dev *adev)
+/*
+ * Unmap what a driver left mapped in one shard of the records; list the
+ * first of them (@listed were listed before) and count them.
+ */
+static unsigned long release_shard(struct altdma_dev *adev, struct xarray *xa,
+				   unsigned long listed,
+				   struct iommu_iotlb_gather *gather)
 {
-	struct iommu_iotlb_gather gather;
 	struct altdma_rec *rec;
 	unsigned long index, live = 0;
 	unsigned int i;
 
-	iommu_iotlb_gather_init(&gather);
-	xa_for_each(&adev->recs, index, rec) {
+	xa_for_each(xa, index, rec) {
 		if (rec->state == ALTDMA_REC_MAPPED) {
-			if (++live <= ALTDMA_LIVE_REPORT_MAX)
+			if (listed + ++live <= ALTDMA_LIVE_REPORT_MAX)
 				dev_warn(adev->dev, "altdma: still live at teardown: dma %pad, size %zu, dir %u, mapped by %pS\n",
 					 &rec->dma, rec->size, rec->dir,
 					 (void *)rec->caller);
 			for (i = 0; i < rec->nsegs; i++)
 				adev->pt->unmap(adev->pt_priv,
 						rec->iova + rec->segs[i].span_off,
-						rec->segs[i].span_len, &gather);
+						rec->segs[i].span_len, gather);
 		}
 		kfree(rec);
 	}
+	xa_destroy(xa);
+	return live;
+}
+
+/* Unmap what a driver left mapped from the page tables; list and count it. */
+static unsigned long adev_release_recs(struct altdma_dev *adev)
+{
+	struct iommu_iotlb_gather gather;
+	unsigned long live = 0;
+	unsigned int k;
+
+	iommu_iotlb_gather_init(&gather);
+	for (k = 0; k < ALTDMA_REC_SHARDS; k++)
+		live += release_shard(adev, &adev->recs[k], live, &gather);
 	adev->pt->iotlb_sync(adev->pt_priv, &gather);
-	xa_destroy(&adev->recs);
 	return live;
 }
 
@@ -298,8 +341,19 @@ void altdma_dev_destroy(struct altdma_dev *adev)
 	if (adev->pool)
 		altdma_bounce_pool_destroy(adev->pool);
 	altdma_iova_domain_destroy(&adev->iovad);
-	percpu_ref_exit(&adev->users);
-	kfree(adev);
+	adev_free(adev);
+}
+
+/* The registered context of @dev; called under rcu_read_lock(). */
+static struct altdma_dev *registry_lookup(struct device *dev)
+{
+	struct altdma_dev *adev;
+
+	hash_for_each_possible_rcu(altdma_registry, adev, reg_node,
+				   (unsigned long)dev)
+		if (adev->dev == dev)
+			return adev;
+	return NULL;
 }
 
 /**
@@ -313,8 +367,16 @@ void altdma_dev_destroy(struct altdma_dev *adev)
  */
 int altdma_dev_register(struct altdma_dev *adev)
 {
-	return xa_insert(&altdma_registry, (unsigned long)adev->dev, adev,
-			 GFP_KERNEL);
+	int ret = 0;
+
+	spin_lock(&altdma_registry_lock);
+	if (altdma_dev_find(adev->dev))
+		ret = -EBUSY;
+	else
+		hash_add_rcu(altdma_registry, &adev->reg_node,
+			     (unsigned long)adev->dev);
+	spin_unlock(&altdma_registry_lock);
+	return ret;
 }
 
 ALLOW_ERROR_INJECTION(altdma_dev_register, ERRNO);
@@ -333,9 +395,15 @@ ALLOW_ERROR_INJECTION(altdma_dev_register, ERRNO);
  */
 void altdma_dev_unregister(struct altdma_dev *adev)
 {
-	xa_cmpxchg(&altdma_registry, (unsigned long)adev->dev, adev, NULL, 0);
+	spin_lock(&altdma_registry_lock);
+	if (!hlist_unhashed(&adev->reg_node))
+		hash_del_rcu(&adev->reg_node);
+	spin_unlock(&altdma_registry_lock);
+	/* no new op gets it; wait for those that hold it */
 	percpu_ref_kill(&adev->users);
 	wait_for_completion(&adev->users_gone);
+	/* and for lookups that found it but failed to take it */
+	synchronize_rcu();
 }
 
 /**
@@ -352,7 +420,7 @@ struct altdma_dev *altdma_dev_find(struct device *dev)
 	if (!dev)
 		return NULL;
 	rcu_read_lock();
-	adev = xa_load(&altdma_registry, (unsigned long)dev);
+	adev = registry_lookup(dev);
 	rcu_read_unlock();
 	return adev;
 }
@@ -374,7 +442,7 @@ struct altdma_dev *altdma_dev_get(struct device *dev)
 	if (!dev)
 		return NULL;
 	rcu_read_lock();
-	adev = xa_load(&altdma_registry, (unsigned long)dev);
+	adev = registry_lookup(dev);
 	if (adev && !percpu_ref_tryget_live(&adev->users))
 		adev = NULL;
 	rcu_read_unlock();
@@ -402,19 +470,25 @@ void altdma_dev_put(struct altdma_dev *adev)
  */
 void altdma_dev_get_stats(struct altdma_dev *adev, struct altdma_dev_stats *st)
 {
-	int k;
+	const struct altdma_dev_pcpu *pc;
+	u64 gone;
+	int k, cpu;
 
 	memset(st, 0, sizeof(*st));
-	st->maps = atomic64_read(&adev->maps);
-	st->unmaps = atomic64_read(&adev->unmaps);
+	for_each_possible_cpu(cpu) {
+		pc = per_cpu_ptr(adev->pcpu, cpu);
+		st->maps += READ_ONCE(pc->maps);
+		st->unmaps += READ_ONCE(pc->unmaps);
+		st->bytes_bounced += READ_ONCE(pc->bytes_bounced);
+		st->iotlb_syncs += READ_ONCE(pc->iotlb_syncs);
+		st->deferred += READ_ONCE(pc->deferred);
+	}
 	st->failed = atomic64_read(&adev->failed);
-	st->bytes_bounced = atomic64_read(&adev->bytes_bounced);
 	st->quarantined = atomic64_read(&adev->quarantined);
-	st->iotlb_syncs = atomic64_read(&adev->iotlb_syncs);
 	st->flush_alls = atomic64_read(&adev->flush_alls);
-	st->deferred = atomic64_read(&adev->deferred);
-	st->live = st->maps - st->unmaps -
-		   atomic64_read(&adev->quarantined_live);
+	gone = st->unmaps + atomic64_read(&adev->quarantined_live);
+	/* per-CPU sums taken while mappings change may cross: never negative */
+	st->live = st->maps > gone ? st->maps - gone : 0;
 	for (k = 0; k < ALTDMA_REFUSE_KINDS; k++) {
 		st->refused[k] = atomic64_read(&adev->refused[k]);
 		st->refused_total += st->refused[k];

@@ -17,6 +17,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include "altdma_bench.h"
 #include "attach.h"
 
 module_param_named(callers, altdma_track_callers, bool, 0644);
@@ -83,6 +84,7 @@ static int __init altdma_init(void)
 		return ret;
 	altdma_debugfs_init();
 	attach_param_devices();
+	altdma_bench_init();
 	pr_info("loaded\n");
 	return 0;
 }
@@ -90,6 +92,7 @@ module_init(altdma_init);
 
 static void __exit altdma_exit(void)
 {
+	altdma_bench_exit();
 	altdma_attach_exit();
 	altdma_debugfs_exit();
 }

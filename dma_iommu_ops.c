@@ -193,7 +193,7 @@ static int seg_prepare(struct altdma_dev *adev, struct altdma_rec_seg *seg,
 		seg->bounce = slot.data;
 		seg->span_phys = slot.span_start;
 		seg->span_len = slot.span_len;
-		atomic64_add(seg->len, &adev->bytes_bounced);
+		this_cpu_add(adev->pcpu->bytes_bounced, seg->len);
 		trace_altdma_bounce(adev->dev, seg->orig, seg->bounce, seg->len,
 				    dir, true);
 		return 0;
@@ -249,11 +249,15 @@ static bool spans_unmap(struct altdma_dev *adev, struct altdma_rec *rec,
 static void iotlb_sync(struct altdma_dev *adev,
 		       struct iommu_iotlb_gather *gather)
 {
-	u64 nr;
+	struct altdma_dev_stats st;
 
 	adev->pt->iotlb_sync(adev->pt_priv, gather);
-	nr = atomic64_inc_return(&adev->iotlb_syncs);
-	trace_altdma_flush(adev->dev, false, nr);
+	this_cpu_inc(adev->pcpu->iotlb_syncs);
+	/* the device's total, summed over the CPUs only when traced */
+	if (trace_altdma_flush_enabled()) {
+		altdma_dev_get_stats(adev, &st);
+		trace_altdma_flush(adev->dev, false, st.iotlb_syncs);
+	}
 }
 
 /*
@@ -355,20 +359,21 @@ static noinline __noipa int rec_publish(struct altdma_dev *adev,
 					struct altdma_rec *rec)
 {
 	struct altdma_rec *old;
-	unsigned long flags;
+	unsigned long flags, index;
+	struct xarray *xa;
 
 	rec->state = ALTDMA_REC_MAPPED;
-	xa_lock_irqsave(&adev->recs, flags);
 	/* keyed by the address the driver gets back and will unmap */
-	old = __xa_store(&adev->recs, rec->dma >> adev->shift, rec,
-			 GFP_ATOMIC);
-	xa_unlock_irqrestore(&adev->recs, flags);
+	xa = altdma_recs_of(adev, rec->dma, &index);
+	xa_lock_irqsave(xa, flags);
+	old = __xa_store(xa, index, rec, GFP_ATOMIC);
+	xa_unlock_irqrestore(xa, flags);
 	if (xa_is_err(old))
 		return xa_err(old);
 	/* a tombstone of an earlier mapping at this IOVA page */
 	if (old)
 		kfree_rcu(old, rcu);
-	atomic64_inc(&adev->maps);
+	this_cpu_inc(adev->pcpu->maps);
 	return 0;
 }
 
@@ -404,9 +409,12 @@ static struct altdma_rec *rec_claim(struct altdma_dev *adev, dma_addr_t dma,
 {
 	enum altdma_refusal kind = ALTDMA_REFUSE_KINDS;
 	struct altdma_rec *rec;
+	unsigned long index;
+	struct xarray *xa;
 
+	xa = altdma_recs_of(adev, dma, &index);
 	rcu_read_lock();
-	rec = xa_load(&adev->recs, dma >> adev->shift);
+	rec = xa_load(xa, index);
 	if (!rec || rec->dma != dma)
 		kind = ALTDMA_REFUSE_UNKNOWN;
 	/* pairs with the release stores of the state: the fields are set */
@@ -495,7 +503,7 @@ static bool rec_release(struct altdma_dev *adev, struct altdma_rec *rec,
 	if (strict)
 		iotlb_sync(adev, &gather);
 	rec_sync_unmap(adev, rec, attrs, true);
-	atomic64_inc(&adev->unmaps);
+	this_cpu_inc(adev->pcpu->unmaps);
 	/* pairs with the acquire in rec_claim(): the teardown is complete */
 	smp_store_release(&rec->state, ALTDMA_REC_RELEASED);
 	if (strict)
@@ -725,12 +733,15 @@ static void sync_sg(struct device *dev, struct scatterlist *sgl, int nents,
 	dma_addr_t dma = sgl ? sg_dma_address(sgl) : DMA_MAPPING_ERROR;
 	enum altdma_refusal kind = ALTDMA_REFUSE_KINDS;
 	struct altdma_rec *rec;
+	unsigned long index;
+	struct xarray *xa;
 	unsigned int i;
 
 	if (!adev)
 		return;
+	xa = altdma_recs_of(adev, dma, &index);
 	rcu_read_lock();
-	rec = xa_load(&adev->recs, dma >> adev->shift);
+	rec = xa_load(xa, index);
 	if (!rec || rec->dma != dma || rec->type != ALTDMA_MAP_SG)
 		kind = ALTDMA_REFUSE_UNKNOWN;
 	else if (READ_ONCE(rec->state) != ALTDMA_REC_MAPPED)

@@ -21,6 +21,13 @@
 #include "iova_alloc.h"
 #include "swiotlb_bounce.h"
 
+/*
+ * Mapping records are spread over this many xarrays by IOVA page, so that
+ * maps on different CPUs (which get different IOVAs from their own caches)
+ * rarely take the same lock.
+ */
+#define ALTDMA_REC_SHARDS	8
+
 /* Entries in one CPU's deferred-invalidation queue. */
 #define ALTDMA_FQ_SIZE		256
 /* Longest an unmapped IOVA waits for its flush in deferred mode, in ms. */
@@ -294,8 +301,29 @@ struct altdma_dev_stats {
 };
 
 /**
+ * struct altdma_dev_pcpu - one CPU's share of a context's hot counters
+ * @maps: see &altdma_dev_stats
+ * @unmaps: see &altdma_dev_stats
+ * @bytes_bounced: see &altdma_dev_stats
+ * @iotlb_syncs: see &altdma_dev_stats
+ * @deferred: see &altdma_dev_stats
+ *
+ * Context: updated with this_cpu ops from any context; summed by
+ * altdma_dev_get_stats() without a lock (a snapshot taken while mappings
+ * change may be off by the calls in flight).
+ */
+struct altdma_dev_pcpu {
+	u64 maps;
+	u64 unmaps;
+	u64 bytes_bounced;
+	u64 iotlb_syncs;
+	u64 deferred;
+};
+
+/**
  * struct altdma_dev - altdma's state for one device
  * @dev: the device
+ * @reg_node: in the registry's hash table (RCU)
  * @pt: page-table backend
  * @pt_priv: its private data
  * @iovad: the device's IOVA space
@@ -306,22 +334,19 @@ struct altdma_dev_stats {
  * @untrusted: the device is untrusted
  * @inval: &enum altdma_inval_mode in force
  * @coherent: the device snoops CPU caches
- * @recs: mapping records by first IOVA page; read under RCU, stored and
- *	erased with the xarray's own lock (interrupts off)
+ * @recs: mapping records by the IOVA page of the address the driver got,
+ *	in %ALTDMA_REC_SHARDS xarrays (see altdma_recs_of()); read under RCU,
+ *	stored and erased with each xarray's own lock (interrupts off)
  * @fq: per-CPU flush queues (deferred mode only, else NULL)
  * @fq_timer: flushes the queues %ALTDMA_FQ_TIMEOUT_MS after an entry
  * @fq_started: flushes started
  * @fq_finished: flushes finished
- * @maps: see &altdma_dev_stats
- * @unmaps: see &altdma_dev_stats
+ * @pcpu: per-CPU maps, unmaps, bytes_bounced, iotlb_syncs, deferred
  * @failed: see &altdma_dev_stats
- * @bytes_bounced: see &altdma_dev_stats
  * @refused: see &altdma_dev_stats
  * @quarantined: see &altdma_dev_stats
  * @quarantined_live: quarantines of published mappings (no longer live)
- * @iotlb_syncs: see &altdma_dev_stats
  * @flush_alls: see &altdma_dev_stats
- * @deferred: see &altdma_dev_stats
  * @reported: kinds of refusal (bit per &enum altdma_refusal) and
  *	quarantine (bit %ALTDMA_REFUSE_KINDS) already reported
  * @users: held by every DMA op while it uses the context (taken under RCU
@@ -331,6 +356,7 @@ struct altdma_dev_stats {
  */
 struct altdma_dev {
 	struct device *dev;
+	struct hlist_node reg_node;
 	const struct altdma_pt_ops *pt;
 	void *pt_priv;
 	struct altdma_iova_domain iovad;
@@ -341,23 +367,19 @@ struct altdma_dev {
 	bool untrusted;
 	enum altdma_inval_mode inval;
 	bool coherent;
-	struct xarray recs;
+	struct xarray recs[ALTDMA_REC_SHARDS];
 
 	struct altdma_fq __percpu *fq;
 	struct timer_list fq_timer;
 	atomic64_t fq_started;
 	atomic64_t fq_finished;
 
-	atomic64_t maps;
-	atomic64_t unmaps;
+	struct altdma_dev_pcpu __percpu *pcpu;
 	atomic64_t failed;
-	atomic64_t bytes_bounced;
 	atomic64_t refused[ALTDMA_REFUSE_KINDS];
 	atomic64_t quarantined;
 	atomic64_t quarantined_live;
-	atomic64_t iotlb_syncs;
 	atomic64_t flush_alls;
-	atomic64_t deferred;
 	unsigned long reported;
 	struct percpu_ref users;
 	struct completion users_gone;
@@ -391,5 +413,24 @@ void altdma_fq_flush(struct altdma_dev *adev);
 
 /* pt_backend_iommu.c: the backend over an unmanaged IOMMU domain */
 extern const struct altdma_pt_ops altdma_pt_iommu_ops;
+
+/**
+ * altdma_recs_of() - the record xarray and index of a DMA address
+ * @adev: the context
+ * @dma: the address a map returned
+ * @index: set to the index of @dma's record in the returned xarray
+ *
+ * Context: any context.
+ * Return: the shard of &altdma_dev.recs that holds @dma's record.
+ */
+static inline struct xarray *altdma_recs_of(struct altdma_dev *adev,
+					    dma_addr_t dma,
+					    unsigned long *index)
+{
+	unsigned long page = dma >> adev->shift;
+
+	*index = page / ALTDMA_REC_SHARDS;
+	return &adev->recs[page % ALTDMA_REC_SHARDS];
+}
 
 #endif /* _ALTDMA_DMA_IOMMU_OPS_H */

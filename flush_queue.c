@@ -142,7 +142,7 @@ void altdma_fq_queue(struct altdma_dev *adev, unsigned long pfn,
 	fq->count++;
 	spin_unlock(&fq->lock);
 	local_irq_restore(flags);
-	atomic64_inc(&adev->deferred);
+	this_cpu_inc(adev->pcpu->deferred);
 	if (!timer_pending(&adev->fq_timer))
 		mod_timer(&adev->fq_timer,
 			  jiffies + msecs_to_jiffies(ALTDMA_FQ_TIMEOUT_MS));

@@ -33,14 +33,14 @@ for line in 6.1 6.12; do
 	kver=$(stock_kernel "$line") || exit 1
 	obj=$ALTDMA_BUILD/oot-$line
 	rm -rf "$obj" && mkdir -p "$obj"
-	cp -r Kbuild Makefile ./*.c ./*.h kunit "$obj"/
-	make -C "$obj" KDIR="/usr/src/linux-headers-$kver" W=1 C=2 \
+	cp -r Kbuild Makefile ./*.c ./*.h kunit bench "$obj"/
+	make -C "$obj" KDIR="/usr/src/linux-headers-$kver" W=1 C=2 BENCH=1 \
 		-j"$ALTDMA_JOBS" >"$obj/build.log" 2>&1
 	st=$?
 	n=$(grep -c -E 'warning:|error:' "$obj/build.log")
 	grep -E 'warning:|error:' "$obj/build.log" | head -20
 	[ "$st" -eq 0 ] && [ -f "$obj/altdma.ko" ] || { n=$((n + 1)); tail -n 5 "$obj/build.log"; }
-	count "altdma.ko builds against linux-headers-$kver: W=1 + sparse, $n warnings" "$n"
+	count "altdma.ko (with bench/) builds against linux-headers-$kver: W=1 + sparse, $n warnings" "$n"
 done
 
 # the reliability VM's test driver (testmod/) against 6.1, the same way
@@ -73,7 +73,7 @@ cp_run() { # cp_run ARGS... FILES...: checkpatch's findings, one per line
 	"$ALTDMA_SRC/scripts/checkpatch.pl" --strict --no-tree --terse \
 		--show-types "$@" 2>&1 | grep -E '^[^:]+:[0-9]+: '
 }
-src=($(ls ./*.c ./*.h kunit/*.c kunit/*.h testmod/*.c testmod/*.h |
+src=($(ls ./*.c ./*.h kunit/*.c kunit/*.h testmod/*.c testmod/*.h bench/*.c bench/*.h |
 	grep -v '^./altdma_compat.h$') Kbuild Kconfig testmod/Kbuild)
 out=$(cp_run -f "${src[@]}"; cp_run --ignore LINUX_VERSION_CODE -f ./altdma_compat.h
       grep -n -E 'LINUX_VERSION_CODE|KERNEL_VERSION' "${src[@]}" |
@@ -82,7 +82,7 @@ n=$(printf '%s' "$out" | grep -c .)
 [ "$n" -eq 0 ] || printf '%s\n' "$out" | head -20
 count "checkpatch --strict (LINUX_VERSION_CODE only in altdma_compat.h): $n findings" "$n"
 out=$("$ALTDMA_SRC/scripts/kernel-doc" -none ./*.c ./*.h kunit/*.c kunit/*.h \
-	testmod/*.c testmod/*.h 2>&1)
+	testmod/*.c testmod/*.h bench/*.c bench/*.h 2>&1)
 n=$(printf '%s' "$out" | grep -c .)
 [ "$n" -eq 0 ] || printf '%s\n' "$out" | head -20
 count "kernel-doc -none: $n warnings" "$n"
@@ -91,7 +91,7 @@ count "kernel-doc -none: $n warnings" "$n"
 # and a semantic patch that could not run on a file (EXN) counts too
 obj=$ALTDMA_BUILD/cocci
 rm -rf "$obj" && mkdir -p "$obj"
-cp -r Kbuild ./*.c ./*.h kunit testmod "$obj"/
+cp -r Kbuild ./*.c ./*.h kunit testmod bench "$obj"/
 make -C "$ALTDMA_SRC" coccicheck MODE=report M="$obj" J="$ALTDMA_JOBS" \
 	>"$obj/coccicheck.log" 2>&1
 st=$?

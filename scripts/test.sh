@@ -14,7 +14,9 @@
 #  5. runs the reliability VM (scripts/vm-stress.sh) on the debug test
 #     kernel: fault injection, exhaustion, untrusted device, stress beside
 #     real I/O, a misusing driver, hot-unplug, sanitizers and kmemleak;
-#     then the unload VM (scripts/vm-unload.sh) on the stock kernel.
+#     then the unload VM (scripts/vm-unload.sh) on the stock kernel;
+#  6. runs the benchmarks' smoke mode (scripts/bench.sh --smoke): every case
+#     runs once, briefly; no speed is checked.
 # The last line is "test: N passed, N failed", counting every check of every
 # sub-suite: hygiene, DKMS, every KUnit case, every suite-ran check, every
 # kernel-log check and every VM check.
@@ -63,6 +65,9 @@ add_run vm-debug-virtio "$ALTDMA_REPO/scripts/vm-test.sh" --debug virtio
 #    kernel (where altdma is a module)
 add_run vm-stress "$ALTDMA_REPO/scripts/vm-stress.sh"
 add_run vm-unload "$ALTDMA_REPO/scripts/vm-unload.sh"
+
+# 6. the benchmarks' smoke mode (the full benchmark is "make bench")
+add_run bench-smoke "$ALTDMA_REPO/scripts/bench.sh" --smoke
 
 echo "test: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,283 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# /init of the benchmark VM (scripts/bench.sh). Runs altdma's side-by-side
+# benchmarks on the virtio-blk disk 0000:00:03.0 and reports one line per
+# measurement on /dev/ttyS1:
+#   R key=value ...       a measurement (round, case, contender, result)
+#   ok: ... / FAIL: ...   a check (a contender could be set up and ran)
+# The last line is "done". Kernel arguments: bench_mode=full|smoke|mem,
+# bench_rounds=N; bench_mode=profile prints function_graph traces of the
+# map and unmap paths on the console instead; bench_mode=mapbench (on the
+# debug test kernel, altdma built in) runs the kernel's dma_map_benchmark.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t debugfs debugfs /sys/kernel/debug
+mkdir -p /tmp /mnt
+export LD_LIBRARY_PATH=/lib/x86_64-linux-gnu
+R=/dev/ttyS1
+BLK=0000:00:03.0
+D=/sys/bus/pci/devices/$BLK
+A=/sys/kernel/debug/altdma
+B=/sys/kernel/debug/altdma_bench
+say() { echo "$*" > $R; echo "[bench] $*"; }
+check() { # check NAME CMD...
+	n=$1; shift
+	if "$@"; then say "ok: $n"; else say "FAIL: $n"; fi
+}
+arg() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+wait_for() { # wait_for PATH: up to 20 s
+	i=0
+	while [ ! -e "$1" ] && [ $i -lt 200 ]; do usleep 100000; i=$((i + 1)); done
+	[ -e "$1" ]
+}
+mode=$(arg bench_mode); mode=${mode:-smoke}
+rounds=$(arg bench_rounds); rounds=${rounds:-1}
+ncpu=$(grep -c ^processor /proc/cpuinfo)
+if [ "$mode" = smoke ]; then it4=50 it64=20 it1m=5 itf=200 nfill=4096 fit=200
+else it4=2000 it64=1000 it1m=200 itf=2000 nfill=262144 fit=20000; fi
+
+for m in $(cat /modules.order); do insmod $m; done
+if [ -e /altdma.ko ]; then
+	check "insmod altdma.ko (with the benchmarks)" insmod /altdma.ko
+fi
+check "virtio disk probed" wait_for /dev/vda
+grp=$(basename "$(readlink $D/iommu_group)")
+T=/sys/kernel/iommu_groups/$grp/type
+say "info: cpus=$ncpu group=$grp type=$(cat $T) mode=$mode rounds=$rounds"
+
+unbind() { [ -e $D/driver ] && echo $BLK > $D/driver/unbind; true; }
+# bench LABEL CMD...: run one command, report its result
+bench() {
+	l=$1; shift
+	if echo "$*" > $B 2>/dev/null; then
+		say "R $l $(cat $B)"
+	else
+		say "FAIL: $l: $* ($(cat $B))"
+	fi
+}
+# setup CONTENDER: give the (unbound) disk that contender's DMA ops
+setup() {
+	case $1 in
+	kernel-lazy) echo DMA-FQ > $T; [ "$(cat $T)" = DMA-FQ ] ;;
+	kernel-strict|kernel-bounce|floor) echo DMA > $T; [ "$(cat $T)" = DMA ] ;;
+	altdma-deferred) echo "$BLK inval=deferred" > $A/attach ;;
+	altdma-strict) echo "$BLK inval=strict" > $A/attach ;;
+	altdma-bounce) echo "$BLK inval=strict bounce=force" > $A/attach ;;
+	esac
+}
+teardown() {
+	case $1 in altdma-*) echo $BLK > $A/detach ;; esac
+	unbind
+}
+# rotate N WORDS...: the words, starting at the (N mod count)-th
+rotate() {
+	n=$1; shift
+	k=$((n % $#)); i=0
+	for w in "$@"; do [ $i -ge $k ] && printf '%s ' $w; i=$((i + 1)); done
+	i=0
+	for w in "$@"; do [ $i -lt $k ] && printf '%s ' $w; i=$((i + 1)); done
+}
+iters_of() { case $1 in 4096) echo $it4 ;; 65536) echo $it64 ;; *) echo $it1m ;; esac; }
+
+# (a) single-mapping cost and (c) the bounce path, with the disk unbound and
+# kept unbound (driver_override names no driver)
+echo altdma_bench_none > $D/driver_override
+unbind
+map_round() { # map_round ROUND
+	for c in $(rotate $1 kernel-lazy kernel-strict altdma-deferred altdma-strict floor); do
+		if ! setup $c; then say "FAIL: a: set up $c"; unbind; continue; fi
+		for s in 4096 65536 1048576; do
+			for t in 1 $ncpu; do
+				cmd=map; [ $c = floor ] && cmd=floor
+				bench "round=$1 case=a size=$s threads=$t contender=$c" \
+					$cmd dev=$BLK size=$s threads=$t iters=$(iters_of $s)
+			done
+		done
+		teardown $c
+	done
+	for c in $(rotate $1 kernel-bounce altdma-bounce); do
+		if ! setup $c; then say "FAIL: c: set up $c"; unbind; continue; fi
+		u=0; [ $c = kernel-bounce ] && u=1
+		bench "round=$1 case=c size=512 threads=1 contender=$c" \
+			map dev=$BLK size=512 off=564 threads=1 iters=$it4 untrusted=$u
+		teardown $c
+	done
+}
+# (b) the IOVA allocators alone
+iova_round() { # iova_round ROUND
+	for c in $(rotate $1 kernel altdma); do
+		k=0; [ $c = kernel ] && k=1
+		for n in 1 16; do
+			bench "round=$1 case=b-fast npages=$n contender=$c" \
+				iova-fast kernel=$k npages=$n iters=$itf
+		done
+		bench "round=$1 case=b-frag contender=$c" \
+			iova-frag kernel=$k nfill=$nfill iters=$fit budget_ms=15000 seed=$1
+		bench "round=$1 case=b-frag-tree contender=$c" \
+			iova-frag kernel=$k nfill=$nfill iters=$fit budget_ms=15000 seed=$1 nocache=1
+	done
+}
+# (e) memory after the same load on every CPU
+mem_run() {
+	if ! setup altdma-deferred; then say "FAIL: e: set up altdma-deferred"; return; fi
+	for s in 4096 65536 1048576; do
+		echo map dev=$BLK size=$s threads=$ncpu iters=$(iters_of $s) > $B
+	done
+	bench "round=0 case=e contender=both" mem dev=$BLK
+	# a second later: altdma's depots give idle magazines back (the
+	# kernel's 6.1 depot never shrinks; its figure stays the same)
+	sleep 1
+	bench "round=0 case=e-idle contender=both" mem dev=$BLK
+	teardown altdma-deferred
+}
+# (d) fio on the disk, default ops (lazy dma-iommu) against altdma deferred
+fio_one() { # fio_one ROUND CONTENDER
+	for j in randread:4k:32 read:1m:8; do
+		rw=${j%%:*} rest=${j#*:}; bs=${rest%%:*} qd=${rest#*:}
+		out=$(fio --name=b --filename=/dev/vda --direct=1 --thread \
+			--ioengine=libaio --rw=$rw --bs=$bs --iodepth=$qd \
+			--runtime=$frt --time_based --minimal 2>/tmp/fio.err)
+		bw=$(echo "$out" | awk -F';' '{ print $7 }')
+		iops=$(echo "$out" | awk -F';' '{ print $8 }')
+		if [ -n "$iops" ] && [ "$iops" -gt 0 ] 2>/dev/null; then
+			say "R round=$1 case=d rw=$rw bs=$bs qd=$qd contender=$2 iops=$iops kib_s=$bw"
+		else
+			say "FAIL: d: fio $rw $bs on $2: $(head -c 200 /tmp/fio.err)"
+		fi
+	done
+}
+fio_round() { # fio_round ROUND
+	for c in $(rotate $1 kernel-lazy altdma-deferred); do
+		if [ $c = kernel-lazy ]; then
+			unbind
+			echo DMA-FQ > $T
+			echo $BLK > /sys/bus/pci/drivers_probe
+		else
+			echo "$BLK inval=deferred" > $A/attach
+		fi
+		if wait_for /dev/vda; then fio_one $1 $c
+		else say "FAIL: d: no disk on $c"; fi
+		[ $c = altdma-deferred ] && echo $BLK > $A/detach
+	done
+}
+
+# mapbench: the kernel's own kernel/dma/map_benchmark.c (debug test kernel,
+# altdma built in) bound to the disk through driver_override, driven by
+# tools/testing/selftests/dma/dma_map_benchmark, on the kernel's ops and on
+# altdma's in turn
+mapbench_one() { # mapbench_one ROUND CONTENDER
+	unbind
+	echo dma_map_benchmark > $D/driver_override
+	case $2 in
+	kernel-lazy) echo DMA-FQ > $T; echo $BLK > /sys/bus/pci/drivers_probe ;;
+	kernel-strict) echo DMA > $T; echo $BLK > /sys/bus/pci/drivers_probe ;;
+	altdma-deferred) echo "$BLK inval=deferred" > $A/attach ;;
+	altdma-strict) echo "$BLK inval=strict" > $A/attach ;;
+	esac
+	if [ "$(basename "$(readlink $D/driver)")" != dma_map_benchmark ]; then
+		say "FAIL: mapbench: dma_map_benchmark not bound on $2"
+	else
+		for t in 1 $ncpu; do
+			out=$(dma_map_benchmark -t $t -s 2 -g 1 -b 32 2>&1)
+			m=$(echo "$out" | sed -n 's/.*average map latency(us):\([0-9.]*\).*/\1/p')
+			u=$(echo "$out" | sed -n 's/.*average unmap latency(us):\([0-9.]*\).*/\1/p')
+			if [ -n "$m" ] && [ -n "$u" ]; then
+				say "R round=$1 case=mapbench threads=$t contender=$2 map_us=$m unmap_us=$u"
+			else
+				say "FAIL: mapbench $2 -t $t: $(echo $out | head -c 200)"
+			fi
+		done
+	fi
+	case $2 in altdma-*) echo $BLK > $A/detach ;; esac
+	unbind
+}
+
+# profile: function_graph times of one contender's map and unmap (the
+# children of altdma_map_page/altdma_unmap_page, or of the kernel's
+# iommu_dma_map_page/iommu_dma_unmap_page), for the console
+profile_one() { # profile_one CONTENDER SIZE [FUNCTIONS]
+	setup $1 || { say "FAIL: profile: set up $1"; return; }
+	bench "case=p contender=$1 size=$2 warm" map dev=$BLK size=$2 threads=1 iters=2000
+	F=/sys/kernel/tracing
+	echo 0 > $F/tracing_on
+	echo function_graph > $F/current_tracer
+	echo 1 > $F/options/funcgraph-tail
+	echo 3 > $F/max_graph_depth
+	case $1 in
+	altdma-*) fns="altdma_map_page altdma_unmap_page" ;;
+	*) fns="iommu_dma_map_page iommu_dma_unmap_page" ;;
+	esac
+	echo ${3:-$fns} > $F/set_graph_function
+	echo > $F/trace
+	echo 1 > $F/tracing_on
+	echo map dev=$BLK size=$2 threads=1 iters=600 > $B
+	echo 0 > $F/tracing_on
+	# total traced time and calls per function, over 600 map+unmap pairs
+	# (tracing slows every call: compare shares, not absolute times)
+	echo "=== profile $1 size $2 (${3:-$fns}): us per function over 600 pairs, calls" > /dev/console
+	grep -v '^#' $F/trace | awk -F'|' '
+		$1 ~ /us/ {
+			d = $1; sub(/^[^)]*\)/, "", d); gsub(/[^0-9.]/, "", d)
+			f = $2; gsub(/[ ;{}()]|\/\*|\*\//, "", f)
+			sub(/\[altdma\]/, "", f)
+			t[f] += d; n[f]++
+		}
+		END { for (f in t) printf "%10.0f %6d %s\n", t[f], n[f], f }' |
+		sort -rn | head -n 30 > /dev/console
+	echo nop > $F/current_tracer
+	teardown $1
+}
+
+case $mode in
+mapbench)
+	r=1
+	while [ $r -le $rounds ]; do
+		for c in $(rotate $r kernel-lazy altdma-deferred kernel-strict altdma-strict); do
+			mapbench_one $r $c
+		done
+		r=$((r + 1))
+	done
+	;;
+profile)
+	mount -t tracefs tracefs /sys/kernel/tracing
+	echo 16384 > /sys/kernel/tracing/buffer_size_kb
+	echo altdma_bench_none > $D/driver_override
+	unbind
+	for c in kernel-lazy altdma-deferred kernel-strict altdma-strict; do
+		profile_one $c 4096
+	done
+	profile_one altdma-deferred 4096 "altdma_iova_alloc altdma_iova_free"
+	profile_one kernel-lazy 4096 "alloc_iova_fast free_iova_fast"
+	;;
+mem)
+	mem_run
+	;;
+*)
+	r=1
+	while [ $r -le $rounds ]; do
+		map_round $r
+		iova_round $r
+		r=$((r + 1))
+	done
+	mem_run
+	echo > $D/driver_override
+	frt=5; [ $mode = smoke ] && frt=1
+	if [ -x /bin/fio ]; then
+		r=1
+		while [ $r -le $rounds ]; do fio_round $r; r=$((r + 1)); done
+	else
+		say "info: no fio in the initramfs, (d) skipped"
+	fi
+	;;
+esac
+dmesg > /tmp/dmesg
+BAD='WARNING:|BUG:|Oops|Call Trace|altdma: refused|DMAR: .*fault|still live'
+check "dmesg: no warning, oops, refusal or leak" sh -c "! grep -E \"$BAD\" /tmp/dmesg"
+grep -E "$BAD" /tmp/dmesg | head -20
+say done
+sync
+poweroff -f
