@@ -140,13 +140,16 @@ static int mappings_show(struct seq_file *m, void *unused)
 	char sym[KSYM_SYMBOL_LEN];
 	struct altdma_rec *rec;
 	unsigned long index, live = 0;
+	unsigned int k;
 
 	rcu_read_lock();
-	xa_for_each(&at->adev->recs, index, rec) {
-		if (READ_ONCE(rec->state) != ALTDMA_REC_MAPPED)
-			continue;
-		if (++live <= ALTDMA_DEBUGFS_MAPPINGS_MAX)
-			show_rec(m, rec, sym);
+	for (k = 0; k < ALTDMA_REC_SHARDS; k++) {
+		xa_for_each(&at->adev->recs[k], index, rec) {
+			if (READ_ONCE(rec->state) != ALTDMA_REC_MAPPED)
+				continue;
+			if (++live <= ALTDMA_DEBUGFS_MAPPINGS_MAX)
+				show_rec(m, rec, sym);
+		}
 	}
 	rcu_read_unlock();
 	seq_printf(m, "live: %lu (listed: %lu)\n", live,

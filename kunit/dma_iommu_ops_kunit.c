@@ -622,6 +622,8 @@ static void trace_events_name_caller_and_misuse(struct kunit *test)
 	struct trace_seen map = { .dev = adev->dev }, mis = { .dev = adev->dev };
 	char sym[KSYM_SYMBOL_LEN];
 	struct altdma_rec *rec;
+	unsigned long index;
+	struct xarray *xa;
 	u8 *a = ops_buf(test, 0);
 	dma_addr_t da;
 	int r1, r2;
@@ -661,7 +663,8 @@ static void trace_events_name_caller_and_misuse(struct kunit *test)
 	tracepoint_synchronize_unregister();
 	/* the record keeps the same caller (debugfs "mappings" shows it) */
 	rcu_read_lock();
-	rec = xa_load(&adev->recs, da >> adev->shift);
+	xa = altdma_recs_of(adev, da, &index);
+	rec = xa_load(xa, index);
 	KUNIT_EXPECT_EQ(test, rec ? rec->site : 0, map.site);
 	rcu_read_unlock();
 	dma_unmap_single(adev->dev, da, 0x100, DMA_TO_DEVICE);
