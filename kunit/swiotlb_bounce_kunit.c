@@ -1045,6 +1045,7 @@ struct bk_worker {
 	struct bk_held held[BK_HOLD];
 	unsigned int maps, enomem, errors;
 	bool finished;
+	struct completion done;
 	char first[128];
 };
 
@@ -1151,6 +1152,7 @@ static int bk_worker_fn(void *arg)
 		if (w->held[i].live)
 			bk_work_unmap(w, i);
 	w->finished = true;
+	complete(&w->done);
 	while (!kthread_should_stop()) {
 		set_current_state(TASK_INTERRUPTIBLE);
 		if (!kthread_should_stop())
@@ -1188,6 +1190,7 @@ static void bounce_concurrent(struct kunit *test)
 		w[i].pat = pat;
 		w[i].buf = bk_buf(test, BK_HOLD * BK_REGION);
 		prandom_seed_state(&w[i].rnd, 1000 + i);
+		init_completion(&w[i].done);
 	}
 	for (i = 0; i < BK_THREADS; i++) {
 		t = kthread_create(bk_worker_fn, &w[i], "altdma-bk/%u", i);
@@ -1196,6 +1199,12 @@ static void bounce_concurrent(struct kunit *test)
 		ctx->task[i] = t;
 		wake_up_process(t);
 	}
+	/*
+	 * Let every worker run its course first: a kthread stopped before it
+	 * was first scheduled never runs its function at all.
+	 */
+	for (i = 0; i < BK_THREADS; i++)
+		wait_for_completion(&w[i].done);
 	for (i = 0; i < BK_THREADS; i++) {
 		kthread_stop(ctx->task[i]);
 		put_task_struct(ctx->task[i]);
