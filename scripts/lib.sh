@@ -11,9 +11,10 @@ ALTDMA_BUILD=${ALTDMA_BUILD:-$ALTDMA_REPO/.build}
 ALTDMA_JOBS=${ALTDMA_JOBS:-$(nproc)}
 ALTDMA_SRC_TARBALL=/usr/src/linux-source-6.1.tar.xz
 ALTDMA_SRC=$ALTDMA_BUILD/linux-source-6.1
-# The kernel build dir sits inside the tree: make then uses srctree="..",
-# command lines hold no absolute path, and a copied tree (cp -a) is reused
-# by another checkout without a rebuild.
+# The kernel build dir sits inside the tree (kunit.py's own default place),
+# so make uses srctree=".." and the kernel's command lines are relative.
+# (objtool's are not: a tree copied elsewhere with cp -a rebuilds objtool,
+# and then every object.)
 ALTDMA_KUNIT_BUILD=$ALTDMA_SRC/.kunit
 ALTDMA_RESULTS=$ALTDMA_BUILD/results
 
