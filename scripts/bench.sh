@@ -69,18 +69,7 @@ cp /bin/busybox "$root/bin/busybox"
 cp "$ALTDMA_REPO/scripts/bench-init.sh" "$root/init"
 chmod +x "$root/init"
 cp "$out/mod/altdma.ko" "$root/altdma.ko"
-: >"$root/modules.order"
-for m in virtio_pci virtio_blk; do
-	modprobe -S "$kver" --show-depends "$m" | awk '$1 == "insmod" { print $2 }'
-done | awk '!seen[$0]++' | while read -r ko; do
-	base=$(basename "$ko")
-	case "$ko" in
-	*.xz) xz -dc "$ko" >"$root/${base%.xz}"; base=${base%.xz} ;;
-	*.zst) zstd -qdc "$ko" >"$root/${base%.zst}"; base=${base%.zst} ;;
-	*) cp "$ko" "$root/$base" ;;
-	esac
-	echo "/$base" >>"$root/modules.order"
-done
+altdma_stock_modules "$root" "$kver" virtio_pci virtio_blk
 if [ -z "$smoke" ]; then
 	fio=$(command -v fio) || die "no fio"
 	cp "$fio" "$root/bin/fio"

@@ -108,3 +108,24 @@ altdma_stock_modules() {
 		echo "/$base" >>"$root/modules.order"
 	done
 }
+
+# vm_verdict NAME OUT STATUS SECS [FILTER]: the verdict of a test VM from
+# OUT/results.txt (its second serial port): print the results (lines
+# matching the grep -v regex FILTER left out), count "ok: " and "FAIL: "
+# lines, fail if the VM never wrote "done", and print the summary line
+# "NAME: N passed, N failed". STATUS is QEMU's exit status, SECS the wall
+# time. Returns non-zero on any failure.
+vm_verdict() {
+	local name=$1 out=$2 st=$3 secs=$4 filter=${5:-^$} pass fail
+	tr -d '\r' <"$out/results.txt" >"$out/results.clean" 2>/dev/null
+	grep -v -e "$filter" "$out/results.clean"
+	pass=$(grep -c '^ok: ' "$out/results.clean")
+	fail=$(grep -c '^FAIL: ' "$out/results.clean")
+	if ! grep -qx done "$out/results.clean"; then
+		echo "FAIL: the VM did not finish (qemu status $st, see $out/console.log)"
+		fail=$((fail + 1))
+	fi
+	echo "$name: wall time $secs s"
+	echo "$name: $pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+}

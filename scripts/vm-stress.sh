@@ -87,14 +87,4 @@ kill $qmp 2>/dev/null
 wait $qmp 2>/dev/null
 secs_run=$(($(date +%s) - start))
 
-tr -d '\r' <"$out/results.txt" >"$out/results.clean" 2>/dev/null
-grep -v '^hotplug: ' "$out/results.clean"
-pass=$(grep -c '^ok: ' "$out/results.clean")
-fail=$(grep -c '^FAIL: ' "$out/results.clean")
-if ! grep -qx done "$out/results.clean"; then
-	echo "FAIL: the VM did not finish (qemu status $st, see $out/console.log)"
-	fail=$((fail + 1))
-fi
-echo "vm-stress: wall time ${secs_run} s"
-echo "vm-stress: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+vm_verdict vm-stress "$out" "$st" "$secs_run" '^hotplug: '

@@ -66,14 +66,4 @@ timeout 600 qemu-system-x86_64 -accel tcg -m 1G -smp 2 \
 st=$?
 secs_run=$(($(date +%s) - start))
 
-tr -d '\r' <"$out/results.txt" >"$out/results.clean" 2>/dev/null
-cat "$out/results.clean"
-pass=$(grep -c '^ok: ' "$out/results.clean")
-fail=$(grep -c '^FAIL: ' "$out/results.clean")
-if ! grep -qx done "$out/results.clean"; then
-	echo "FAIL: the VM did not finish (qemu status $st, see $out/console.log)"
-	fail=$((fail + 1))
-fi
-echo "vm-unload: wall time ${secs_run} s"
-echo "vm-unload: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+vm_verdict vm-unload "$out" "$st" "$secs_run"
