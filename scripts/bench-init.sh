@@ -10,30 +10,13 @@
 # bench_rounds=N; bench_mode=profile prints function_graph traces of the
 # map and unmap paths on the console instead; bench_mode=mapbench (on the
 # debug test kernel, altdma built in) runs the kernel's dma_map_benchmark.
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-mount -t debugfs debugfs /sys/kernel/debug
-mkdir -p /tmp /mnt
+. /guest.sh
+TAG=bench
 export LD_LIBRARY_PATH=/lib/x86_64-linux-gnu
-R=/dev/ttyS1
 BLK=0000:00:03.0
 D=/sys/bus/pci/devices/$BLK
-A=/sys/kernel/debug/altdma
 B=/sys/kernel/debug/altdma_bench
-say() { echo "$*" > $R; echo "[bench] $*"; }
-check() { # check NAME CMD...
-	n=$1; shift
-	if "$@"; then say "ok: $n"; else say "FAIL: $n"; fi
-}
 arg() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
-wait_for() { # wait_for PATH: up to 20 s
-	i=0
-	while [ ! -e "$1" ] && [ $i -lt 200 ]; do usleep 100000; i=$((i + 1)); done
-	[ -e "$1" ]
-}
 mode=$(arg bench_mode); mode=${mode:-smoke}
 rounds=$(arg bench_rounds); rounds=${rounds:-1}
 ncpu=$(grep -c ^processor /proc/cpuinfo)

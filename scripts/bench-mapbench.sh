@@ -27,6 +27,7 @@ gcc -static -O2 -I"$out/inc" -o "$root/bin/dma_map_benchmark" \
 	die "dma_map_benchmark build failed"
 cp /bin/busybox "$root/bin/busybox"
 cp "$ALTDMA_REPO/scripts/bench-init.sh" "$root/init"
+cp "$ALTDMA_REPO/scripts/vm-guest.sh" "$root/guest.sh"
 chmod +x "$root/init"
 : >"$root/modules.order"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.gz"

@@ -67,6 +67,7 @@ root=$out/root
 rm -rf "$root" && mkdir -p "$root"/{bin,dev,proc,sys,tmp,mnt}
 cp /bin/busybox "$root/bin/busybox"
 cp "$ALTDMA_REPO/scripts/bench-init.sh" "$root/init"
+cp "$ALTDMA_REPO/scripts/vm-guest.sh" "$root/guest.sh"
 chmod +x "$root/init"
 cp "$out/mod/altdma.ko" "$root/altdma.ko"
 altdma_stock_modules "$root" "$kver" virtio_pci virtio_blk

@@ -10,33 +10,8 @@
 # On the debug test kernel (kernel argument altdma_vm=builtin) altdma and
 # the virtio drivers are built in: nothing is loaded, the devices are
 # attached through debugfs, and there is no rmmod.
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-mount -t debugfs debugfs /sys/kernel/debug
-mkdir -p /tmp /mnt
-R=/dev/ttyS1
+. /guest.sh
 BLK=0000:00:03.0 NIC0=0000:00:04.0 NIC1=0000:00:05.0
-A=/sys/kernel/debug/altdma
-
-say() { echo "$*" > $R; echo "[vm] $*"; }
-check() { # check NAME CMD...
-	n=$1; shift
-	if "$@"; then say "ok: $n"; else say "FAIL: $n"; fi
-}
-wait_for() { # wait_for PATH: up to 20 s
-	i=0
-	while [ ! -e "$1" ] && [ $i -lt 200 ]; do usleep 100000; i=$((i + 1)); done
-	[ -e "$1" ]
-}
-netif_of() { # netif_of PCI-NAME: its network interface
-	ls /sys/bus/pci/devices/$1/virtio*/net 2>/dev/null | head -n 1
-}
-stat_of() { # stat_of PCI-NAME KEY
-	sed -n "s/^$2: \([0-9]*\).*/\1/p" $A/$1/stats
-}
 
 builtin=
 grep -q altdma_vm=builtin /proc/cmdline && builtin=1

@@ -14,30 +14,12 @@
 #   5. a driver misusing the DMA API on the disk; real I/O right after
 #   6. hot-unplug of the attached disk while I/O runs, and back
 #   7. detach everything; no sanitizer report; kmemleak scan
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-mount -t debugfs debugfs /sys/kernel/debug
-mkdir -p /tmp /mnt
-R=/dev/ttyS1
+. /guest.sh
 BLK=0000:01:00.0 NIC0=0000:00:04.0 NIC1=0000:00:05.0
-A=/sys/kernel/debug/altdma
 KML=/sys/kernel/debug/kmemleak
 DERR=/sys/kernel/debug/dma-api/error_count
 . /params
 
-say() { echo "$*" > $R; echo "[vm] $*"; }
-check() { # check NAME CMD...
-	n=$1; shift
-	if "$@"; then say "ok: $n"; else say "FAIL: $n"; fi
-}
-wait_for() { # wait_for PATH [TENTHS]: until PATH exists (default 20 s)
-	i=0
-	while [ ! -e "$1" ] && [ $i -lt ${2:-200} ]; do usleep 100000; i=$((i + 1)); done
-	[ -e "$1" ]
-}
 wait_blk() { # wait_blk: until /dev/vda is a block device, up to 20 s
 	i=0
 	while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do usleep 100000; i=$((i + 1)); done
@@ -47,12 +29,6 @@ wait_gone() { # wait_gone PATH: until PATH is gone, up to 60 s
 	i=0
 	while [ -e "$1" ] && [ $i -lt 600 ]; do usleep 100000; i=$((i + 1)); done
 	[ ! -e "$1" ]
-}
-netif_of() { # netif_of PCI-NAME: its network interface
-	ls /sys/bus/pci/devices/$1/virtio*/net 2>/dev/null | head -n 1
-}
-stat_of() { # stat_of PCI-NAME KEY
-	sed -n "s/^$2: \([0-9]*\).*/\1/p" $A/$1/stats
 }
 attached() { grep -qx "$1" $A/devices; }
 attach() { echo "$*" > $A/attach; }

@@ -49,6 +49,7 @@ root=$out/root
 rm -rf "$root" && mkdir -p "$root"/{bin,dev,proc,sys,tmp,mnt}
 cp /bin/busybox "$root/bin/busybox"
 cp "$ALTDMA_REPO/scripts/vm-stress-init.sh" "$root/init"
+cp "$ALTDMA_REPO/scripts/vm-guest.sh" "$root/guest.sh"
 cp "$out/testmod/altdma_stress.ko" "$root/"
 chmod +x "$root/init"
 echo "secs=$secs cycles=$cycles" >"$root/params"

@@ -74,6 +74,7 @@ root=$out/root
 rm -rf "$root" && mkdir -p "$root"/{bin,dev,proc,sys,tmp,mnt}
 cp /bin/busybox "$root/bin/busybox"
 cp "$ALTDMA_REPO/scripts/vm-init.sh" "$root/init"
+cp "$ALTDMA_REPO/scripts/vm-guest.sh" "$root/guest.sh"
 chmod +x "$root/init"
 if [ -z "$debug" ]; then
 	cp "$mod/altdma.ko" "$root/altdma.ko"

@@ -3,31 +3,9 @@
 #
 # /init of altdma's unload VM (scripts/vm-unload.sh), on Debian's stock
 # kernel. Reports one line per check on /dev/ttyS1, then "done".
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-mount -t debugfs debugfs /sys/kernel/debug
-mkdir -p /tmp
-R=/dev/ttyS1
+. /guest.sh
 BLK=0000:00:03.0 NIC0=0000:00:04.0 NIC1=0000:00:05.0
-A=/sys/kernel/debug/altdma
 . /params
-
-say() { echo "$*" > $R; echo "[vm] $*"; }
-check() { # check NAME CMD...
-	n=$1; shift
-	if "$@"; then say "ok: $n"; else say "FAIL: $n"; fi
-}
-wait_for() { # wait_for PATH: up to 20 s
-	i=0
-	while [ ! -e "$1" ] && [ $i -lt 200 ]; do usleep 100000; i=$((i + 1)); done
-	[ -e "$1" ]
-}
-netif_of() {
-	ls /sys/bus/pci/devices/$1/virtio*/net 2>/dev/null | head -n 1
-}
 
 for m in $(cat /modules.order); do insmod $m; done
 wait_for /dev/vda

@@ -41,6 +41,7 @@ root=$out/root
 rm -rf "$root" && mkdir -p "$root"/{bin,dev,proc,sys,tmp,mnt}
 cp /bin/busybox "$root/bin/busybox"
 cp "$ALTDMA_REPO/scripts/vm-unload-init.sh" "$root/init"
+cp "$ALTDMA_REPO/scripts/vm-guest.sh" "$root/guest.sh"
 chmod +x "$root/init"
 cp "$out/mod/altdma.ko" "$out/testmod/altdma_stress.ko" "$root/"
 echo "secs=$secs" >"$root/params"
