@@ -39,7 +39,7 @@ class Qmp:
         msg = json.loads(self.f.readline())
         if "event" in msg:
             print(f"qmp: event {msg['event']} {msg.get('data', {})}", flush=True)
-            self.events.append(msg["event"])
+            self.events.append((msg["event"], msg.get("data", {})))
         return msg
 
     def cmd(self, name, **args):
@@ -51,16 +51,24 @@ class Qmp:
                 print(f"qmp: {name} {args} -> {msg}", flush=True)
                 return msg
 
-    def wait_event(self, name, timeout):
+    def seen(self, name, device):
+        """An event NAME whose data names DEVICE (any data if None)."""
+        return any(e == name and (device is None or d.get("device") == device)
+                   for e, d in self.events)
+
+    def wait_event(self, name, timeout, device=None):
+        """Wait for seen(NAME, DEVICE): QEMU sends DEVICE_DELETED for the
+        virtio backend first and for the device itself last, and only
+        then is its id free for device_add."""
         self.sock.settimeout(timeout)
         try:
-            while name not in self.events:
+            while not self.seen(name, device):
                 self._read()
         except (socket.timeout, OSError):
             pass
         finally:
             self.sock.settimeout(None)
-        found = name in self.events
+        found = self.seen(name, device)
         self.events.clear()
         return found
 
@@ -98,7 +106,7 @@ def main():
             done.add(line)
             if line.startswith("hotplug: unplug"):
                 q.cmd("device_del", id=a.id)
-                ok = q.wait_event("DEVICE_DELETED", 60)
+                ok = q.wait_event("DEVICE_DELETED", 60, device=a.id)
                 print(f"qmp: {line}: DEVICE_DELETED {'seen' if ok else 'NOT seen'}",
                       flush=True)
             elif line.startswith("hotplug: replug"):
