@@ -1234,10 +1234,18 @@ static void iova_depot_reclaim(struct kunit *test)
 	struct altdma_iova_stats s0, s;
 	unsigned long *pfns;
 	unsigned int i;
+	int cpu;
 
 	dom = iova_new(test, &cfg);
 	pfns = kunit_kcalloc(test, n, sizeof(*pfns), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, pfns);
+	/*
+	 * The frees and the later allocations must meet the same CPU's
+	 * magazines, with reclaim passes (which sleep) in between: this case's
+	 * thread (one per case) stays on the CPU it starts on.
+	 */
+	cpu = raw_smp_processor_id();
+	KUNIT_ASSERT_EQ(test, set_cpus_allowed_ptr(current, cpumask_of(cpu)), 0);
 
 	/*
 	 * On one CPU: the loaded and previous magazines take 2 * mag frees,
