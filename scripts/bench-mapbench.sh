@@ -35,7 +35,7 @@ rm -f "$out/disk.img" "$out/results.txt"
 truncate -s 64M "$out/disk.img"
 log "booting the debug test kernel, -smp 4, bench_mode=mapbench; console: $out/console.log"
 start=$(date +%s)
-timeout 1800 qemu-system-x86_64 -accel tcg -m 2G -smp 4 \
+vm_run -accel tcg -m 2G -smp 4 \
 	-M q35,kernel-irqchip=split -device intel-iommu,intremap=on \
 	-kernel "$ALTDMA_KUNIT_BUILD/arch/x86/boot/bzImage" \
 	-initrd "$out/initramfs.gz" \

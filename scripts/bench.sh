@@ -94,7 +94,7 @@ boot() {
 	rm -f "$res" "$con" "$out/disk.img"
 	truncate -s 256M "$out/disk.img"
 	log "booting the stock kernel, -smp $smp, bench_mode=$mode; console: $con"
-	timeout 5400 qemu-system-x86_64 -accel tcg -m 4G -smp "$smp" \
+	vm_run -accel tcg -m 4G -smp "$smp" \
 		-M q35,kernel-irqchip=split -device intel-iommu,intremap=on \
 		-kernel "/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
 		-append "console=ttyS0 intel_iommu=on intremap=off panic=-1 loglevel=$ll bench_mode=$mode bench_rounds=$rounds" \

@@ -46,6 +46,10 @@ need_pkgs() {
 # Packages needed to build and boot the KUnit test kernel.
 ALTDMA_KERNEL_PKGS=(linux-source-6.1 build-essential bc bison flex libelf-dev
 	libssl-dev python3 qemu-system-x86 xz-utils rsync kmod cpio)
+# Everything the test command needs (scripts/test.sh installs it in one go
+# before anything else; each script still asks for what it uses).
+ALTDMA_ALL_PKGS=("${ALTDMA_KERNEL_PKGS[@]}" sparse coccinelle dkms
+	busybox-static linux-image-amd64 linux-headers-amd64 util-linux)
 
 # stock_kernel LINE: the release (uname -r) of Debian 12's stock kernel of
 # LINE (6.1 or 6.12), with its image and headers installed. 6.1 is
@@ -107,6 +111,38 @@ altdma_stock_modules() {
 		esac
 		echo "/$base" >>"$root/modules.order"
 	done
+}
+
+# vm_run QEMU-ARGS...: run qemu-system-x86_64 QEMU-ARGS... until it exits.
+# There is no limit on the wall time: a VM that writes nothing to any of its
+# "-serial file:PATH" files for $ALTDMA_VM_STALL seconds (default 1200) is
+# stuck, and is killed with one line that says so, how long it ran and the
+# last line of its last serial file (the result port). Returns QEMU's exit
+# status (124 when killed).
+vm_run() {
+	local stall=${ALTDMA_VM_STALL:-1200} files=() a pid now last= idle=0 t0
+	for a in "$@"; do
+		case "$a" in file:*) files+=("${a#file:}") ;; esac
+	done
+	t0=$(date +%s)
+	qemu-system-x86_64 "$@" &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 5
+		now=$(cat "${files[@]}" 2>/dev/null | wc -c)
+		if [ "$now" != "$last" ]; then
+			last=$now idle=0
+		else
+			idle=$((idle + 5))
+		fi
+		if [ "$idle" -ge "$stall" ]; then
+			echo "FAIL: the VM wrote nothing for $stall s (killed after $(($(date +%s) - t0)) s; last result: $(tail -n 1 "${files[-1]}" 2>/dev/null | tr -d '\r'))"
+			kill "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+			return 124
+		fi
+	done
+	wait "$pid"
 }
 
 # vm_verdict NAME OUT STATUS SECS [FILTER]: the verdict of a test VM from

@@ -5,8 +5,9 @@
 Follows the guest's result file (its second serial port) and, through
 QEMU's QMP socket, removes the device when the guest writes
 "hotplug: unplug N" and adds it back when it writes "hotplug: replug N".
-Each step is logged on stdout; it stops when the guest writes "done" or
-after --timeout seconds.
+Each step is logged on stdout; it stops when the guest writes "done", when
+QEMU goes away, or after --timeout seconds (0, the default: no limit; the
+caller kills it when QEMU exits).
 
   qmp-hotplug.py SOCKET RESULTS --id disk1 --add 'driver=...,id=disk1,...'
 """
@@ -22,7 +23,9 @@ class Qmp:
 
     def __init__(self, path):
         self.sock = socket.socket(socket.AF_UNIX)
-        for _ in range(300):
+        # QEMU creates the socket when it starts: a busy host may take a
+        # while, so wait for it as long as the socket is not there
+        for _ in range(6000):
             try:
                 self.sock.connect(path)
                 break
@@ -88,13 +91,13 @@ def main():
     ap.add_argument("results")
     ap.add_argument("--id", required=True)
     ap.add_argument("--add", required=True)
-    ap.add_argument("--timeout", type=int, default=1800)
+    ap.add_argument("--timeout", type=int, default=0)
     a = ap.parse_args()
 
     q = Qmp(a.socket)
     done = set()
-    end = time.time() + a.timeout
-    while time.time() < end:
+    end = time.time() + a.timeout if a.timeout else None
+    while end is None or time.time() < end:
         try:
             with open(a.results, errors="replace") as f:
                 lines = [l.strip() for l in f]
@@ -106,7 +109,9 @@ def main():
             done.add(line)
             if line.startswith("hotplug: unplug"):
                 q.cmd("device_del", id=a.id)
-                ok = q.wait_event("DEVICE_DELETED", 60, device=a.id)
+                # the guest's pciehp and driver removal take what they
+                # take (KASAN under TCG); 20 min without the event is a hang
+                ok = q.wait_event("DEVICE_DELETED", 1200, device=a.id)
                 print(f"qmp: {line}: DEVICE_DELETED {'seen' if ok else 'NOT seen'}",
                       flush=True)
             elif line.startswith("hotplug: replug"):

@@ -9,7 +9,10 @@
 #
 # Outputs: $ALTDMA_BUILD/linux-source-6.1 (tree) and its .kunit (build dir)
 # The tarball is extracted again only when the installed
-# linux-source-6.1 package changes; make rebuilds only what changed.
+# linux-source-6.1 package changes; make rebuilds only what changed. A
+# kernel built from the same inputs (the package version, the kunitconfig
+# and every file overlaid as drivers/altdma) is not looked at again: the
+# stamp .kunit/.altdma-inputs holds their hash, written after a good build.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -27,14 +30,22 @@ prepare_tree() {
 }
 
 # drivers/altdma is a real directory of symlinks to the project's sources, so
-# that nothing in the kernel tree can recurse back into .build/.
+# that nothing in the kernel tree can recurse back into .build/. Links that
+# are right are left alone (a build may be reading them), a stale one is
+# replaced, and one whose source is gone is removed.
 overlay_tree() {
-	local dst=$ALTDMA_SRC/drivers/altdma f
-	rm -rf "$dst"
+	local dst=$ALTDMA_SRC/drivers/altdma f l
 	mkdir -p "$dst"
+	for l in "$dst"/* "$dst"/.[!.]*; do
+		[ -L "$l" ] || continue
+		f=$(readlink "$l")
+		[ "$(dirname "$f")" = "$ALTDMA_REPO" ] && [ -e "$f" ] || rm -f "$l"
+	done
 	for f in "$ALTDMA_REPO"/Kbuild "$ALTDMA_REPO"/Kconfig \
 		 "$ALTDMA_REPO"/*.c "$ALTDMA_REPO"/*.h "$ALTDMA_REPO"/kunit; do
-		[ -e "$f" ] && ln -s "$f" "$dst/$(basename "$f")"
+		[ -e "$f" ] || continue
+		l=$dst/$(basename "$f")
+		[ "$(readlink "$l" 2>/dev/null)" = "$f" ] || ln -sfn "$f" "$l"
 	done
 	grep -q 'drivers/altdma/Kconfig' "$ALTDMA_SRC/drivers/Kconfig" ||
 		sed -i 's|^endmenu$|source "drivers/altdma/Kconfig"\n\nendmenu|' \
@@ -43,14 +54,41 @@ overlay_tree() {
 		echo 'obj-$(CONFIG_ALTDMA) += altdma/' >>"$ALTDMA_SRC/drivers/Makefile"
 }
 
+# inputs_hash: one hash of everything the test kernel is built from
+inputs_hash() {
+	(cd "$ALTDMA_REPO" && cat "$ALTDMA_SRC/.altdma-source-version" &&
+		for f in Kbuild Kconfig ./*.c ./*.h kunit/* kunit/.kunitconfig; do
+			echo "== $f"; cat "$f"
+		done) | sha256sum | cut -d' ' -f1
+}
+
 build_kernel() {
+	local stamp=$ALTDMA_KUNIT_BUILD/.altdma-inputs hash
+	hash=$(inputs_hash)
+	if [ -f "$ALTDMA_KUNIT_BUILD/arch/x86/boot/bzImage" ] && [ -f "$stamp" ] &&
+	   [ "$(cat "$stamp")" = "$hash" ]; then
+		log "the KUnit test kernel is up to date"
+		return 0
+	fi
+	rm -f "$stamp"
 	log "building the KUnit test kernel in $ALTDMA_KUNIT_BUILD"
 	(cd "$ALTDMA_SRC" && python3 tools/testing/kunit/kunit.py build \
 		--arch=x86_64 --build_dir="$ALTDMA_KUNIT_BUILD" \
 		--kunitconfig="$ALTDMA_REPO/kunit/.kunitconfig" \
-		--jobs="$ALTDMA_JOBS") >&2
+		--jobs="$ALTDMA_JOBS") >&2 || return 1
+	echo "$hash" >"$stamp"
 }
 
 need_pkgs "${ALTDMA_KERNEL_PKGS[@]}"
+mkdir -p "$ALTDMA_BUILD"
+# one preparation and one build at a time (test.sh runs jobs side by side);
+# a preparation that finds the tree in place changes nothing, so it does
+# not wait for a build
+exec 9>"$ALTDMA_BUILD/.prepare.lock"
+flock 9
 prepare_tree
-[ "${1:-}" = "--prepare" ] || build_kernel
+flock -u 9
+[ "${1:-}" = "--prepare" ] && exit 0
+exec 8>"$ALTDMA_BUILD/.build.lock"
+flock 8
+build_kernel

@@ -8,9 +8,20 @@
 #                     "ok: " and "FAIL: " lines and waits for "done"
 #   A                 altdma's debugfs directory
 #   say LINE          one line on the result port, echoed on the console
-#                     (prefix $TAG, default "vm")
+#                     (prefix $TAG, default "vm", and the uptime)
 #   check NAME CMD... "ok: NAME" if CMD succeeds, else "FAIL: NAME"
-#   wait_for PATH [TENTHS]  until PATH exists (default 20 s)
+#   wait_until WHAT TENTHS CMD...  until CMD succeeds, polled every 0.1 s;
+#                     after TENTHS polls, say what timed out ("info: ")
+#   wait_for PATH [TENTHS]  until PATH exists (default 120 s)
+#   alive PID         the process PID runs (a zombie does not)
+#   size_of FILE      FILE's size in bytes (0 when it does not exist)
+#   progress_wait WHAT FILE STALL PID...  until every PID has exited, for
+#                     as long as FILE keeps growing: STALL seconds without a
+#                     byte more kill them and fail, saying how far FILE got
+#   listening NSPID PORT  a TCP socket listens on PORT in NSPID's netns
+#   xfer WHAT IN OUT RNS SNS ADDR PORT  IN sent over TCP from the netns of
+#                     SNS to a listener in the netns of RNS (ADDR:PORT) that
+#                     writes OUT; see below
 #   netif_of PCI-NAME the network interface of a virtio-net PCI device
 #   stat_of PCI-NAME KEY    a number from altdma's stats of the device
 /bin/busybox --install -s /bin
@@ -23,15 +34,80 @@ mkdir -p /tmp /mnt
 R=/dev/ttyS1
 A=/sys/kernel/debug/altdma
 
-say() { echo "$*" > $R; echo "[${TAG:-vm}] $*"; }
+# (the console copy carries the guest's uptime, to see where time goes)
+say() { echo "$*" > $R; echo "[${TAG:-vm} $(cut -d' ' -f1 /proc/uptime)] $*"; }
 check() { # check NAME CMD...
 	n=$1; shift
 	if "$@"; then say "ok: $n"; else say "FAIL: $n"; fi
 }
+wait_until() { # wait_until WHAT TENTHS CMD...
+	_w=$1 _n=$2 _i=0
+	shift 2
+	until "$@"; do
+		_i=$((_i + 1))
+		if [ $_i -ge "$_n" ]; then
+			say "info: timed out after $((_n / 10)) s waiting for $_w"
+			return 1
+		fi
+		usleep 100000
+	done
+}
 wait_for() { # wait_for PATH [TENTHS]
-	i=0
-	while [ ! -e "$1" ] && [ $i -lt "${2:-200}" ]; do usleep 100000; i=$((i + 1)); done
-	[ -e "$1" ]
+	wait_until "$1 to appear" "${2:-1200}" [ -e "$1" ]
+}
+alive() { # alive PID
+	[ -e /proc/$1/stat ] && ! grep -q ') Z ' /proc/$1/stat
+}
+size_of() { # size_of FILE
+	if [ -e "$1" ]; then wc -c < "$1"; else echo 0; fi
+}
+progress_wait() { # progress_wait WHAT FILE STALL PID...
+	_w=$1 _f=$2 _stall=$3 _last=-1 _idle=0
+	shift 3
+	while :; do
+		_up=
+		for _p in "$@"; do alive $_p && _up=1; done
+		[ -z "$_up" ] && return 0
+		_now=$(size_of $_f)
+		if [ "$_now" != "$_last" ]; then _last=$_now _idle=0; else _idle=$((_idle + 1)); fi
+		if [ $_idle -ge $((_stall * 10)) ]; then
+			say "info: $_w: stalled for $_stall s at $_now bytes"
+			kill "$@" 2>/dev/null
+			return 1
+		fi
+		usleep 100000
+	done
+}
+listening() { # listening NSPID PORT
+	nsenter -t $1 -n cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		awk -v p=":$(printf '%04X' $2)" '$2 ~ p "$" && $4 == "0A" { f = 1 } END { exit !f }'
+}
+# xfer WHAT IN OUT RNS SNS ADDR PORT: the listener (in RNS's netns) writes
+# exactly the size of IN to OUT, then closes; the sender (in SNS's netns)
+# connects to ADDR:PORT and sends IN. An attempt ends when the listener has
+# all the bytes, or fails after 60 s in which OUT did not grow; a failed
+# attempt is said on the result port with the bytes received, and both
+# ends are started again, three attempts in all. Succeeds when OUT holds
+# as many bytes as IN (the caller compares the contents).
+xfer() {
+	_what=$1 _in=$2 _out=$3 _rns=$4 _sns=$5 _addr=$6 _port=$7 _try=1
+	_size=$(size_of $_in)
+	while [ $_try -le 3 ]; do
+		rm -f $_out
+		nsenter -t $_rns -n nc -l -p $_port -e sh -c "head -c $_size > $_out" &
+		_lp=$!
+		if wait_until "$_what: listener on port $_port" 600 listening $_rns $_port; then
+			nsenter -t $_sns -n nc $_addr $_port < $_in > /dev/null &
+			_cp=$!
+			progress_wait "$_what" $_out 60 $_lp
+			kill $_cp 2>/dev/null
+			[ "$(size_of $_out)" -eq $_size ] && return 0
+		fi
+		say "info: $_what: attempt $_try got $(size_of $_out) of $_size bytes"
+		kill $_lp 2>/dev/null
+		_try=$((_try + 1))
+	done
+	return 1
 }
 netif_of() { # netif_of PCI-NAME
 	ls /sys/bus/pci/devices/$1/virtio*/net 2>/dev/null | head -n 1

@@ -20,17 +20,14 @@ KML=/sys/kernel/debug/kmemleak
 DERR=/sys/kernel/debug/dma-api/error_count
 . /params
 
-wait_blk() { # wait_blk: until /dev/vda is a block device, up to 20 s
-	i=0
-	while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do usleep 100000; i=$((i + 1)); done
-	[ -b /dev/vda ]
+wait_blk() { # wait_blk: until /dev/vda is a block device, up to 120 s
+	wait_until "/dev/vda as a block device" 1200 [ -b /dev/vda ]
 }
-wait_gone() { # wait_gone PATH: until PATH is gone, up to 60 s
-	i=0
-	while [ -e "$1" ] && [ $i -lt 600 ]; do usleep 100000; i=$((i + 1)); done
-	[ ! -e "$1" ]
+wait_gone() { # wait_gone PATH: until PATH is gone, up to 120 s
+	wait_until "$1 to go" 1200 [ ! -e "$1" ]
 }
 attached() { grep -qx "$1" $A/devices; }
+nics_bound() { [ -n "$(netif_of $NIC0)" -a -n "$(netif_of $NIC1)" ]; }
 attach() { echo "$*" > $A/attach; }
 detach() { echo "$1" > $A/detach; }
 # the kernel log since the last call, kept in /tmp/log.PHASE
@@ -57,7 +54,7 @@ dmesg -n 1
 # DMA_API_DEBUG prints every error, not just the first
 echo 1 > /sys/kernel/debug/dma-api/all_errors
 check "virtio disk probed on the hot-plug root port" wait_for /dev/vda
-[ -n "$(netif_of $NIC0)" ] || usleep 500000
+wait_until "$NIC0 bound" 1200 [ -n "$(netif_of $NIC0)" ]
 echo scan > $KML
 echo clear > $KML
 phase_log boot
@@ -127,32 +124,29 @@ phase_log untrusted
 check "attach disk, NIC0 deferred, NIC1 forced bounce strict" sh -c \
 	"echo '$BLK inval=deferred' > $A/attach && echo '$NIC0 inval=deferred' > $A/attach && echo '$NIC1 bounce=force inval=strict' > $A/attach"
 wait_for /dev/vda
-usleep 500000
+wait_until "both NICs bound" 1200 nics_bound
 nic0=$(netif_of $NIC0) nic1=$(netif_of $NIC1)
 check "both NICs bound ($nic0, $nic1)" [ -n "$nic0" -a -n "$nic1" ]
-unshare -n sleep 100000 & nsa=$!
-unshare -n sleep 100000 & nsb=$!
-usleep 300000
+# (the sleeps hold the namespaces until they are killed below)
+unshare -n sleep 1000000 & nsa=$!
+unshare -n sleep 1000000 & nsb=$!
+own_ns() { [ "$(readlink /proc/$1/ns/net)" != "$(readlink /proc/self/ns/net)" ]; }
+both_ns() { own_ns $nsa && own_ns $nsb; }
+wait_until "both network namespaces" 1200 both_ns
 ip link set $nic0 netns $nsa && ip link set $nic1 netns $nsb
 ina() { nsenter -t $nsa -n "$@"; }
 inb() { nsenter -t $nsb -n "$@"; }
 ina ip addr add 10.9.0.1/24 dev $nic0; ina ip link set $nic0 up
 inb ip addr add 10.9.0.2/24 dev $nic1; inb ip link set $nic1 up
-# the link may take a few seconds to come up under TCG load
-netup() {
-	for i in 1 2 3 4 5 6; do
-		ina ping -c 1 -W 3 10.9.0.2 > /dev/null && return 0
-		sleep 1
-	done
-	return 1
-}
-check "net: ping" netup
+# the link comes up when it comes up: the first answered ping, 120 s at most
+check "net: ping" wait_until "the first ping answered" 60 ina ping -c 1 -W 2 10.9.0.2
 dd if=/dev/urandom of=/tmp/pat bs=1M count=4 2>/dev/null
 psum=$(sha256sum < /tmp/pat)
-# disk: write and read back 4 MiB at rotating offsets until told to stop
+# disk: write and read back 4 MiB at rotating offsets until told to stop,
+# and at least once
 disk_io() {
 	i=0 bad=0
-	while [ ! -e /tmp/stop ]; do
+	while [ ! -e /tmp/stop ] || [ $i -eq 0 ]; do
 		dd if=/tmp/pat of=/dev/vda bs=1M seek=$((i % 8 * 4)) conv=fsync 2>/dev/null
 		echo 3 > /proc/sys/vm/drop_caches
 		[ "$(dd if=/dev/vda bs=1M skip=$((i % 8 * 4)) count=4 2>/dev/null | sha256sum)" = "$psum" ] || bad=$((bad + 1))
@@ -160,11 +154,12 @@ disk_io() {
 	done
 	echo "$i $bad" > /tmp/disk_io
 }
-# network: 1400-byte pings A->B in rounds of 20 until told to stop (each
-# reply checked by ICMP's checksum); TCP transfers stalled under this load
+# network: 1400-byte pings A->B in rounds of 20 until told to stop, and at
+# least once (each reply checked by ICMP's checksum); TCP transfers stalled
+# under this load
 net_io() {
 	i=0 got=0
-	while [ ! -e /tmp/stop ]; do
+	while [ ! -e /tmp/stop ] || [ $i -eq 0 ]; do
 		n=$(ina ping -q -c 20 -s 1400 -W 2 10.9.0.2 2>/dev/null |
 			sed -n 's/.* \([0-9]*\) packets received.*/\1/p')
 		got=$((got + ${n:-0}))
@@ -175,8 +170,8 @@ net_io() {
 rm -f /tmp/stop
 disk_io & dio=$!
 net_io & nio=$!
-st_run "stress ($secs s, -smp 4, beside disk and network I/O)" \
-	mode=stress devs=$BLK,$NIC0,$NIC1 threads=6 secs=$secs
+st_run "stress (6 threads x $iters rounds, -smp 4, beside disk and network I/O)" \
+	mode=stress devs=$BLK,$NIC0,$NIC1 threads=6 iters=$iters
 dmesg | grep 'altdma_stress: stress: ' | sed 's/.*altdma_stress: /figure: /' > $R
 rmmod altdma_stress
 touch /tmp/stop
@@ -187,7 +182,9 @@ check "stress: disk I/O beside it: $dn rounds of 4 MiB, $dbad bad" [ "$dn" -gt 0
 check "stress: network I/O beside it: $nbad of $((nn * 20)) pings of 1400 bytes answered" [ "$nbad" -gt 0 ]
 kill $nsa $nsb
 wait 2>/dev/null
-usleep 500000
+# the NICs go back to the first network namespace when theirs are gone
+wait_until "both NICs back in the first network namespace" 1200 \
+	sh -c "ip link show $nic0 && ip link show $nic1" > /dev/null
 for d in $NIC0 $NIC1; do
 	check "stress: detach $d" detach $d
 	check "stress: $d teardown holds no IOVA range and no bounce slot" teardown_clean $d
@@ -229,26 +226,27 @@ while [ $k -le $cycles ]; do
 	rm -f /tmp/stop
 	# I/O until the disk goes (only while /dev/vda is a block device: dd
 	# would create a regular file in its place)
+	rm -f /tmp/hio_round
 	( while [ ! -e /tmp/stop ] && [ -b /dev/vda ]; do
 		dd if=/dev/urandom of=/dev/vda bs=64K count=64 conv=fsync,notrunc 2>/dev/null
 		dd if=/dev/vda of=/dev/null bs=64K count=64 2>/dev/null
+		touch /tmp/hio_round
 	  done ) & hio=$!
-	sleep 2
+	# the unplug comes once the I/O is under way: one round done
+	wait_until "hot-unplug $k: the first round of I/O" 1200 [ -e /tmp/hio_round ] || ok=0
 	say "hotplug: unplug $k"
 	wait_gone /sys/bus/pci/devices/$BLK || ok=0
 	touch /tmp/stop
 	wait $hio 2>/dev/null
 	[ -b /dev/vda ] || rm -f /dev/vda
 	# the detach runs from a work item right after the removal
-	i=0
-	while attached $BLK && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
-	attached $BLK && ok=0
+	wait_until "hot-unplug $k: the detach on removal" 1200 sh -c "! grep -qx $BLK $A/devices" || ok=0
 	dmesg | grep -q "$BLK: altdma: detached on removal of the device" || ok=0
 	teardown_clean $BLK || ok=0
 	check "hot-unplug $k: removed under I/O, detached, nothing held" [ $ok -eq 1 ]
 	say "hotplug: replug $k"
 	ok=1
-	wait_for /sys/bus/pci/devices/$BLK 600 || ok=0
+	wait_for /sys/bus/pci/devices/$BLK 1200 || ok=0
 	wait_blk || ok=0
 	attach "$BLK inval=strict" || ok=0
 	wait_blk || ok=0

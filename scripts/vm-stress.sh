@@ -13,8 +13,9 @@
 # (QMP device_del/device_add from scripts/qmp-hotplug.py) and a kmemleak
 # scan at the end.
 #
-#   scripts/vm-stress.sh [--secs N] [--cycles N]
-#       --secs    seconds of the stress run (default 45; a longer soak: 600)
+#   scripts/vm-stress.sh [--iters N] [--cycles N]
+#       --iters   rounds of random operations per stress thread (default
+#                 2000; a longer soak: 50000)
 #       --cycles  hot-unplug cycles (default 2)
 #
 # Keeps its outputs in $ALTDMA_BUILD/vm-stress/ (console.log, results.txt,
@@ -23,12 +24,12 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-secs=45 cycles=2
+iters=2000 cycles=2
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--secs) secs=$2; shift 2 ;;
+	--iters) iters=$2; shift 2 ;;
 	--cycles) cycles=$2; shift 2 ;;
-	*) die "usage: $0 [--secs N] [--cycles N]" ;;
+	*) die "usage: $0 [--iters N] [--cycles N]" ;;
 	esac
 done
 
@@ -52,7 +53,7 @@ cp "$ALTDMA_REPO/scripts/vm-stress-init.sh" "$root/init"
 cp "$ALTDMA_REPO/scripts/vm-guest.sh" "$root/guest.sh"
 cp "$out/testmod/altdma_stress.ko" "$root/"
 chmod +x "$root/init"
-echo "secs=$secs cycles=$cycles" >"$root/params"
+echo "iters=$iters cycles=$cycles" >"$root/params"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.gz"
 
 rm -f "$out/disk.img" "$out/results.txt" "$out/console.log" "$out/qmp.sock"
@@ -64,7 +65,7 @@ kargs="intel_iommu=on intremap=off no_timer_check kunit.filter_glob=altdma_vm_no
 log "booting the stress VM (TCG, -smp 4, q35 + intel-iommu); console: $out/console.log"
 start=$(date +%s)
 # ACPI PCI hot-plug off: the root port uses native PCIe hot-plug (pciehp)
-timeout 1500 qemu-system-x86_64 -accel tcg -m 1G -smp 4 \
+vm_run -accel tcg -m 1G -smp 4 \
 	-M q35,kernel-irqchip=split -device intel-iommu,intremap=on \
 	-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off \
 	-kernel "$kernel" -initrd "$out/initramfs.gz" \
@@ -80,7 +81,7 @@ timeout 1500 qemu-system-x86_64 -accel tcg -m 1G -smp 4 \
 	-device "virtio-net-pci,netdev=n1,addr=05.0,mac=52:54:00:a1:d0:02,$vdev" &
 qemu=$!
 python3 "$ALTDMA_REPO/scripts/qmp-hotplug.py" "$out/qmp.sock" "$out/results.txt" \
-	--id disk1 --add "$disk" --timeout 1500 >"$out/qmp.log" 2>&1 &
+	--id disk1 --add "$disk" >"$out/qmp.log" 2>&1 &
 qmp=$!
 wait $qemu
 st=$?

@@ -55,11 +55,16 @@ else
 	mkdir -p "$out/root" "$mod"
 
 	# altdma.ko against the stock headers; cp -p keeps times so make
-	# rebuilds only what changed
+	# rebuilds only what changed; one build at a time in $mod (both
+	# profiles of a kernel line share it, and may run side by side)
+	exec 7>"$mod.lock"
+	flock 7
 	cp -p "$ALTDMA_REPO"/Kbuild "$ALTDMA_REPO"/Makefile "$ALTDMA_REPO"/*.c \
 		"$ALTDMA_REPO"/*.h "$mod/"
 	make -C "$mod" KDIR="$kdir" >"$out/build.log" 2>&1 ||
 		{ tail -n 20 "$out/build.log"; die "altdma.ko build failed"; }
+	cp "$mod/altdma.ko" "$out/altdma.ko"
+	flock -u 7
 	mods="virtio_pci virtio_blk virtio_net ext4"
 	if [ "$profile" = virtio ]; then
 		# the endpoints defer their probe until the vIOMMU is up
@@ -77,7 +82,7 @@ cp "$ALTDMA_REPO/scripts/vm-init.sh" "$root/init"
 cp "$ALTDMA_REPO/scripts/vm-guest.sh" "$root/guest.sh"
 chmod +x "$root/init"
 if [ -z "$debug" ]; then
-	cp "$mod/altdma.ko" "$root/altdma.ko"
+	cp "$out/altdma.ko" "$root/altdma.ko"
 	# shellcheck disable=SC2086 # $mods is a list of module names
 	altdma_stock_modules "$root" "$kver" $mods
 else
@@ -105,7 +110,7 @@ fi
 kargs="$kargs no_timer_check"
 log "booting $name (${kver:-test kernel}, TCG, q35 + $profile-iommu); console: $out/console.log"
 start=$(date +%s)
-timeout 900 qemu-system-x86_64 -accel tcg -m 1G -smp 2 "${machine[@]}" \
+vm_run -accel tcg -m 1G -smp 2 "${machine[@]}" \
 	-kernel "$kernel" -initrd "$out/initramfs.gz" \
 	-append "console=ttyS0 $kargs panic=-1 loglevel=6" \
 	-display none -no-reboot -monitor none \

@@ -13,7 +13,8 @@ check "insmod altdma.ko devices=$BLK,$NIC0 inval=deferred; attach $NIC1 bounce=f
 	sh -c "insmod /altdma.ko devices=$BLK,$NIC0 inval=deferred && echo '$NIC1 bounce=force' > $A/attach"
 check "three devices attached" [ "$(wc -l < $A/devices)" -eq 3 ]
 wait_for /dev/vda
-usleep 500000
+nics_bound() { [ -n "$(netif_of $NIC0)" -a -n "$(netif_of $NIC1)" ]; }
+wait_until "both NICs bound again" 1200 nics_bound
 
 # seed 002: one coherent buffer kept for good, 10^6 streaming maps through
 # a 512-page IOVA space, on NIC1 without its driver
@@ -31,18 +32,18 @@ echo $NIC1 > $A/detach
 echo > /sys/bus/pci/devices/$NIC1/driver_override
 echo "$NIC1 bounce=force" > $A/attach
 wait_for /sys/bus/pci/devices/$NIC1/driver
-usleep 500000
+wait_until "both NICs bound again" 1200 nics_bound
 nic0=$(netif_of $NIC0) nic1=$(netif_of $NIC1)
 ip link set $nic0 up; ip link set $nic1 up
 
 # stress beside disk I/O (the NICs up, their drivers mapping receive buffers)
 dd if=/dev/urandom of=/tmp/pat bs=1M count=8 2>/dev/null
 psum=$(sha256sum < /tmp/pat)
-( i=0; while [ ! -e /tmp/stop ]; do
+( i=0; while [ ! -e /tmp/stop ] || [ $i -eq 0 ]; do
 	dd if=/tmp/pat of=/dev/vda bs=1M seek=$((i % 4 * 8)) conv=fsync 2>/dev/null
 	i=$((i + 1))
   done ) & dio=$!
-insmod /altdma_stress.ko mode=stress devs=$BLK,$NIC0,$NIC1 threads=4 secs=$secs
+insmod /altdma_stress.ko mode=stress devs=$BLK,$NIC0,$NIC1 threads=4 iters=$iters
 rc=$?
 line=$(dmesg | sed -n 's/.*altdma_stress: \(stress: .*errors=.*\)/\1/p' | tail -n 1)
 check "$line" [ $rc -eq 0 ]
@@ -78,13 +79,16 @@ check "unload: debugfs gone" [ ! -e $A ]
 check "unload: disk back on its own ops" wait_for /dev/vda
 check "unload: the disk reads the same through the kernel's ops" \
 	[ "$(sha256sum < /dev/vda)" = "$disksum" ]
-usleep 500000
-check "unload: both NICs back" [ -n "$(netif_of $NIC0)" -a -n "$(netif_of $NIC1)" ]
+check "unload: both NICs back" wait_until "both NICs bound again" 1200 nics_bound
 check "rmmod altdma_stress (frees the leaked page)" rmmod altdma_stress
 
 # and it loads and attaches again
-check "insmod altdma.ko devices=$BLK again; I/O; detach; rmmod" sh -c \
-	"insmod /altdma.ko devices=$BLK && sleep 1 && dd if=/dev/vda of=/dev/null bs=1M count=8 2>/dev/null && echo $BLK > $A/detach && rmmod altdma"
+reload() {
+	insmod /altdma.ko devices=$BLK && wait_for /dev/vda &&
+		dd if=/dev/vda of=/dev/null bs=1M count=8 2>/dev/null &&
+		echo $BLK > $A/detach && rmmod altdma
+}
+check "insmod altdma.ko devices=$BLK again; I/O; detach; rmmod" reload
 dmesg > /tmp/all
 export BAD='WARNING:|BUG:|Oops|Call Trace|DMAR: .*fault|failed with error'
 check "dmesg: no warning, oops or DMAR fault" sh -c "! grep -E \"\$BAD\" /tmp/all"

@@ -11,15 +11,15 @@
 # back on the kernel's own ops and the data written through altdma reads
 # the same. Then altdma loads and attaches again.
 #
-#   scripts/vm-unload.sh [--secs N]     stress seconds (default 20)
+#   scripts/vm-unload.sh [--iters N]    stress rounds per thread (default 5000)
 #
 # Outputs in $ALTDMA_BUILD/vm-unload/. The last line is
 # "vm-unload: N passed, N failed".
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-secs=20
-[ "${1:-}" = "--secs" ] && secs=$2
+iters=5000
+[ "${1:-}" = "--iters" ] && iters=$2
 
 need_pkgs busybox-static qemu-system-x86 kmod cpio build-essential \
 	linux-image-amd64 linux-headers-amd64
@@ -44,7 +44,7 @@ cp "$ALTDMA_REPO/scripts/vm-unload-init.sh" "$root/init"
 cp "$ALTDMA_REPO/scripts/vm-guest.sh" "$root/guest.sh"
 chmod +x "$root/init"
 cp "$out/mod/altdma.ko" "$out/testmod/altdma_stress.ko" "$root/"
-echo "secs=$secs" >"$root/params"
+echo "iters=$iters" >"$root/params"
 altdma_stock_modules "$root" "$kver" virtio_pci virtio_blk virtio_net
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.gz"
 
@@ -53,7 +53,7 @@ truncate -s 64M "$out/disk.img"
 vdev="iommu_platform=on,disable-legacy=on"
 log "booting the unload VM ($kver, TCG, q35 + intel-iommu); console: $out/console.log"
 start=$(date +%s)
-timeout 600 qemu-system-x86_64 -accel tcg -m 1G -smp 2 \
+vm_run -accel tcg -m 1G -smp 2 \
 	-M q35,kernel-irqchip=split -device intel-iommu,intremap=on \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
 	-append "console=ttyS0 intel_iommu=on no_timer_check panic=-1 loglevel=6" \

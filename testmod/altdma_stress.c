@@ -9,7 +9,8 @@
  * It runs one mode when loaded and fails the load (-EIO) if a check
  * failed; the figures are printed as one "altdma_stress: <mode>: ..." line.
  *
- *   mode=stress   threads= kthreads over the devices of devs= for secs=:
+ *   mode=stress   threads= kthreads over the devices of devs=, iters= rounds
+ *                 each (bound by work done, not by time):
  *                 random single, scatter-gather and coherent mappings, of
  *                 random sizes, offsets and directions, some held while
  *                 others come and go; random syncs; translation and every
@@ -68,9 +69,9 @@ static unsigned int threads = 4;
 module_param(threads, uint, 0444);
 MODULE_PARM_DESC(threads, "stress: kthreads");
 
-static unsigned int secs = 20;
-module_param(secs, uint, 0444);
-MODULE_PARM_DESC(secs, "stress: seconds to run");
+static unsigned int iters = 5000;
+module_param(iters, uint, 0444);
+MODULE_PARM_DESC(iters, "stress: rounds of random operations per thread");
 
 static unsigned int maps = 1000000;
 module_param(maps, uint, 0444);
@@ -572,10 +573,10 @@ static void op_coherent(struct st_worker *w)
 static int stress_thread(void *arg)
 {
 	struct st_worker *w = arg;
-	unsigned long end = jiffies + secs * HZ;
+	unsigned int i;
 	u32 r;
 
-	while (time_before(jiffies, end) && !w->errors) {
+	for (i = 0; i < iters && !w->errors; i++) {
 		r = rnd(w) % 8;
 		if (r < 3)
 			op_single(w);
@@ -624,8 +625,8 @@ static int run_stress(void)
 		errors += ws[i].errors;
 	}
 	kfree(ws);
-	pr_info("stress: %u threads on %u devices for %u s: ops=%llu bytes_verified=%llu errors=%llu\n",
-		n, st_ndevs, secs, ops, bytes, errors);
+	pr_info("stress: %u threads on %u devices, %u rounds each: ops=%llu bytes_verified=%llu errors=%llu\n",
+		n, st_ndevs, iters, ops, bytes, errors);
 	return errors ? -EIO : 0;
 }
 
