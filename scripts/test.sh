@@ -14,6 +14,11 @@
 # (linux-source-6.1 unpacked, altdma overlaid). Then the sub-suites, two at a
 # time on the machine's cores, in this order of priority:
 #   kernel-build          the KUnit test kernel (scripts/test-kernel.sh)
+#   vm-stress             the reliability VM on the test kernel (*)
+#   kunit-intel           every KUnit suite, q35 + intel-iommu (*)
+#   kunit-virtio          every KUnit suite, q35 + virtio-iommu (*)
+#   vm-debug-intel        the test VM on the test kernel, intel-iommu (*)
+#   vm-debug-virtio       the test VM on the test kernel, virtio-iommu (*)
 #   hygiene               W=1 + sparse builds against 6.1 and 6.12,
 #                         checkpatch, kernel-doc, coccicheck
 #   dkms                  dkms add/build/remove against both kernel lines
@@ -22,15 +27,10 @@
 #   vm-stock-6.12-virtio  ... on stock 6.12, virtio-iommu
 #   vm-unload             seed 002, stress and rmmod with devices attached
 #   bench-smoke           every benchmark case once, no speed checked
-#   vm-stress             the reliability VM on the test kernel (*)
-#   kunit-intel           every KUnit suite, q35 + intel-iommu (*)
-#   kunit-virtio          every KUnit suite, q35 + virtio-iommu (*)
-#   vm-debug-intel        the test VM on the test kernel, intel-iommu (*)
-#   vm-debug-virtio       the test VM on the test kernel, virtio-iommu (*)
 # (*) waits for kernel-build; if that failed, it fails without running.
 # A free core goes to the first sub-suite in this list that can start: the
-# kernel build first, the host-only suites beside it, the test kernel's
-# suites as soon as it is there. Every check waits for events, not for a
+# kernel build first, the host-only suites beside it while it builds, and
+# the test kernel's suites (the longest path) as soon as it is there. Every check waits for events, not for a
 # time, so a sub-suite beside another only takes longer.
 #
 # Each sub-suite's output is printed whole when it ends (and kept in
@@ -42,9 +42,9 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ALL=(kernel-build hygiene dkms vm-stock vm-stock-6.12-intel
-	vm-stock-6.12-virtio vm-unload bench-smoke vm-stress kunit-intel
-	kunit-virtio vm-debug-intel vm-debug-virtio)
+ALL=(kernel-build vm-stress kunit-intel kunit-virtio vm-debug-intel
+	vm-debug-virtio hygiene dkms vm-stock vm-stock-6.12-intel
+	vm-stock-6.12-virtio vm-unload bench-smoke)
 SLOTS=${ALTDMA_SLOTS:-2}
 
 # cmd_of NAME: the command of a sub-suite
