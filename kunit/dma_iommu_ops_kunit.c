@@ -76,6 +76,28 @@ static int ops_init(struct kunit *test)
 	return 0;
 }
 
+/*
+ * The invariant every case ends on (issue 18): maps - unmaps - mappings
+ * gone to quarantine equals the live mappings listed (what debugfs
+ * "mappings" counts). A free or publish that loses a record, or leaves it
+ * neither live nor released, or releases without counting, breaks it. (A
+ * free that silently leaves its mapping live does not: the cases' own
+ * before/after checks catch that.)
+ */
+static void ops_expect_accounted(struct kunit *test, struct altdma_dev *adev)
+{
+	struct altdma_dev_stats st;
+	unsigned long listed;
+
+	altdma_dev_get_stats(adev, &st);
+	listed = altdma_dev_count_live(adev);
+	KUNIT_EXPECT_EQ_MSG(test, st.maps - st.unmaps - st.quarantined_live,
+			    (u64)listed,
+			    "maps %llu, unmaps %llu, quarantined live %llu, listed %lu",
+			    st.maps, st.unmaps, st.quarantined_live, listed);
+	KUNIT_EXPECT_EQ(test, st.live, (u64)listed);
+}
+
 static void ops_exit(struct kunit *test)
 {
 	struct ops_ctx *ctx = test->priv;
@@ -83,6 +105,8 @@ static void ops_exit(struct kunit *test)
 
 	if (!ctx)
 		return;
+	if (!IS_ERR_OR_NULL(ctx->adev))
+		ops_expect_accounted(test, ctx->adev);
 	if (ctx->registered)
 		altdma_dev_unregister(ctx->adev);
 	altdma_dev_destroy(ctx->adev);
