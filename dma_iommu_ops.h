@@ -185,7 +185,8 @@ struct altdma_rec_seg {
  * @caller: return address of the mapping call (inside the DMA API)
  * @site: the driver's call site (the first return address outside the
  *	DMA API); 0 when not captured (see altdma_map_site())
- * @cpu_addr: kernel address of a coherent allocation
+ * @cpu_addr: kernel address of a coherent allocation or of the pages of
+ *	dma_alloc_pages(); a free must give the same
  * @nsegs: entries in @segs
  * @segs: the caller's segments, as mapped
  *

@@ -386,6 +386,39 @@ static void double_free_is_refused_and_changes_nothing(struct kunit *test)
 	ops_expect_clean(test, adev);
 }
 
+/*
+ * dma_free_pages() with the right address, size and direction but other
+ * pages, or none: releasing the mapping would free someone else's pages or
+ * leak the allocation's, so it is refused like a free with the wrong CPU
+ * address; the right free then releases everything.
+ */
+static void free_pages_with_wrong_page_is_refused(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	u8 *other = ops_buf(test, 1);
+	struct ops_snap s;
+	struct page *page;
+	dma_addr_t dma;
+
+	page = dma_alloc_pages(adev->dev, SZ_8K, &dma, DMA_TO_DEVICE,
+			       GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(adev->dev, dma));
+	ops_snap(adev, ops_pt(test), &s);
+
+	ops->free_pages(adev->dev, SZ_8K, virt_to_page(other), dma,
+			DMA_TO_DEVICE);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_UNKNOWN);
+	ops_snap(adev, ops_pt(test), &s);
+	ops->free_pages(adev->dev, SZ_8K, NULL, dma, DMA_TO_DEVICE);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_UNKNOWN);
+	KUNIT_EXPECT_EQ(test, pt_soft_ops.iova_to_phys(ops_pt(test), dma),
+			page_to_phys(page));
+
+	dma_free_pages(adev->dev, SZ_8K, page, dma, DMA_TO_DEVICE);
+	ops_expect_clean(test, adev);
+}
+
 /* An address no mapping starts at is refused: outside, or inside one. */
 static void unknown_address_is_refused(struct kunit *test)
 {
@@ -708,6 +741,7 @@ static struct kunit_case unmap_cases[] = {
 	KUNIT_CASE(partial_unmap_quarantines_iova),
 	KUNIT_CASE(double_unmap_is_refused_and_changes_nothing),
 	KUNIT_CASE(double_free_is_refused_and_changes_nothing),
+	KUNIT_CASE(free_pages_with_wrong_page_is_refused),
 	KUNIT_CASE(unknown_address_is_refused),
 	KUNIT_CASE(wrong_size_is_refused),
 	KUNIT_CASE(wrong_direction_is_refused),
