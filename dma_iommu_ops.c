@@ -1130,6 +1130,7 @@ static void altdma_free_pages(struct device *dev, size_t size,
 	 * with the wrong CPU address.
 	 */
 	if (!page || page_address(page) != rec->cpu_addr) {
+		/* give the record back untouched (pairs with rec_claim()) */
 		smp_store_release(&rec->state, ALTDMA_REC_MAPPED);
 		altdma_dev_refuse(adev, ALTDMA_REFUSE_UNKNOWN,
 				  "free_pages (page does not match)", handle,

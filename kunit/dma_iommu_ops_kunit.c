@@ -1198,8 +1198,9 @@ static void rf_run(struct kunit *test, const struct ops_setup *s)
 			rf_free(adev, b);
 			/* unmapped by the free itself, in either mode */
 			if (pt_soft_ops.iova_to_phys(pt, b->dma) && !stale++)
-				KUNIT_FAIL(test, "round %u: dma %pad (%zu bytes, kind %d) still mapped after its free",
-					   round, &b->dma, b->size, b->kind);
+				KUNIT_FAIL(test,
+					   "round %u: dma %pad (%zu B) mapped after its free",
+					   round, &b->dma, b->size);
 		}
 		ok &= !stale;
 		ok &= rf_round_clean(test, adev, &base, round);

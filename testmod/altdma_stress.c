@@ -1161,6 +1161,8 @@ nomem:
  * @kind: 0 dma_alloc_coherent(), 1 dma_alloc_attrs(), 2 dma_alloc_pages()
  * @dir: direction of a dma_alloc_pages() allocation
  * @fill: the byte it is filled with
+ *
+ * Context: the module's init, in process context (mode=coherent).
  */
 struct co_buf {
 	u8 *cpu;
