@@ -69,6 +69,7 @@ static int stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "bytes_bounced: %llu\n", st.bytes_bounced);
 	show_refused(m, &st);
 	seq_printf(m, "quarantined: %llu\n", st.quarantined);
+	seq_printf(m, "quarantined_live: %llu\n", st.quarantined_live);
 	seq_printf(m, "iova_pages_in_use: %llu\n", ist.pages_in_use);
 	seq_printf(m, "cache_hit_rate: %llu.%llu%% (%llu of %llu)\n",
 		   permille / 10, permille % 10, ist.cache_hits, lookups);

@@ -486,11 +486,40 @@ void altdma_dev_get_stats(struct altdma_dev *adev, struct altdma_dev_stats *st)
 	st->failed = atomic64_read(&adev->failed);
 	st->quarantined = atomic64_read(&adev->quarantined);
 	st->flush_alls = atomic64_read(&adev->flush_alls);
-	gone = st->unmaps + atomic64_read(&adev->quarantined_live);
+	st->quarantined_live = atomic64_read(&adev->quarantined_live);
+	gone = st->unmaps + st->quarantined_live;
 	/* per-CPU sums taken while mappings change may cross: never negative */
 	st->live = st->maps > gone ? st->maps - gone : 0;
 	for (k = 0; k < ALTDMA_REFUSE_KINDS; k++) {
 		st->refused[k] = atomic64_read(&adev->refused[k]);
 		st->refused_total += st->refused[k];
 	}
+}
+
+/**
+ * altdma_dev_count_live() - count the live mappings a context lists
+ * @adev: the context
+ *
+ * Counts the records in state %ALTDMA_REC_MAPPED in every shard: the
+ * mappings debugfs "mappings" lists and teardown reports. Once no call is
+ * in flight it equals &altdma_dev_stats.maps - &altdma_dev_stats.unmaps -
+ * &altdma_dev_stats.quarantined_live (that is, &altdma_dev_stats.live);
+ * a mapping whose free was refused stays on both sides.
+ *
+ * Context: any context; lock-free (RCU). Taken while mappings come and go,
+ * the count may be off by the calls in flight.
+ * Return: the number of live records.
+ */
+unsigned long altdma_dev_count_live(struct altdma_dev *adev)
+{
+	struct altdma_rec *rec;
+	unsigned long index, live = 0;
+	unsigned int k;
+
+	rcu_read_lock();
+	for (k = 0; k < ALTDMA_REC_SHARDS; k++)
+		xa_for_each(&adev->recs[k], index, rec)
+			live += READ_ONCE(rec->state) == ALTDMA_REC_MAPPED;
+	rcu_read_unlock();
+	return live;
 }

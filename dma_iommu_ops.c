@@ -524,7 +524,8 @@ static bool rec_release(struct altdma_dev *adev, struct altdma_rec *rec,
  * @attrs: DMA attributes
  * @type: the calling op
  * @mask: DMA mask the address must fit in
- * @cpu_addr: kernel address of a coherent allocation, else NULL
+ * @cpu_addr: kernel address of a coherent allocation or of the pages of
+ *	dma_alloc_pages(), else NULL
  */
 struct map_req {
 	phys_addr_t phys;
@@ -1098,6 +1099,8 @@ static struct page *altdma_alloc_pages(struct device *dev, size_t size,
 		goto out;
 	q.phys = page_to_phys(page);
 	q.mask = dev->coherent_dma_mask;
+	/* the free must give these pages back: free_pages checks them */
+	q.cpu_addr = page_address(page);
 	*handle = map_single(adev, &q, _RET_IP_);
 	if (*handle == DMA_MAPPING_ERROR) {
 		__free_pages(page, get_order(q.size));
@@ -1119,8 +1122,24 @@ static void altdma_free_pages(struct device *dev, size_t size,
 		return;
 	rec = rec_claim(adev, handle, size, dir, ALTDMA_MAP_PAGES,
 			"free_pages", _RET_IP_);
-	if (rec && rec_release(adev, rec, 0, "free_pages", _RET_IP_) && page)
+	if (!rec)
+		goto out;
+	/*
+	 * Other pages (or none) than the allocation's: releasing the mapping
+	 * would leak its pages or free someone else's. Refused like a free
+	 * with the wrong CPU address.
+	 */
+	if (!page || page_address(page) != rec->cpu_addr) {
+		/* give the record back untouched (pairs with rec_claim()) */
+		smp_store_release(&rec->state, ALTDMA_REC_MAPPED);
+		altdma_dev_refuse(adev, ALTDMA_REFUSE_UNKNOWN,
+				  "free_pages (page does not match)", handle,
+				  size, dir, _RET_IP_);
+		goto out;
+	}
+	if (rec_release(adev, rec, 0, "free_pages", _RET_IP_))
 		__free_pages(page, get_order(alloc_bytes(adev, size)));
+out:
 	altdma_dev_put(adev);
 }
 

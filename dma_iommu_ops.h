@@ -185,7 +185,8 @@ struct altdma_rec_seg {
  * @caller: return address of the mapping call (inside the DMA API)
  * @site: the driver's call site (the first return address outside the
  *	DMA API); 0 when not captured (see altdma_map_site())
- * @cpu_addr: kernel address of a coherent allocation
+ * @cpu_addr: kernel address of a coherent allocation or of the pages of
+ *	dma_alloc_pages(); a free must give the same
  * @nsegs: entries in @segs
  * @segs: the caller's segments, as mapped
  *
@@ -282,6 +283,9 @@ struct altdma_dev_config {
  * @refused_total: sum of @refused
  * @quarantined: IOVA ranges quarantined after a short unmap (of a mapping,
  *	or while undoing a failed map)
+ * @quarantined_live: mappings (counted in @maps) whose unmap or free the
+ *	backend did short: no longer live, never counted in @unmaps, so
+ *	@maps - @unmaps - @quarantined_live is @live
  * @iotlb_syncs: strict invalidations
  * @flush_alls: whole-IOTLB flushes of the deferred queues
  * @deferred: unmapped IOVA ranges that went through a flush queue
@@ -295,6 +299,7 @@ struct altdma_dev_stats {
 	u64 refused[ALTDMA_REFUSE_KINDS];
 	u64 refused_total;
 	u64 quarantined;
+	u64 quarantined_live;
 	u64 iotlb_syncs;
 	u64 flush_alls;
 	u64 deferred;
@@ -397,6 +402,7 @@ struct altdma_dev *altdma_dev_get(struct device *dev);
 void altdma_dev_put(struct altdma_dev *adev);
 void altdma_dev_get_stats(struct altdma_dev *adev,
 			  struct altdma_dev_stats *st);
+unsigned long altdma_dev_count_live(struct altdma_dev *adev);
 unsigned long altdma_caller_of(unsigned long ret);
 extern bool altdma_track_callers;
 unsigned long altdma_map_site(unsigned long ret);

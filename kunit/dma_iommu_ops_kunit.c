@@ -30,6 +30,7 @@
 #include <linux/kallsyms.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/prandom.h>
 #include <linux/rcupdate.h>
 #include <linux/scatterlist.h>
 #include <linux/sizes.h>
@@ -76,6 +77,28 @@ static int ops_init(struct kunit *test)
 	return 0;
 }
 
+/*
+ * The invariant every case ends on (issue 18): maps - unmaps - mappings
+ * gone to quarantine equals the live mappings listed (what debugfs
+ * "mappings" counts). A free or publish that loses a record, or leaves it
+ * neither live nor released, or releases without counting, breaks it. (A
+ * free that silently leaves its mapping live does not: the cases' own
+ * before/after checks catch that.)
+ */
+static void ops_expect_accounted(struct kunit *test, struct altdma_dev *adev)
+{
+	struct altdma_dev_stats st;
+	unsigned long listed;
+
+	altdma_dev_get_stats(adev, &st);
+	listed = altdma_dev_count_live(adev);
+	KUNIT_EXPECT_EQ_MSG(test, st.maps - st.unmaps - st.quarantined_live,
+			    (u64)listed,
+			    "maps %llu, unmaps %llu, quarantined live %llu, listed %lu",
+			    st.maps, st.unmaps, st.quarantined_live, listed);
+	KUNIT_EXPECT_EQ(test, st.live, (u64)listed);
+}
+
 static void ops_exit(struct kunit *test)
 {
 	struct ops_ctx *ctx = test->priv;
@@ -83,6 +106,8 @@ static void ops_exit(struct kunit *test)
 
 	if (!ctx)
 		return;
+	if (!IS_ERR_OR_NULL(ctx->adev))
+		ops_expect_accounted(test, ctx->adev);
 	if (ctx->registered)
 		altdma_dev_unregister(ctx->adev);
 	altdma_dev_destroy(ctx->adev);
@@ -121,6 +146,7 @@ struct ops_setup {
 	bool noncoherent;
 	dma_addr_t iova_end;
 	size_t bounce_size;
+	const struct altdma_iova_policy *policy;
 };
 
 /* A fake device with an altdma context over a fresh software page table. */
@@ -137,6 +163,7 @@ static struct altdma_dev *ops_dev(struct kunit *test,
 		.untrusted = s->untrusted,
 		.inval = s->inval,
 		.bounce_size = s->bounce_size ?: SZ_1M,
+		.policy = s->policy,
 	};
 
 	pt_soft_init(&ctx->pt, cfg.granule);
@@ -356,6 +383,39 @@ static void double_free_is_refused_and_changes_nothing(struct kunit *test)
 	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_DOUBLE);
 
 	dma_free_coherent(adev->dev, SZ_4K, b, db);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * dma_free_pages() with the right address, size and direction but other
+ * pages, or none: releasing the mapping would free someone else's pages or
+ * leak the allocation's, so it is refused like a free with the wrong CPU
+ * address; the right free then releases everything.
+ */
+static void free_pages_with_wrong_page_is_refused(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	u8 *other = ops_buf(test, 1);
+	struct ops_snap s;
+	struct page *page;
+	dma_addr_t dma;
+
+	page = dma_alloc_pages(adev->dev, SZ_8K, &dma, DMA_TO_DEVICE,
+			       GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(adev->dev, dma));
+	ops_snap(adev, ops_pt(test), &s);
+
+	ops->free_pages(adev->dev, SZ_8K, virt_to_page(other), dma,
+			DMA_TO_DEVICE);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_UNKNOWN);
+	ops_snap(adev, ops_pt(test), &s);
+	ops->free_pages(adev->dev, SZ_8K, NULL, dma, DMA_TO_DEVICE);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_UNKNOWN);
+	KUNIT_EXPECT_EQ(test, pt_soft_ops.iova_to_phys(ops_pt(test), dma),
+			page_to_phys(page));
+
+	dma_free_pages(adev->dev, SZ_8K, page, dma, DMA_TO_DEVICE);
 	ops_expect_clean(test, adev);
 }
 
@@ -681,6 +741,7 @@ static struct kunit_case unmap_cases[] = {
 	KUNIT_CASE(partial_unmap_quarantines_iova),
 	KUNIT_CASE(double_unmap_is_refused_and_changes_nothing),
 	KUNIT_CASE(double_free_is_refused_and_changes_nothing),
+	KUNIT_CASE(free_pages_with_wrong_page_is_refused),
 	KUNIT_CASE(unknown_address_is_refused),
 	KUNIT_CASE(wrong_size_is_refused),
 	KUNIT_CASE(wrong_direction_is_refused),
@@ -936,6 +997,245 @@ static void alloc_is_zeroed_mapped_and_unmapped(struct kunit *test)
 	ops_expect_clean(test, adev);
 }
 
+/*
+ * Issue 18: a driver allocates coherent buffers of random sizes (1 B to
+ * 64 KiB) with dma_alloc_coherent(), dma_alloc_attrs() with attributes and
+ * dma_alloc_pages(), and frees them in random order, each with exactly
+ * what it got. Every free must unmap its buffer at once (the software page
+ * table no longer translates its address), and after each round the live
+ * count, the IOVA ranges and pages in use and the page table are back
+ * where they started, with nothing refused or quarantined.
+ */
+#define RF_ROUNDS	20
+#define RF_BUFS		100
+#define RF_SEED		0x18
+
+enum rf_kind { RF_COHERENT, RF_ATTRS, RF_PAGES, RF_KINDS };
+
+static const unsigned long rf_attrs[] = {
+	DMA_ATTR_NO_WARN, DMA_ATTR_WEAK_ORDERING, DMA_ATTR_PRIVILEGED,
+	DMA_ATTR_NO_WARN | DMA_ATTR_PRIVILEGED,
+};
+
+struct rf_buf {
+	u8 *cpu;
+	struct page *page;
+	dma_addr_t dma;
+	size_t size;
+	unsigned long attrs;
+	enum rf_kind kind;
+	enum dma_data_direction dir;
+	u8 fill;
+};
+
+/* Where the round stood before its first allocation. */
+struct rf_base {
+	struct altdma_dev_stats dev;
+	struct altdma_iova_stats iova;
+	unsigned long ptes;
+};
+
+static bool rf_alloc(struct kunit *test, struct altdma_dev *adev,
+		     struct rf_buf *b, struct rnd_state *rnd)
+{
+	struct device *dev = adev->dev;
+
+	b->kind = prandom_u32_state(rnd) % RF_KINDS;
+	b->size = 1 + prandom_u32_state(rnd) % SZ_64K;
+	b->attrs = 0;
+	b->dir = DMA_BIDIRECTIONAL;
+	switch (b->kind) {
+	case RF_COHERENT:
+		b->cpu = dma_alloc_coherent(dev, b->size, &b->dma, GFP_KERNEL);
+		break;
+	case RF_ATTRS:
+		b->attrs = rf_attrs[prandom_u32_state(rnd) %
+				    ARRAY_SIZE(rf_attrs)];
+		b->cpu = dma_alloc_attrs(dev, b->size, &b->dma, GFP_KERNEL,
+					 b->attrs);
+		break;
+	default:
+		b->dir = prandom_u32_state(rnd) & 1 ? DMA_TO_DEVICE :
+						      DMA_FROM_DEVICE;
+		b->page = dma_alloc_pages(dev, b->size, &b->dma, b->dir,
+					  GFP_KERNEL);
+		/* DMA_API_DEBUG wants the address checked, as for a map */
+		if (b->page && dma_mapping_error(dev, b->dma))
+			KUNIT_FAIL(test, "dma_alloc_pages() gave an error address");
+		b->cpu = b->page ? page_address(b->page) : NULL;
+		break;
+	}
+	if (!b->cpu) {
+		KUNIT_FAIL(test, "kind %d of %zu bytes failed", b->kind,
+			   b->size);
+		return false;
+	}
+	/* coherent memory comes zeroed (dma_alloc_pages() need not) */
+	if (b->kind != RF_PAGES && memchr_inv(b->cpu, 0, b->size)) {
+		KUNIT_FAIL(test, "coherent buffer of %zu bytes not zeroed",
+			   b->size);
+		return false;
+	}
+	b->fill = prandom_u32_state(rnd) | 1;
+	memset(b->cpu, b->fill, b->size);
+	return true;
+}
+
+static void rf_free(struct altdma_dev *adev, struct rf_buf *b)
+{
+	if (b->kind == RF_PAGES)
+		dma_free_pages(adev->dev, b->size, b->page, b->dma, b->dir);
+	else
+		dma_free_attrs(adev->dev, b->size, b->cpu, b->dma, b->attrs);
+	b->cpu = NULL;
+}
+
+/* The device reaches exactly @b's memory; no other buffer overlaps it. */
+static bool rf_check_mapped(struct kunit *test, struct rf_buf *bufs,
+			    unsigned int n)
+{
+	phys_addr_t last = (bufs[n].size - 1) & ~(phys_addr_t)(SZ_4K - 1);
+	struct pt_soft *pt = ops_pt(test);
+	struct rf_buf *b = &bufs[n];
+	unsigned int i;
+
+	if (pt_soft_ops.iova_to_phys(pt, b->dma) != virt_to_phys(b->cpu) ||
+	    pt_soft_ops.iova_to_phys(pt, b->dma + last) !=
+	    virt_to_phys(b->cpu + last)) {
+		KUNIT_FAIL(test, "dma %pad (%zu bytes) does not reach its buffer",
+			   &b->dma, b->size);
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		if (b->dma < bufs[i].dma + bufs[i].size &&
+		    bufs[i].dma < b->dma + b->size) {
+			KUNIT_FAIL(test, "dma %pad (%zu bytes) overlaps dma %pad (%zu bytes)",
+				   &b->dma, b->size, &bufs[i].dma,
+				   bufs[i].size);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void rf_base_take(struct kunit *test, struct altdma_dev *adev,
+			 struct rf_base *base)
+{
+	altdma_dev_get_stats(adev, &base->dev);
+	altdma_iova_get_stats(&adev->iovad, &base->iova);
+	base->ptes = pt_soft_count(ops_pt(test));
+}
+
+/* Everything of the round is gone: returns false (and fails) if not. */
+static bool rf_round_clean(struct kunit *test, struct altdma_dev *adev,
+			   const struct rf_base *a, unsigned int round)
+{
+	struct rf_base b;
+
+	/* ranges waiting for a flush-all are not in use by a mapping */
+	altdma_fq_flush(adev);
+	rf_base_take(test, adev, &b);
+	KUNIT_EXPECT_EQ_MSG(test, b.dev.live, a->dev.live, "round %u", round);
+	KUNIT_EXPECT_EQ_MSG(test, b.dev.maps - a->dev.maps,
+			    (u64)RF_BUFS, "round %u", round);
+	KUNIT_EXPECT_EQ_MSG(test, b.dev.unmaps - a->dev.unmaps,
+			    (u64)RF_BUFS, "round %u", round);
+	KUNIT_EXPECT_EQ_MSG(test, b.dev.refused_total, a->dev.refused_total,
+			    "round %u", round);
+	KUNIT_EXPECT_EQ_MSG(test, b.dev.quarantined, a->dev.quarantined,
+			    "round %u", round);
+	KUNIT_EXPECT_EQ_MSG(test, b.iova.live_ranges, a->iova.live_ranges,
+			    "round %u", round);
+	KUNIT_EXPECT_EQ_MSG(test, b.iova.pages_in_use, a->iova.pages_in_use,
+			    "round %u", round);
+	KUNIT_EXPECT_EQ_MSG(test, b.iova.refused_total, a->iova.refused_total,
+			    "round %u", round);
+	KUNIT_EXPECT_EQ_MSG(test, b.ptes, a->ptes, "round %u", round);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(&adev->iovad), 0);
+	return b.dev.live == a->dev.live && b.dev.unmaps - a->dev.unmaps ==
+	       RF_BUFS && b.dev.refused_total == a->dev.refused_total &&
+	       b.iova.live_ranges == a->iova.live_ranges &&
+	       b.iova.pages_in_use == a->iova.pages_in_use &&
+	       b.ptes == a->ptes;
+}
+
+static void rf_run(struct kunit *test, const struct ops_setup *s)
+{
+	struct altdma_dev *adev = ops_dev(test, s);
+	struct pt_soft *pt = ops_pt(test);
+	unsigned int round, i, j, n, order[RF_BUFS], stale = 0;
+	struct rnd_state rnd;
+	struct rf_base base;
+	struct rf_buf *bufs;
+	bool ok = true;
+
+	bufs = kunit_kcalloc(test, RF_BUFS, sizeof(*bufs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, bufs);
+	prandom_seed_state(&rnd, RF_SEED);
+	for (round = 0; round < RF_ROUNDS && ok; round++) {
+		rf_base_take(test, adev, &base);
+		for (n = 0; n < RF_BUFS && ok; n++) {
+			ok = rf_alloc(test, adev, &bufs[n], &rnd) &&
+			     rf_check_mapped(test, bufs, n);
+		}
+		/* a random order of the frees (Fisher-Yates) */
+		for (i = 0; i < RF_BUFS; i++)
+			order[i] = i;
+		for (i = RF_BUFS - 1; i > 0; i--) {
+			j = prandom_u32_state(&rnd) % (i + 1);
+			swap(order[i], order[j]);
+		}
+		for (i = 0; i < RF_BUFS; i++) {
+			struct rf_buf *b = &bufs[order[i]];
+
+			if (order[i] >= n || !b->cpu)
+				continue;
+			if (memchr_inv(b->cpu, b->fill, b->size)) {
+				KUNIT_FAIL(test, "dma %pad lost its pattern",
+					   &b->dma);
+				ok = false;
+			}
+			rf_free(adev, b);
+			/* unmapped by the free itself, in either mode */
+			if (pt_soft_ops.iova_to_phys(pt, b->dma) && !stale++)
+				KUNIT_FAIL(test,
+					   "round %u: dma %pad (%zu B) mapped after its free",
+					   round, &b->dma, b->size);
+		}
+		ok &= !stale;
+		ok &= rf_round_clean(test, adev, &base, round);
+		cond_resched();
+	}
+	KUNIT_EXPECT_EQ(test, stale, 0U);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->overmaps), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->stale_reuse), 0);
+	ops_expect_clean(test, adev);
+}
+
+static void coherent_random_free_order_strict(struct kunit *test)
+{
+	struct ops_setup s = { };
+
+	rf_run(test, &s);
+}
+
+static void coherent_random_free_order_deferred(struct kunit *test)
+{
+	struct ops_setup s = { .inval = ALTDMA_INVAL_DEFERRED };
+
+	rf_run(test, &s);
+}
+
+static void coherent_random_free_order_bounce_wrap(struct kunit *test)
+{
+	struct ops_setup s = {
+		.bounce = ALTDMA_BOUNCE_FORCE,
+		.policy = &altdma_iova_policy_wrap,
+	};
+
+	rf_run(test, &s);
+}
+
 /* The limits a driver asks for. */
 static void limits_are_reported(struct kunit *test)
 {
@@ -1134,6 +1434,9 @@ static struct kunit_case map_cases[] = {
 	KUNIT_CASE(map_sg_honours_max_segment_size),
 	KUNIT_CASE(map_sg_honours_segment_boundary),
 	KUNIT_CASE(alloc_is_zeroed_mapped_and_unmapped),
+	KUNIT_CASE(coherent_random_free_order_strict),
+	KUNIT_CASE(coherent_random_free_order_deferred),
+	KUNIT_CASE(coherent_random_free_order_bounce_wrap),
 	KUNIT_CASE(limits_are_reported),
 	KUNIT_CASE(injected_failures_leak_nothing),
 	KUNIT_CASE(short_unmap_while_undoing_a_map_quarantines),

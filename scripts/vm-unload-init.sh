@@ -28,6 +28,35 @@ line=$(dmesg | sed -n 's/.*altdma_stress: \(seed002: .*streaming maps.*\)/\1/p' 
 check "$line ($(($(date +%s) - t0)) s)" [ $rc -eq 0 ]
 say "figure: $line"
 rmmod altdma_stress
+
+# issue 18: coherent buffers of random sizes (dma_alloc_coherent, _attrs,
+# _pages) freed in random order, on NIC1 without its driver; afterwards
+# the live mappings and IOVA pages in use are back where they were, nothing
+# was refused, and maps - unmaps - quarantined_live = the mappings listed
+listed_of() { sed -n 's/^live: [0-9]* (listed: \([0-9]*\))/\1/p' $A/$1/mappings; }
+accounted() {
+	[ $(($(stat_of $1 maps) - $(stat_of $1 unmaps) - $(stat_of $1 quarantined_live))) \
+		-eq "$(listed_of $1)" ]
+}
+for opts in "inval=deferred" "bounce=force inval=strict policy=wrap"; do
+	echo $NIC1 > $A/detach
+	echo "$NIC1 $opts" > $A/attach
+	live0=$(stat_of $NIC1 live) pages0=$(stat_of $NIC1 iova_pages_in_use)
+	insmod /altdma_stress.ko mode=coherent devs=$NIC1
+	rc=$?
+	line=$(dmesg | sed -n 's/.*altdma_stress: \(coherent: .*random order.*\)/\1/p' | tail -n 1)
+	check "$opts: $line" [ $rc -eq 0 ]
+	rmmod altdma_stress
+	# deferred: the flush timer gives the IOVA back within 10 ms
+	wait_until "$NIC1 IOVA pages in use back to $pages0" 100 \
+		[ "$(stat_of $NIC1 iova_pages_in_use)" = "$pages0" ]
+	check "$opts: live back to $live0 ($(stat_of $NIC1 live)), IOVA pages in use back to $pages0 ($(stat_of $NIC1 iova_pages_in_use)), nothing refused or quarantined" \
+		[ "$(stat_of $NIC1 live)" = "$live0" -a \
+		  "$(stat_of $NIC1 iova_pages_in_use)" = "$pages0" -a \
+		  "$(stat_of $NIC1 refused)" = 0 -a "$(stat_of $NIC1 quarantined)" = 0 ]
+	check "$opts: maps - unmaps - quarantined_live = mappings listed ($(listed_of $NIC1))" \
+		accounted $NIC1
+done
 echo $NIC1 > $A/detach
 echo > /sys/bus/pci/devices/$NIC1/driver_override
 echo "$NIC1 bounce=force" > $A/attach

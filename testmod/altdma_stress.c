@@ -35,6 +35,12 @@
  *                 buffers not bounced, nothing translated after an unmap
  *   mode=mark     mark the first device untrusted (pci_dev->untrusted), as
  *                 firmware does for an external-facing port; attach after
+ *   mode=coherent  issue 18 on the first device: rounds= rounds of 100
+ *                 buffers of random sizes (1 B to 64 KiB) from
+ *                 dma_alloc_coherent(), dma_alloc_attrs() with attributes
+ *                 and dma_alloc_pages(), zeroed, filled, translated right,
+ *                 no two overlapping, freed in random order: each free
+ *                 leaves nothing of its buffer translated
  *
  * Only for test machines: it maps memory for a device it does not drive.
  */
@@ -52,6 +58,7 @@
 #include <linux/prandom.h>
 #include <linux/scatterlist.h>
 #include <linux/sched.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -59,7 +66,7 @@
 
 static char *mode = "stress";
 module_param(mode, charp, 0444);
-MODULE_PARM_DESC(mode, "stress, misuse, faults, exhaust, untrusted or mark");
+MODULE_PARM_DESC(mode, "stress, misuse, faults, exhaust, seed002, untrusted, mark or coherent");
 
 static char *devs;
 module_param(devs, charp, 0444);
@@ -79,7 +86,11 @@ MODULE_PARM_DESC(maps, "seed002: streaming maps");
 
 static unsigned int seed = 1;
 module_param(seed, uint, 0444);
-MODULE_PARM_DESC(seed, "stress: random seed");
+MODULE_PARM_DESC(seed, "stress and coherent: random seed");
+
+static unsigned int rounds = 20;
+module_param(rounds, uint, 0444);
+MODULE_PARM_DESC(rounds, "coherent: rounds of 100 allocations");
 
 #define ST_MAX_DEVS	4
 #define ST_MAX_THREADS	16
@@ -1136,6 +1147,168 @@ nomem:
 	return -ENOMEM;
 }
 
+/* ---- coherent (issue 18) ---- */
+
+#define CO_BUFS		100
+
+/**
+ * struct co_buf - one allocation of mode=coherent
+ * @cpu: its kernel address
+ * @page: its first page (dma_alloc_pages() only)
+ * @dma: its DMA address
+ * @size: the size asked for (and given to the free)
+ * @attrs: attributes of a dma_alloc_attrs() allocation
+ * @kind: 0 dma_alloc_coherent(), 1 dma_alloc_attrs(), 2 dma_alloc_pages()
+ * @dir: direction of a dma_alloc_pages() allocation
+ * @fill: the byte it is filled with
+ *
+ * Context: the module's init, in process context (mode=coherent).
+ */
+struct co_buf {
+	u8 *cpu;
+	struct page *page;
+	dma_addr_t dma;
+	size_t size;
+	unsigned long attrs;
+	unsigned int kind;
+	enum dma_data_direction dir;
+	u8 fill;
+};
+
+static const unsigned long co_attrs[] = {
+	DMA_ATTR_NO_WARN, DMA_ATTR_WEAK_ORDERING,
+	DMA_ATTR_NO_WARN | DMA_ATTR_WEAK_ORDERING,
+};
+
+static int co_alloc(struct st_dev *d, struct co_buf *b, struct rnd_state *r)
+{
+	b->kind = prandom_u32_state(r) % 3;
+	b->size = 1 + prandom_u32_state(r) % SZ_64K;
+	b->attrs = 0;
+	b->dir = DMA_BIDIRECTIONAL;
+	b->page = NULL;
+	if (b->kind == 0) {
+		b->cpu = dma_alloc_coherent(d->dev, b->size, &b->dma,
+					    GFP_KERNEL);
+	} else if (b->kind == 1) {
+		b->attrs = co_attrs[prandom_u32_state(r) % ARRAY_SIZE(co_attrs)];
+		b->cpu = dma_alloc_attrs(d->dev, b->size, &b->dma, GFP_KERNEL,
+					 b->attrs);
+	} else {
+		b->dir = prandom_u32_state(r) & 1 ? DMA_TO_DEVICE :
+						    DMA_FROM_DEVICE;
+		b->page = dma_alloc_pages(d->dev, b->size, &b->dma, b->dir,
+					  GFP_KERNEL);
+		/* DMA_API_DEBUG wants the address checked, as for a map */
+		if (b->page && dma_mapping_error(d->dev, b->dma))
+			pr_err("%s: dma_alloc_pages() gave an error address\n",
+			       dev_name(d->dev));
+		b->cpu = b->page ? page_address(b->page) : NULL;
+	}
+	if (!b->cpu) {
+		pr_err("%s: allocation %u of %zu bytes failed\n",
+		       dev_name(d->dev), b->kind, b->size);
+		return -ENOMEM;
+	}
+	if (b->kind != 2 && memchr_inv(b->cpu, 0, b->size)) {
+		pr_err("%s: coherent buffer at dma %pad (%zu bytes) not zeroed\n",
+		       dev_name(d->dev), &b->dma, b->size);
+		return -EIO;
+	}
+	b->fill = prandom_u32_state(r) | 1;
+	memset(b->cpu, b->fill, b->size);
+	return 0;
+}
+
+static void co_free(struct st_dev *d, struct co_buf *b)
+{
+	if (b->kind == 2)
+		dma_free_pages(d->dev, b->size, b->page, b->dma, b->dir);
+	else
+		dma_free_attrs(d->dev, b->size, b->cpu, b->dma, b->attrs);
+	b->cpu = NULL;
+}
+
+/* Every page of @b translates to its own memory; nothing overlaps it. */
+static int co_check(struct st_dev *d, struct co_buf *bufs, unsigned int n)
+{
+	struct co_buf *b = &bufs[n];
+	size_t off;
+	unsigned int i;
+
+	for (off = 0; off < b->size; off += PAGE_SIZE)
+		if (iommu_iova_to_phys(d->dom, b->dma + off) !=
+		    virt_to_phys(b->cpu + off)) {
+			pr_err("%s: dma %pad + %zu does not reach its buffer\n",
+			       dev_name(d->dev), &b->dma, off);
+			return -EIO;
+		}
+	for (i = 0; i < n; i++)
+		if (b->dma < bufs[i].dma + bufs[i].size &&
+		    bufs[i].dma < b->dma + b->size) {
+			pr_err("%s: dma %pad (%zu bytes) overlaps dma %pad\n",
+			       dev_name(d->dev), &b->dma, b->size,
+			       &bufs[i].dma);
+			return -EIO;
+		}
+	return 0;
+}
+
+/*
+ * Issue 18: coherent buffers of random sizes freed in random order. The
+ * VM's /init compares altdma's stats (live mappings, IOVA pages in use)
+ * and the debugfs list of live mappings before and after.
+ */
+static int run_coherent(void)
+{
+	unsigned int round, i, j, n, order[CO_BUFS], errors = 0, stale = 0;
+	struct st_dev *d = &st_devs[0];
+	struct rnd_state r;
+	struct co_buf *bufs;
+	int ret = 0;
+
+	if (check_attached(d))
+		return -EINVAL;
+	bufs = kcalloc(CO_BUFS, sizeof(*bufs), GFP_KERNEL);
+	if (!bufs)
+		return -ENOMEM;
+	prandom_seed_state(&r, seed);
+	for (round = 0; round < rounds && !ret; round++) {
+		for (n = 0; n < CO_BUFS && !ret; n++) {
+			ret = co_alloc(d, &bufs[n], &r);
+			if (!ret)
+				ret = co_check(d, bufs, n);
+		}
+		for (i = 0; i < CO_BUFS; i++)
+			order[i] = i;
+		for (i = CO_BUFS - 1; i > 0; i--) {
+			j = prandom_u32_state(&r) % (i + 1);
+			swap(order[i], order[j]);
+		}
+		for (i = 0; i < CO_BUFS; i++) {
+			struct co_buf *b = &bufs[order[i]];
+
+			if (order[i] >= n || !b->cpu)
+				continue;
+			if (memchr_inv(b->cpu, b->fill, b->size) &&
+			    errors++ < 5)
+				pr_err("%s: dma %pad lost its pattern\n",
+				       dev_name(d->dev), &b->dma);
+			co_free(d, b);
+			if (iommu_iova_to_phys(d->dom, b->dma) && stale++ < 5)
+				pr_err("%s: dma %pad (%zu bytes) still translates after its free\n",
+				       dev_name(d->dev), &b->dma, b->size);
+		}
+		cond_resched();
+	}
+	kfree(bufs);
+	pr_info("coherent: %s: %u rounds of %u allocations freed in random order: %u still translated after the free, %u patterns lost\n",
+		dev_name(d->dev), round, CO_BUFS, stale, errors);
+	if (ret)
+		return ret;
+	return stale || errors ? -EIO : 0;
+}
+
 /* ---- untrusted ---- */
 
 /* Every byte of the mapped granules outside [@off, @off + @len) is zero. */
@@ -1250,6 +1423,8 @@ static int __init st_init(void)
 		ret = run_untrusted();
 	else if (!strcmp(mode, "mark"))
 		ret = run_mark();
+	else if (!strcmp(mode, "coherent"))
+		ret = run_coherent();
 	else
 		ret = -EINVAL;
 out:
