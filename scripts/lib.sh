@@ -114,11 +114,12 @@ altdma_stock_modules() {
 }
 
 # vm_run QEMU-ARGS...: run qemu-system-x86_64 QEMU-ARGS... until it exits.
-# There is no limit on the wall time: a VM that writes nothing to any of its
-# "-serial file:PATH" files for $ALTDMA_VM_STALL seconds (default 1200) is
-# stuck, and is killed with one line that says so, how long it ran and the
-# last line of its last serial file (the result port). Returns QEMU's exit
-# status (124 when killed).
+# There is no limit on the wall time: a VM whose result port (the last
+# "-serial file:PATH") gets no new line for $ALTDMA_VM_STALL seconds
+# (default 1200) is stuck, and is killed with one line that says so, how
+# long it ran and its last result. Only results count as progress: a guest
+# stuck in a loop of soft-lockup or RCU-stall reports still writes its
+# console. Returns QEMU's exit status (124 when killed).
 vm_run() {
 	local stall=${ALTDMA_VM_STALL:-1200} files=() a pid now last= idle=0 t0
 	for a in "$@"; do
@@ -129,7 +130,7 @@ vm_run() {
 	pid=$!
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 5
-		now=$(cat "${files[@]}" 2>/dev/null | wc -c)
+		now=$(wc -c <"${files[-1]}" 2>/dev/null)
 		if [ "$now" != "$last" ]; then
 			last=$now idle=0
 		else

@@ -133,7 +133,7 @@ phase packages install_all
 phase extract "$ALTDMA_REPO/scripts/test-kernel.sh" --prepare
 
 # the sub-suites, SLOTS at a time
-declare -A pid_of=() t_of=()
+declare -A pid_of=() t_of=() name_of=()
 kernel_state=pending # pending, running, ok, failed
 [[ " ${queue[*]} " == *" kernel-build "* ]] || kernel_state=ok
 
@@ -169,18 +169,10 @@ start() {
 	# shellcheck disable=SC2046 # the command is words
 	nice -n "$nice" $(cmd_of "$name") >"$ALTDMA_RESULTS/$name.out" 2>&1 &
 	pid_of[$name]=$!
+	name_of[$!]=$name
 }
 
 while [ ${#queue[@]} -gt 0 ] || [ ${#pid_of[@]} -gt 0 ]; do
-	# reap what ended
-	for n in "${!pid_of[@]}"; do
-		if ! kill -0 "${pid_of[$n]}" 2>/dev/null; then
-			wait "${pid_of[$n]}"
-			st=$?
-			unset "pid_of[$n]"
-			finish "$n" "$st"
-		fi
-	done
 	# start what can start, in priority order
 	rest=()
 	for n in "${queue[@]}"; do
@@ -197,7 +189,14 @@ while [ ${#queue[@]} -gt 0 ] || [ ${#pid_of[@]} -gt 0 ]; do
 		fi
 	done
 	queue=("${rest[@]}")
-	sleep 2
+	[ ${#pid_of[@]} -gt 0 ] || continue
+	# the next sub-suite to end (by its own job, not by a PID that the
+	# system may have given to another process since)
+	wait -n -p done_pid "${pid_of[@]}"
+	st=$?
+	n=${name_of[$done_pid]}
+	unset "pid_of[$n]" "name_of[$done_pid]"
+	finish "$n" "$st"
 done
 
 echo

@@ -41,12 +41,12 @@ check() { # check NAME CMD...
 	if "$@"; then say "ok: $n"; else say "FAIL: $n"; fi
 }
 wait_until() { # wait_until WHAT TENTHS CMD...
-	_w=$1 _n=$2 _i=0
+	_w=$1 _n=$2 _i=0 _t0=$(cut -d. -f1 /proc/uptime)
 	shift 2
 	until "$@"; do
 		_i=$((_i + 1))
 		if [ $_i -ge "$_n" ]; then
-			say "info: timed out after $((_n / 10)) s waiting for $_w"
+			say "info: timed out after $(($(cut -d. -f1 /proc/uptime) - _t0)) s ($_n polls) waiting for $_w"
 			return 1
 		fi
 		usleep 100000

@@ -23,8 +23,9 @@ DERR=/sys/kernel/debug/dma-api/error_count
 wait_blk() { # wait_blk: until /dev/vda is a block device, up to 120 s
 	wait_until "/dev/vda as a block device" 1200 [ -b /dev/vda ]
 }
-wait_gone() { # wait_gone PATH: until PATH is gone, up to 120 s
-	wait_until "$1 to go" 1200 [ ! -e "$1" ]
+wait_gone() { # wait_gone PATH: until PATH is gone, up to 20 min (as long
+	# as the host waits for QEMU's DEVICE_DELETED, scripts/qmp-hotplug.py)
+	wait_until "$1 to go" 12000 [ ! -e "$1" ]
 }
 attached() { grep -qx "$1" $A/devices; }
 nics_bound() { [ -n "$(netif_of $NIC0)" -a -n "$(netif_of $NIC1)" ]; }
@@ -54,7 +55,8 @@ dmesg -n 1
 # DMA_API_DEBUG prints every error, not just the first
 echo 1 > /sys/kernel/debug/dma-api/all_errors
 check "virtio disk probed on the hot-plug root port" wait_for /dev/vda
-wait_until "$NIC0 bound" 1200 [ -n "$(netif_of $NIC0)" ]
+nic0_bound() { [ -n "$(netif_of $NIC0)" ]; }
+wait_until "$NIC0 bound" 1200 nic0_bound
 echo scan > $KML
 echo clear > $KML
 phase_log boot

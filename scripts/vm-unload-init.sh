@@ -49,8 +49,8 @@ for opts in "inval=deferred" "bounce=force inval=strict policy=wrap"; do
 	rmmod altdma_stress
 	# deferred: the flush timer gives the IOVA back 10 ms later (60 s
 	# at most on a loaded host)
-	wait_until "$NIC1 IOVA pages in use back to $pages0" 600 \
-		[ "$(stat_of $NIC1 iova_pages_in_use)" = "$pages0" ]
+	pages_back() { [ "$(stat_of $NIC1 iova_pages_in_use)" = "$pages0" ]; }
+	wait_until "$NIC1 IOVA pages in use back to $pages0" 600 pages_back
 	check "$opts: live back to $live0 ($(stat_of $NIC1 live)), IOVA pages in use back to $pages0 ($(stat_of $NIC1 iova_pages_in_use)), nothing refused or quarantined" \
 		[ "$(stat_of $NIC1 live)" = "$live0" -a \
 		  "$(stat_of $NIC1 iova_pages_in_use)" = "$pages0" -a \
