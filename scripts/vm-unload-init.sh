@@ -33,7 +33,9 @@ rmmod altdma_stress
 # _pages) freed in random order, on NIC1 without its driver; afterwards
 # the live mappings and IOVA pages in use are back where they were, nothing
 # was refused, and maps - unmaps - quarantined_live = the mappings listed
-listed_of() { sed -n 's/^live: [0-9]* (listed: \([0-9]*\))/\1/p' $A/$1/mappings; }
+# the count of live records "mappings" gives (exact; the lines it lists
+# stop at a cap)
+listed_of() { sed -n 's/^live: \([0-9]*\) (listed: [0-9]*)$/\1/p' $A/$1/mappings; }
 accounted() {
 	[ $(($(stat_of $1 maps) - $(stat_of $1 unmaps) - $(stat_of $1 quarantined_live))) \
 		-eq "$(listed_of $1)" ]
