@@ -24,6 +24,9 @@
 #                     writes OUT; see below
 #   netif_of PCI-NAME the network interface of a virtio-net PCI device
 #   stat_of PCI-NAME KEY    a number from altdma's stats of the device
+#   nics_bound        both NICs ($NIC0, $NIC1) have their network interface
+#   both_ns           the processes $nsa and $nsb are in network namespaces
+#                     of their own (made with unshare -n)
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -112,6 +115,9 @@ xfer() {
 netif_of() { # netif_of PCI-NAME
 	ls /sys/bus/pci/devices/$1/virtio*/net 2>/dev/null | head -n 1
 }
+nics_bound() { [ -n "$(netif_of $NIC0)" -a -n "$(netif_of $NIC1)" ]; }
+own_ns() { [ "$(readlink /proc/$1/ns/net)" != "$(readlink /proc/self/ns/net)" ]; }
+both_ns() { own_ns $nsa && own_ns $nsb; }
 stat_of() { # stat_of PCI-NAME KEY
 	sed -n "s/^$2: \([0-9]*\).*/\1/p" $A/$1/stats
 }

@@ -20,7 +20,6 @@ grep -q altdma_vm=builtin /proc/cmdline && builtin=1
 # same paths run either way
 RAW_MB=16 NET_MB=4 FILES=40 KB_MOD=700
 [ -n "$builtin" ] && RAW_MB=4 NET_MB=1 FILES=16 KB_MOD=200
-nics_bound() { [ -n "$(netif_of $NIC0)" -a -n "$(netif_of $NIC1)" ]; }
 # kmemleak (debug kernel only): forget what boot left, scan at the end
 KML=/sys/kernel/debug/kmemleak
 [ -e $KML ] && echo scan > $KML && echo clear > $KML
@@ -94,8 +93,6 @@ disksum=$(sha256sum < /dev/vda)
 unshare -n sleep 1000000 & nsa=$!
 unshare -n sleep 1000000 & nsb=$!
 # a loaded host may not have run unshare yet: wait for both new namespaces
-own_ns() { [ "$(readlink /proc/$1/ns/net)" != "$(readlink /proc/self/ns/net)" ]; }
-both_ns() { own_ns $nsa && own_ns $nsb; }
 wait_until "both network namespaces" 1200 both_ns
 ip link set $nic0 netns $nsa && ip link set $nic1 netns $nsb
 ina() { nsenter -t $nsa -n "$@"; }

@@ -28,7 +28,6 @@ wait_gone() { # wait_gone PATH: until PATH is gone, up to 20 min (as long
 	wait_until "$1 to go" 12000 [ ! -e "$1" ]
 }
 attached() { grep -qx "$1" $A/devices; }
-nics_bound() { [ -n "$(netif_of $NIC0)" -a -n "$(netif_of $NIC1)" ]; }
 attach() { echo "$*" > $A/attach; }
 detach() { echo "$1" > $A/detach; }
 # the kernel log since the last call, kept in /tmp/log.PHASE
@@ -132,8 +131,6 @@ check "both NICs bound ($nic0, $nic1)" [ -n "$nic0" -a -n "$nic1" ]
 # (the sleeps hold the namespaces until they are killed below)
 unshare -n sleep 1000000 & nsa=$!
 unshare -n sleep 1000000 & nsb=$!
-own_ns() { [ "$(readlink /proc/$1/ns/net)" != "$(readlink /proc/self/ns/net)" ]; }
-both_ns() { own_ns $nsa && own_ns $nsb; }
 wait_until "both network namespaces" 1200 both_ns
 ip link set $nic0 netns $nsa && ip link set $nic1 netns $nsb
 ina() { nsenter -t $nsa -n "$@"; }

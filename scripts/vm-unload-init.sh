@@ -13,7 +13,6 @@ check "insmod altdma.ko devices=$BLK,$NIC0 inval=deferred; attach $NIC1 bounce=f
 	sh -c "insmod /altdma.ko devices=$BLK,$NIC0 inval=deferred && echo '$NIC1 bounce=force' > $A/attach"
 check "three devices attached" [ "$(wc -l < $A/devices)" -eq 3 ]
 wait_for /dev/vda
-nics_bound() { [ -n "$(netif_of $NIC0)" -a -n "$(netif_of $NIC1)" ]; }
 wait_until "both NICs bound again" 1200 nics_bound
 
 # seed 002: one coherent buffer kept for good, 10^6 streaming maps through
