@@ -21,6 +21,8 @@
 #define pr_fmt(fmt) "altdma: " fmt
 
 #include <linux/bitops.h>
+#include <linux/dma-mapping.h>
+#include <linux/error-injection.h>
 #include <linux/log2.h>
 #include <linux/minmax.h>
 #include <linux/rbtree_augmented.h>
@@ -325,17 +327,104 @@ const struct altdma_iova_policy altdma_iova_policy_wrap = {
 	.place = wrap_place,
 };
 
+/* ---- "no room at or below this limit" ---- */
+
+/*
+ * &altdma_iova_domain.nofit is (limit << 3) | (order + 1), or 0: no aligned
+ * block of 2^order pages or more is free at or below pfn limit. It is set
+ * under the domain lock when the placement of a power-of-two request fails
+ * and cleared under it as soon as a range at or below the limit leaves the
+ * tree (the only change that frees space), so while it is set it is true,
+ * never stale; allocations read it without the lock and fail at once.
+ */
+#define NOFIT_SHIFT	3
+
+static bool nofit(const struct altdma_iova_domain *iovad, unsigned long size,
+		  unsigned long limit)
+{
+	unsigned long h = READ_ONCE(iovad->nofit);
+
+	return h && size <= ALTDMA_IOVA_ALIGN_MAX &&
+	       limit <= h >> NOFIT_SHIFT &&
+	       ilog2(size) + 1 >= (h & (BIT(NOFIT_SHIFT) - 1));
+}
+
+/* A placement of @size pages at or below @limit failed. Lock held. */
+static void nofit_set(struct altdma_iova_domain *iovad, unsigned long size,
+		      unsigned long limit)
+{
+	unsigned long h = iovad->nofit;
+
+	if (size > ALTDMA_IOVA_ALIGN_MAX)
+		return;
+	if (h >> NOFIT_SHIFT == limit &&
+	    (h & (BIT(NOFIT_SHIFT) - 1)) <= ilog2(size) + 1)
+		return;
+	WRITE_ONCE(iovad->nofit, (limit << NOFIT_SHIFT) | (ilog2(size) + 1));
+}
+
+/* @r leaves the tree: space at or below the hint's limit may be free. */
+static void nofit_clear(struct altdma_iova_domain *iovad,
+			const struct altdma_iova_range *r)
+{
+	unsigned long h = iovad->nofit;
+
+	if (h && r->pfn_lo <= h >> NOFIT_SHIFT)
+		WRITE_ONCE(iovad->nofit, 0);
+}
+
+/*
+ * Ranges parked in caches at or below the 32-bit line are counted per CPU
+ * (the sum is exact; one CPU's share may be negative), so that a request
+ * that found no room below that line flushes the caches only when they
+ * hold something a flush could give it.
+ */
+static void note_cached(struct altdma_iova_domain *iovad,
+			const struct altdma_iova_range *r, int n)
+{
+	if (r->pfn_hi <= iovad->line32)
+		this_cpu_add(iovad->stats->cached_low, n);
+}
+
+static bool flush_may_help(struct altdma_iova_domain *iovad,
+			   unsigned long limit)
+{
+	long low = 0;
+	int cpu;
+
+	if (limit > iovad->line32)
+		return true;
+	for_each_possible_cpu(cpu)
+		low += READ_ONCE(per_cpu_ptr(iovad->stats, cpu)->cached_low);
+	return low > 0;
+}
+
 /* ---- ranges in and out of the tree ---- */
 
 /* Take @r out of the tree and the index; freed after a grace period. */
 static void range_release_locked(struct altdma_iova_domain *iovad,
 				 struct altdma_iova_range *r)
 {
+	nofit_clear(iovad, r);
 	WRITE_ONCE(r->state, ALTDMA_IOVA_DEAD);
 	xa_erase(&iovad->ranges, r->pfn_lo);
 	tree_erase(iovad, r);
 	kfree_rcu(r, rcu);
 }
+
+/*
+ * A zeroed range object of @size bytes (the domain's object size: a user
+ * such as the DMA layer embeds the range in a larger object). The one
+ * allocation point of the allocator's slow path, so tests can fail it by
+ * name with fail_function; a cache hit never comes here.
+ */
+static noinline __noipa struct altdma_iova_range *
+range_obj_alloc(size_t size, gfp_t gfp)
+{
+	return kzalloc(size, gfp | __GFP_NOWARN);
+}
+
+ALLOW_ERROR_INJECTION(range_obj_alloc, NULL);
 
 static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 					    unsigned long npages,
@@ -345,11 +434,15 @@ static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 	struct altdma_iova_range *r;
 	unsigned long flags, pfn;
 
-	r = kmalloc(sizeof(*r), gfp | __GFP_NOWARN);
+	if (nofit(iovad, size, limit))
+		return NULL;
+	r = range_obj_alloc(iovad->obj_size, gfp);
 	if (!r)
 		return NULL;
 	spin_lock_irqsave(&iovad->lock, flags);
 	pfn = iovad->policy->place(iovad, size, limit);
+	if (!pfn)
+		nofit_set(iovad, size, limit);
 	if (pfn) {
 		r->pfn_lo = pfn;
 		r->pfn_hi = pfn + size - 1;
@@ -378,8 +471,10 @@ static void mag_drain(struct altdma_iova_domain *iovad,
 	if (!mag)
 		return;
 	spin_lock_irqsave(&iovad->lock, flags);
-	for (i = 0; i < mag->count; i++)
+	for (i = 0; i < mag->count; i++) {
+		note_cached(iovad, mag->ranges[i], -1);
 		range_release_locked(iovad, mag->ranges[i]);
+	}
 	spin_unlock_irqrestore(&iovad->lock, flags);
 	mag->count = 0;
 	if (free_mag)
@@ -477,6 +572,8 @@ static struct altdma_iova_range *cache_get(struct altdma_iova_domain *iovad,
 			}
 		}
 	}
+	if (r)
+		note_cached(iovad, r, -1);
 	spin_unlock_irqrestore(&cc->lock, flags);
 	return r;
 }
@@ -511,8 +608,10 @@ static bool cache_put(struct altdma_iova_domain *iovad, unsigned int cls,
 			}
 		}
 	}
-	if (ok)
+	if (ok) {
 		cc->loaded->ranges[cc->loaded->count++] = r;
+		note_cached(iovad, r, 1);
+	}
 	spin_unlock_irqrestore(&cc->lock, flags);
 	mag_drain(iovad, spill, true);
 	return ok;
@@ -617,8 +716,10 @@ static void altdma_iova_reclaim(struct work_struct *work)
 		depot->used = false;
 		more |= depot->count > 0;
 		spin_unlock(&depot->lock);
-		for (i = 0; mag && i < mag->count; i++)
+		for (i = 0; mag && i < mag->count; i++) {
+			note_cached(iovad, mag->ranges[i], -1);
 			range_release_locked(iovad, mag->ranges[i]);
+		}
 		spin_unlock_irqrestore(&iovad->lock, flags);
 		kfree(mag);
 	}
@@ -662,25 +763,30 @@ static void count_alloc(struct altdma_iova_domain *iovad,
 }
 
 /**
- * altdma_iova_alloc() - allocate a range of IOVA pages
+ * altdma_iova_alloc_range() - allocate a range of IOVA pages, as an object
  * @iovad: the domain
- * @npages: size in pages; the same number must be given to the free
+ * @npages: size in pages; kept in the range (&altdma_iova_range.npages)
  * @limit_pfn: highest page the range may use (inclusive), e.g. the
  *	device's DMA mask shifted by the granule
- * @gfp: allocation flags for the range's bookkeeping (GFP_ATOMIC where
- *	the caller cannot sleep)
+ * @gfp: allocation flags for a new range object (GFP_ATOMIC where the
+ *	caller cannot sleep)
  *
- * Small sizes come from the per-CPU caches when they can. Otherwise the
- * domain's policy places the range. If there is no room, every cache is
+ * Small sizes come from the per-CPU caches when they can: the object comes
+ * back as it was parked, still indexed, with whatever its user stored
+ * beyond the &struct altdma_iova_range at its start (no allocation, no
+ * index insert). Otherwise the domain's policy places a new, zeroed object
+ * of &altdma_iova_domain.obj_size bytes. If there is no room, every cache is
  * flushed back into the tree and the placement is tried once more.
  *
  * Context: any context if @gfp does not sleep; takes the domain lock and
  * this CPU's cache lock with interrupts off.
- * Return: the first page of the range, or 0 on failure.
+ * Return: the range, in state %ALTDMA_IOVA_ALLOCATED and owned by the
+ * caller until it gives it back, or NULL on failure.
  */
-unsigned long altdma_iova_alloc(struct altdma_iova_domain *iovad,
-				unsigned long npages, unsigned long limit_pfn,
-				gfp_t gfp)
+struct altdma_iova_range *altdma_iova_alloc_range(struct altdma_iova_domain *iovad,
+						   unsigned long npages,
+						   unsigned long limit_pfn,
+						   gfp_t gfp)
 {
 	struct altdma_iova_range *r = NULL;
 	unsigned long size, limit;
@@ -699,22 +805,45 @@ unsigned long altdma_iova_alloc(struct altdma_iova_domain *iovad,
 			smp_store_release(&r->state, ALTDMA_IOVA_ALLOCATED);
 			this_cpu_inc(iovad->stats->cache_hits);
 			count_alloc(iovad, r);
-			return r->pfn_lo;
+			return r;
 		}
 		this_cpu_inc(iovad->stats->cache_misses);
 	}
 	r = tree_alloc(iovad, npages, size, limit, gfp);
-	if (!r && iovad->nr_classes) {
+	if (!r && iovad->nr_classes && flush_may_help(iovad, limit)) {
 		altdma_iova_flush_caches(iovad);
 		r = tree_alloc(iovad, npages, size, limit, gfp);
 	}
 	if (r) {
 		count_alloc(iovad, r);
-		return r->pfn_lo;
+		return r;
 	}
 fail:
 	atomic64_inc(&iovad->failed_allocs);
-	return 0;
+	return NULL;
+}
+
+/**
+ * altdma_iova_alloc() - allocate a range of IOVA pages
+ * @iovad: the domain
+ * @npages: size in pages; the same number must be given to the free
+ * @limit_pfn: highest page the range may use (inclusive)
+ * @gfp: allocation flags for the range's bookkeeping
+ *
+ * altdma_iova_alloc_range() for callers that keep only the first page and
+ * give it back with altdma_iova_free().
+ *
+ * Context: as altdma_iova_alloc_range().
+ * Return: the first page of the range, or 0 on failure.
+ */
+unsigned long altdma_iova_alloc(struct altdma_iova_domain *iovad,
+				unsigned long npages, unsigned long limit_pfn,
+				gfp_t gfp)
+{
+	struct altdma_iova_range *r;
+
+	r = altdma_iova_alloc_range(iovad, npages, limit_pfn, gfp);
+	return r ? r->pfn_lo : 0;
 }
 
 static const char * const refusal_names[ALTDMA_IOVA_REFUSE_KINDS] = {
@@ -805,8 +934,7 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	enum altdma_iova_refusal kind;
 	struct altdma_iova_range *r, held;
 	unsigned int held_npages;
-	unsigned long size;
-	int cls, state;
+	int state;
 
 	rcu_read_lock();
 	r = xa_load(&iovad->ranges, pfn);
@@ -836,13 +964,107 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	rcu_read_unlock();
 
 	/* the cmpxchg made the range ours: it cannot go away under us */
-	size = r->pfn_hi - r->pfn_lo + 1;
+	WRITE_ONCE(r->state, ALTDMA_IOVA_ALLOCATED);
+	altdma_iova_put_range(iovad, r);
+	return 0;
+}
+
+/**
+ * altdma_iova_put_range() - give back a range its owner has checked
+ * @iovad: the domain
+ * @r: a range from altdma_iova_alloc_range(), in state
+ *	%ALTDMA_IOVA_ALLOCATED, that the caller owns: it won it by its own
+ *	check (e.g. the DMA layer's claim of the mapping the range belongs to)
+ *
+ * The free with no second lookup and no second check: the range goes to
+ * this CPU's cache (keeping its index entry and its object) or back to the
+ * tree. Only an owner that has validated the free may call this (seed 000:
+ * nothing unchecked reaches a cache); everyone else calls
+ * altdma_iova_free().
+ *
+ * Context: any context; this CPU's cache lock or the domain lock with
+ * interrupts off.
+ */
+void altdma_iova_put_range(struct altdma_iova_domain *iovad,
+			   struct altdma_iova_range *r)
+{
+	unsigned long size = r->pfn_hi - r->pfn_lo + 1;
+	int cls;
+
+	WRITE_ONCE(r->state, ALTDMA_IOVA_CACHED);
 	this_cpu_inc(iovad->stats->frees);
 	this_cpu_add(iovad->stats->pages_freed, size);
 	cls = size_class(iovad, size);
 	if (cls < 0 || !cache_put(iovad, cls, r))
 		range_release(iovad, r);
-	return 0;
+}
+
+/**
+ * altdma_iova_lookup() - the allocated or cached range starting at a page
+ * @iovad: the domain
+ * @pfn: first page of the range
+ *
+ * Context: any context, under rcu_read_lock(); the range stays valid
+ * memory until rcu_read_unlock() (a range leaving the tree is freed after
+ * a grace period), but its state and contents may change at any time.
+ * Return: the range, or NULL.
+ */
+struct altdma_iova_range *altdma_iova_lookup(struct altdma_iova_domain *iovad,
+					     unsigned long pfn)
+{
+	return xa_load(&iovad->ranges, pfn);
+}
+
+/**
+ * altdma_iova_find() - the allocated or cached range holding a page
+ * @iovad: the domain
+ * @pfn: any page
+ *
+ * The slow path of altdma_iova_lookup() for a page that may lie inside a
+ * range: a walk of the tree under the domain lock.
+ *
+ * Context: any context, under rcu_read_lock() (see altdma_iova_lookup());
+ * takes the domain lock with interrupts off.
+ * Return: the range holding @pfn if it is allocated or cached, or NULL.
+ */
+struct altdma_iova_range *altdma_iova_find(struct altdma_iova_domain *iovad,
+					   unsigned long pfn)
+{
+	struct altdma_iova_range *r;
+	unsigned long flags;
+
+	spin_lock_irqsave(&iovad->lock, flags);
+	r = tree_find(iovad, pfn);
+	if (r && r->state != ALTDMA_IOVA_ALLOCATED &&
+	    r->state != ALTDMA_IOVA_CACHED)
+		r = NULL;
+	spin_unlock_irqrestore(&iovad->lock, flags);
+	return r;
+}
+
+/**
+ * altdma_iova_quarantine_range() - keep an owned range out of use for good
+ * @iovad: the domain
+ * @r: a range in state %ALTDMA_IOVA_ALLOCATED that the caller owns (as for
+ *	altdma_iova_put_range())
+ *
+ * altdma_iova_quarantine() without the lookup and its checks.
+ *
+ * Context: any context; takes the domain lock with interrupts off.
+ */
+void altdma_iova_quarantine_range(struct altdma_iova_domain *iovad,
+				  struct altdma_iova_range *r)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&iovad->lock, flags);
+	WRITE_ONCE(r->state, ALTDMA_IOVA_RESERVED);
+	xa_erase(&iovad->ranges, r->pfn_lo);
+	spin_unlock_irqrestore(&iovad->lock, flags);
+	atomic64_inc(&iovad->quarantined);
+	atomic64_add(r->pfn_hi - r->pfn_lo + 1, &iovad->quarantined_pages);
+	pr_warn("%s: IOVA [%#lx-%#lx] quarantined (%u pages), never reused\n",
+		iovad->name, r->pfn_lo, r->pfn_hi, r->npages);
 }
 
 /**
@@ -1048,9 +1270,12 @@ int altdma_iova_domain_init(struct altdma_iova_domain *iovad,
 	iovad->start_pfn = max_t(unsigned long, 1,
 				 DIV_ROUND_UP_ULL(cfg->start, cfg->granule));
 	iovad->end_pfn = cfg->end >> shift;
+	iovad->line32 = min_t(unsigned long, iovad->end_pfn,
+			      DMA_BIT_MASK(32) >> shift);
 	if (iovad->end_pfn < iovad->start_pfn || iovad->end_pfn >= ULONG_MAX - 1)
 		return -EINVAL;
 	iovad->policy = cfg->policy ?: &altdma_iova_policy_tree;
+	iovad->obj_size = max(cfg->obj_size, sizeof(struct altdma_iova_range));
 
 	limit = cfg->cache_limit ?: ALTDMA_IOVA_DEFAULT_CACHE_LIMIT;
 	classes = ilog2(max(limit >> shift, 1UL)) + 1;

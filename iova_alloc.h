@@ -11,6 +11,7 @@
 
 #include <linux/atomic.h>
 #include <linux/bits.h>
+#include <linux/cache.h>
 #include <linux/percpu.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
@@ -82,6 +83,11 @@ struct altdma_iova_aug {
  *	range itself may be larger (rounded to a power of two).
  * @state: an &enum altdma_iova_state, changed with cmpxchg so that two
  *	racing frees of one range cannot both succeed
+ *
+ * A domain's user may embed the range at the start of a larger object of
+ * &altdma_iova_config.obj_size bytes (the DMA layer's mapping object): the
+ * object is allocated zeroed with the range, parked in the caches with it
+ * (its contents kept) and freed with it, after an RCU grace period.
  */
 struct altdma_iova_range {
 	union {
@@ -173,6 +179,9 @@ struct altdma_iova_depot {
  * @pages_freed: pages given back (range sizes)
  * @cache_hits: allocations served by a cache
  * @cache_misses: cacheable allocations that had to go to the tree
+ * @cached_low: ranges parked in a cache at or below
+ *	&altdma_iova_domain.line32, put here minus taken here (only the sum
+ *	over the CPUs means something)
  */
 struct altdma_iova_pcpu_stats {
 	u64 allocs;
@@ -181,6 +190,7 @@ struct altdma_iova_pcpu_stats {
 	u64 pages_freed;
 	u64 cache_hits;
 	u64 cache_misses;
+	long cached_low;
 };
 
 /**
@@ -243,7 +253,13 @@ struct altdma_iova_stats {
  * @start_pfn: lowest page that can be handed out (at least 1: IOVA 0 is
  *	never handed out)
  * @end_pfn: highest page that can be handed out
+ * @line32: the last page below 4 GiB (or @end_pfn if lower): ranges
+ *	cached below it are counted, so a 32-bit request that finds no room
+ *	flushes the caches only when that can help
+ * @nofit: "no room at or below this limit for this size", exact, read
+ *	without the lock (see iova_alloc.c)
  * @policy: placement policy
+ * @obj_size: bytes of each range object (see &struct altdma_iova_range)
  * @lock: protects @tree, the augmented gap data, range states other than
  *	the ALLOCATED<->CACHED transitions, @ranges updates and @wrap_next.
  *	A spinlock taken with interrupts off, so allocation and free work from
@@ -276,15 +292,18 @@ struct altdma_iova_domain {
 	unsigned int shift;
 	unsigned long start_pfn;
 	unsigned long end_pfn;
+	unsigned long line32;
 	const struct altdma_iova_policy *policy;
+	size_t obj_size;
 
 	/* guards the tree, gaps, index updates and @wrap_next (see above) */
-	spinlock_t lock;
+	spinlock_t lock ____cacheline_aligned_in_smp;
 	struct rb_root tree;
 	struct xarray ranges;
 	struct altdma_iova_range lo_end;
 	struct altdma_iova_range hi_end;
 	unsigned long wrap_next;
+	unsigned long nofit;
 
 	unsigned int nr_classes;
 	unsigned int depot_max;
@@ -316,6 +335,9 @@ struct altdma_iova_domain {
  * @nocache: never cache freed ranges (every free goes back to the tree)
  * @reclaim_ms: how long a depot may sit unused before it gives one magazine
  *	per class back to the tree; 0 means %ALTDMA_IOVA_DEFAULT_RECLAIM_MS
+ * @obj_size: bytes of each range object, for a user that embeds
+ *	&struct altdma_iova_range at the start of its own object; 0 (or
+ *	less than the range) means the range alone
  *
  * Caching covers the power-of-two sizes up to cache_limit / granule pages
  * (and at most %ALTDMA_IOVA_ALIGN_MAX pages).
@@ -330,6 +352,7 @@ struct altdma_iova_config {
 	unsigned int depot_max;
 	bool nocache;
 	unsigned int reclaim_ms;
+	size_t obj_size;
 };
 
 /**
@@ -354,6 +377,22 @@ struct altdma_iova_space {
 	unsigned long range_pages[ALTDMA_IOVA_DEAD];
 };
 
+/**
+ * altdma_iova_range_cached() - whether a free parks a range in a cache
+ * @iovad: the domain
+ * @r: one of its ranges
+ *
+ * Context: any context.
+ * Return: true when the domain caches ranges of @r's size (a free may
+ * still give it to the tree if no magazine can take it).
+ */
+static inline bool altdma_iova_range_cached(const struct altdma_iova_domain *iovad,
+					    const struct altdma_iova_range *r)
+{
+	return iovad->nr_classes &&
+	       r->pfn_hi - r->pfn_lo < BIT(iovad->nr_classes - 1);
+}
+
 int altdma_iova_domain_init(struct altdma_iova_domain *iovad,
 			    const struct altdma_iova_config *cfg);
 void altdma_iova_domain_destroy(struct altdma_iova_domain *iovad);
@@ -364,6 +403,18 @@ unsigned long altdma_iova_alloc(struct altdma_iova_domain *iovad,
 				gfp_t gfp);
 int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 		     unsigned long npages);
+struct altdma_iova_range *altdma_iova_alloc_range(struct altdma_iova_domain *iovad,
+						   unsigned long npages,
+						   unsigned long limit_pfn,
+						   gfp_t gfp);
+void altdma_iova_put_range(struct altdma_iova_domain *iovad,
+			   struct altdma_iova_range *r);
+struct altdma_iova_range *altdma_iova_lookup(struct altdma_iova_domain *iovad,
+					     unsigned long pfn);
+struct altdma_iova_range *altdma_iova_find(struct altdma_iova_domain *iovad,
+					   unsigned long pfn);
+void altdma_iova_quarantine_range(struct altdma_iova_domain *iovad,
+				  struct altdma_iova_range *r);
 int altdma_iova_quarantine(struct altdma_iova_domain *iovad,
 			   unsigned long pfn, unsigned long npages);
 void altdma_iova_flush_caches(struct altdma_iova_domain *iovad);
