@@ -102,7 +102,7 @@ static const char * const dir_names[] = {
  * here, at read time, never when mapping). Without one ("callers" off),
  * the op's return address, usually in the DMA API.
  */
-static void show_caller(struct seq_file *m, const struct altdma_rec *rec,
+static void show_caller(struct seq_file *m, const struct altdma_map *rec,
 			char *sym)
 {
 	if (rec->site) {
@@ -115,42 +115,44 @@ static void show_caller(struct seq_file *m, const struct altdma_rec *rec,
 		   sym);
 }
 
-static void show_rec(struct seq_file *m, const struct altdma_rec *rec,
-		     char *sym)
+static void show_rec(struct seq_file *m, struct altdma_map *rec,
+		     unsigned int shift, char *sym)
 {
-	unsigned int i, bounced = 0;
+	struct altdma_map_seg *segs;
+	unsigned int i, n, bounced = 0;
+	dma_addr_t iova = altdma_map_iova(rec, shift);
 
-	for (i = 0; i < rec->nsegs; i++)
-		bounced += !!rec->segs[i].bounce;
-	seq_printf(m, "dma=%pad size=%zu dir=%s type=%s iova=%pad pages=%lu bounced=%u",
+	segs = altdma_map_segs(rec, &n);
+	for (i = 0; i < n; i++)
+		bounced += !!segs[i].bounce;
+	seq_printf(m, "dma=%pad size=%zu dir=%s type=%s iova=%pad pages=%u bounced=%u",
 		   &rec->dma, rec->size,
 		   rec->dir < ARRAY_SIZE(dir_names) ? dir_names[rec->dir] : "?",
 		   rec->type < ARRAY_SIZE(map_type_names) ?
 		   map_type_names[rec->type] : "?",
-		   &rec->iova, rec->npages, bounced);
+		   &iova, rec->range.npages, bounced);
 	show_caller(m, rec, sym);
 }
 
 /*
- * Records are freed after an RCU grace period and do not change once
- * published but for their state, so the walk holds only the RCU read lock.
+ * Mapping objects are freed after an RCU grace period and their segment
+ * arrays too, so the walk of the IOVA index holds only the RCU read lock;
+ * a mapping unmapped while it is printed may show fields of its next
+ * life (a snapshot, like the count).
  */
 static int mappings_show(struct seq_file *m, void *unused)
 {
 	struct altdma_attached *at = m->private;
 	char sym[KSYM_SYMBOL_LEN];
-	struct altdma_rec *rec;
+	struct altdma_iova_range *r;
 	unsigned long index, live = 0;
-	unsigned int k;
 
 	rcu_read_lock();
-	for (k = 0; k < ALTDMA_REC_SHARDS; k++) {
-		xa_for_each(&at->adev->recs[k], index, rec) {
-			if (READ_ONCE(rec->state) != ALTDMA_REC_MAPPED)
-				continue;
-			if (++live <= ALTDMA_DEBUGFS_MAPPINGS_MAX)
-				show_rec(m, rec, sym);
-		}
+	xa_for_each(&at->adev->iovad.ranges, index, r) {
+		if (!altdma_map_live(altdma_map_of(r)))
+			continue;
+		if (++live <= ALTDMA_DEBUGFS_MAPPINGS_MAX)
+			show_rec(m, altdma_map_of(r), at->adev->shift, sym);
 	}
 	rcu_read_unlock();
 	seq_printf(m, "live: %lu (listed: %lu)\n", live,

@@ -125,6 +125,8 @@ static int adev_init_iova(struct altdma_dev *adev,
 		.start = cfg->iova_start,
 		.end = cfg->iova_end,
 		.policy = cfg->policy,
+		/* every range is a mapping object */
+		.obj_size = sizeof(struct altdma_map),
 	};
 
 	return altdma_iova_domain_init(&adev->iovad, &icfg);
@@ -193,7 +195,6 @@ ALLOW_ERROR_INJECTION(altdma_fq_init, ERRNO);
 struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 {
 	struct altdma_dev *adev;
-	unsigned int k;
 	int ret;
 
 	if (!cfg)
@@ -217,8 +218,6 @@ struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 	adev->inval = adev->untrusted ? ALTDMA_INVAL_STRICT : cfg->inval;
 	adev->coherent = dev_is_dma_coherent(cfg->dev) &&
 			(!cfg->pt->coherent || cfg->pt->coherent(cfg->pt_priv));
-	for (k = 0; k < ALTDMA_REC_SHARDS; k++)
-		xa_init_flags(&adev->recs[k], XA_FLAGS_LOCK_IRQ);
 
 	ret = adev_init_iova(adev, cfg);
 	if (ret)
@@ -255,45 +254,37 @@ free_adev:
 #define ALTDMA_LIVE_REPORT_MAX	16
 
 /*
- * Unmap what a driver left mapped in one shard of the records; list the
- * first of them (@listed were listed before) and count them.
+ * Unmap what a driver left mapped: every live mapping object in the IOVA
+ * index. List the first of them and count them; free their segment arrays
+ * (the objects themselves go with the IOVA domain).
  */
-static unsigned long release_shard(struct altdma_dev *adev, struct xarray *xa,
-				   unsigned long listed,
-				   struct iommu_iotlb_gather *gather)
+static unsigned long adev_release_maps(struct altdma_dev *adev)
 {
-	struct altdma_rec *rec;
-	unsigned long index, live = 0;
-	unsigned int i;
-
-	xa_for_each(xa, index, rec) {
-		if (rec->state == ALTDMA_REC_MAPPED) {
-			if (listed + ++live <= ALTDMA_LIVE_REPORT_MAX)
-				dev_warn(adev->dev, "altdma: still live at teardown: dma %pad, size %zu, dir %u, mapped by %pS\n",
-					 &rec->dma, rec->size, rec->dir,
-					 (void *)rec->caller);
-			for (i = 0; i < rec->nsegs; i++)
-				adev->pt->unmap(adev->pt_priv,
-						rec->iova + rec->segs[i].span_off,
-						rec->segs[i].span_len, gather);
-		}
-		kfree(rec);
-	}
-	xa_destroy(xa);
-	return live;
-}
-
-/* Unmap what a driver left mapped from the page tables; list and count it. */
-static unsigned long adev_release_recs(struct altdma_dev *adev)
-{
+	struct altdma_map_seg *segs;
 	struct iommu_iotlb_gather gather;
-	unsigned long live = 0;
-	unsigned int k;
+	struct altdma_iova_range *r;
+	unsigned long index, live = 0;
+	struct altdma_map *m;
+	unsigned int i, n;
 
 	iommu_iotlb_gather_init(&gather);
-	for (k = 0; k < ALTDMA_REC_SHARDS; k++)
-		live += release_shard(adev, &adev->recs[k], live, &gather);
-	adev->pt->iotlb_sync(adev->pt_priv, &gather);
+	xa_for_each(&adev->iovad.ranges, index, r) {
+		m = altdma_map_of(r);
+		if (!altdma_map_live(m))
+			continue;
+		if (++live <= ALTDMA_LIVE_REPORT_MAX)
+			dev_warn(adev->dev, "altdma: still live at teardown: dma %pad, size %zu, dir %u, mapped by %pS\n",
+				 &m->dma, m->size, m->dir, (void *)m->caller);
+		segs = altdma_map_segs(m, &n);
+		for (i = 0; i < n; i++)
+			altdma_pt_unmap(adev->pt, adev->pt_priv,
+					altdma_map_iova(m, adev->shift) +
+					segs[i].span_off, segs[i].span_len,
+					&gather);
+		kfree(m->ext);
+		m->ext = NULL;
+	}
+	altdma_pt_iotlb_sync(adev->pt, adev->pt_priv, &gather);
 	return live;
 }
 
@@ -333,7 +324,7 @@ void altdma_dev_destroy(struct altdma_dev *adev)
 		return;
 	if (adev->fq)
 		altdma_fq_destroy(adev);
-	live = adev_release_recs(adev);
+	live = adev_release_maps(adev);
 	if (live)
 		dev_warn(adev->dev, "altdma: %lu mappings still live at teardown, unmapped\n",
 			 live);
@@ -426,6 +417,23 @@ struct altdma_dev *altdma_dev_find(struct device *dev)
 }
 
 /**
+ * altdma_dev_lookup() - the context of a device, for an RCU reader
+ * @dev: the device (NULL gives NULL)
+ *
+ * A DMA op that does not sleep takes rcu_read_lock() before this and uses
+ * the context until rcu_read_unlock(): altdma_dev_unregister() waits for a
+ * grace period after it hides the context, so it cannot be freed in
+ * between.
+ *
+ * Context: any context, under rcu_read_lock().
+ * Return: the registered context, or NULL.
+ */
+struct altdma_dev *altdma_dev_lookup(struct device *dev)
+{
+	return dev ? registry_lookup(dev) : NULL;
+}
+
+/**
  * altdma_dev_get() - the context of a device, held for a DMA op
  * @dev: the device (NULL gives NULL)
  *
@@ -500,8 +508,8 @@ void altdma_dev_get_stats(struct altdma_dev *adev, struct altdma_dev_stats *st)
  * altdma_dev_count_live() - count the live mappings a context lists
  * @adev: the context
  *
- * Counts the records in state %ALTDMA_REC_MAPPED in every shard: the
- * mappings debugfs "mappings" lists and teardown reports. Once no call is
+ * Counts the mapping objects in state %ALTDMA_MAP_MAPPED in the IOVA
+ * index: the mappings debugfs "mappings" lists and teardown reports. Once no call is
  * in flight it equals &altdma_dev_stats.maps - &altdma_dev_stats.unmaps -
  * &altdma_dev_stats.quarantined_live (that is, &altdma_dev_stats.live);
  * a mapping whose free was refused stays on both sides.
@@ -512,14 +520,12 @@ void altdma_dev_get_stats(struct altdma_dev *adev, struct altdma_dev_stats *st)
  */
 unsigned long altdma_dev_count_live(struct altdma_dev *adev)
 {
-	struct altdma_rec *rec;
+	struct altdma_iova_range *r;
 	unsigned long index, live = 0;
-	unsigned int k;
 
 	rcu_read_lock();
-	for (k = 0; k < ALTDMA_REC_SHARDS; k++)
-		xa_for_each(&adev->recs[k], index, rec)
-			live += READ_ONCE(rec->state) == ALTDMA_REC_MAPPED;
+	xa_for_each(&adev->iovad.ranges, index, r)
+		live += altdma_map_live(altdma_map_of(r));
 	rcu_read_unlock();
 	return live;
 }

@@ -4,12 +4,16 @@
  * a device's altdma context (dma_iommu_ops.h): its IOVA space, its bounce
  * pool and its page-table backend.
  *
- * Each map records what it did (struct altdma_rec, keyed by the first IOVA
- * page). Each unmap looks the record up first and refuses, reports once per
- * kind and counts an unknown address, a double unmap, a wrong size, a wrong
- * direction or a wrong kind of call, touching nothing. A backend that
- * unmaps short gets the IOVA quarantined: it never goes back to the
- * allocator (seed 000).
+ * Each mapping is one object (struct altdma_map, altdma_map.h) that is
+ * also its IOVA range: the allocator's per-CPU caches hand it out with its
+ * index entry kept, so a map allocates nothing and inserts nothing when
+ * they hit. Each unmap looks the object up once and claims it with one
+ * cmpxchg of its state word (a generation defeats ABA against a recycled
+ * object), or refuses, reports once per kind and counts an unknown
+ * address, a double unmap, a wrong size, a wrong direction or a wrong kind
+ * of call, touching nothing; the claimed object goes back to the caches or
+ * a flush queue with no second check. A backend that unmaps short gets the
+ * IOVA quarantined: it never goes back to the allocator (seed 000).
  *
  * Bounce rules (seed 003): a device that bounces sends a buffer whose start
  * or size is not granule-aligned through the pool; the IOVA maps exactly
@@ -37,21 +41,42 @@
 #include "dma_iommu_ops.h"
 
 /*
- * Every allocation point of the map and alloc paths is a function of its
- * own, noinline __noipa (never inlined, cloned or specialised, so a kprobe
- * on its name sees every call) and listed with ALLOW_ERROR_INJECTION, so
- * tests can fail each one by name with fail_function. attach.c and
- * altdma_dev.c do the same for the attach path.
+ * The allocation points of the map and alloc paths that are not on the
+ * fast path are functions of their own, noinline __noipa (never inlined,
+ * cloned or specialised, so a kprobe on the name sees every call) and
+ * listed with ALLOW_ERROR_INJECTION, so tests can fail each one by name
+ * with fail_function: a new mapping object (range_obj_alloc() in
+ * iova_alloc.c, only when the IOVA caches miss), a bounce slot, the
+ * segment array of an sg list, the pages of a coherent allocation.
+ * attach.c and altdma_dev.c do the same for the attach path. A map that
+ * hits the IOVA caches allocates nothing but page-table pages (which
+ * fail-nth reaches inside the IOMMU driver).
  */
 
-/* ---- helpers ---- */
+/* ---- contexts ---- */
 
 /*
- * The context of @dev, held until altdma_dev_put(): every op that gets one
- * puts it back before returning, so a detach or hot-unplug that
- * unregisters the context waits for the op instead of freeing it under it.
+ * The context of @dev for an op that does not sleep. The caller holds
+ * rcu_read_lock() from before this until it no longer uses the context:
+ * altdma_dev_unregister() waits for that grace period before the context
+ * can be freed, so one RCU section is all the op pays.
  */
-static struct altdma_dev *adev_of(struct device *dev)
+static struct altdma_dev *adev_rcu(struct device *dev)
+{
+	struct altdma_dev *adev = altdma_dev_lookup(dev);
+
+	if (unlikely(!adev))
+		pr_warn_once("%s: DMA call on a device with no altdma context; refused\n",
+			     dev ? dev_name(dev) : "(no device)");
+	return adev;
+}
+
+/*
+ * The context of @dev for an op that may sleep, held until
+ * altdma_dev_put(): a detach or hot-unplug that unregisters the context
+ * waits for the op instead of freeing it under it.
+ */
+static struct altdma_dev *adev_held(struct device *dev)
 {
 	struct altdma_dev *adev = altdma_dev_get(dev);
 
@@ -60,6 +85,8 @@ static struct altdma_dev *adev_of(struct device *dev)
 			     dev ? dev_name(dev) : "(no device)");
 	return adev;
 }
+
+/* ---- helpers ---- */
 
 static int dir_prot(const struct altdma_dev *adev, enum dma_data_direction dir,
 		    unsigned long attrs, bool mmio)
@@ -119,14 +146,14 @@ static void cache_for_cpu(struct altdma_dev *adev, phys_addr_t phys,
  * min_align_mask alignment): at an offset congruent to its physical address
  * modulo @align, so (dma & mask) == (phys & mask).
  */
-static bool span_fits(const struct altdma_rec_seg *seg, size_t pos,
+static bool span_fits(const struct altdma_map_seg *seg, size_t pos,
 		      size_t align)
 {
 	return ((pos - seg->span_phys) & (align - 1)) == 0;
 }
 
 /* The first offset at or after @pos where @seg's span fits. */
-static size_t span_place(const struct altdma_rec_seg *seg, size_t pos,
+static size_t span_place(const struct altdma_map_seg *seg, size_t pos,
 			 size_t align)
 {
 	return pos + ((seg->span_phys - pos) & (align - 1));
@@ -137,7 +164,7 @@ static unsigned long mask_pages(const struct altdma_dev *adev)
 {
 	unsigned int mask = dma_get_min_align_mask(adev->dev);
 
-	if (mask < adev->granule)
+	if (likely(mask < adev->granule))
 		return 1;
 	return roundup_pow_of_two((unsigned long)mask + 1) >> adev->shift;
 }
@@ -149,22 +176,9 @@ static unsigned long limit_pfn(const struct altdma_dev *adev, u64 mask)
 	return mask >> adev->shift;
 }
 
-static noinline __noipa struct altdma_rec *rec_alloc(unsigned int nsegs,
-						     gfp_t gfp)
-{
-	struct altdma_rec *rec;
-
-	rec = kzalloc(struct_size(rec, segs, nsegs), gfp | __GFP_NOWARN);
-	if (rec)
-		rec->nsegs = nsegs;
-	return rec;
-}
-
-ALLOW_ERROR_INJECTION(rec_alloc, NULL);
-
 /* A bounce slot for @seg (an allocation point of its own). */
 static noinline __noipa int seg_bounce(struct altdma_dev *adev,
-				       struct altdma_rec_seg *seg,
+				       struct altdma_map_seg *seg,
 				       enum dma_data_direction dir,
 				       unsigned long attrs,
 				       struct altdma_bounce_slot *slot)
@@ -179,13 +193,15 @@ ALLOW_ERROR_INJECTION(seg_bounce, ERRNO);
 /* ---- one segment: bounce or not, and what is mapped for it ---- */
 
 /* Decide the span of @seg (orig and len filled in); bounce it if needed. */
-static int seg_prepare(struct altdma_dev *adev, struct altdma_rec_seg *seg,
+static int seg_prepare(struct altdma_dev *adev, struct altdma_map_seg *seg,
 		       enum dma_data_direction dir, unsigned long attrs,
 		       bool may_bounce)
 {
 	struct altdma_bounce_slot slot;
 	int ret;
 
+	seg->bounce = 0;
+	seg->merged = false;
 	if (may_bounce && needs_bounce(adev, seg->orig, seg->len)) {
 		ret = seg_bounce(adev, seg, dir, attrs, &slot);
 		if (ret)
@@ -205,18 +221,18 @@ static int seg_prepare(struct altdma_dev *adev, struct altdma_rec_seg *seg,
 }
 
 /* The memory the device really uses for @seg. */
-static phys_addr_t seg_data(const struct altdma_rec_seg *seg)
+static phys_addr_t seg_data(const struct altdma_map_seg *seg)
 {
 	return seg->bounce ?: seg->orig;
 }
 
-static size_t seg_data_off(const struct altdma_rec_seg *seg)
+static size_t seg_data_off(const struct altdma_map_seg *seg)
 {
 	return seg_data(seg) - seg->span_phys;
 }
 
 /* Give a bounce slot back without copying (error paths). */
-static void seg_unbounce(struct altdma_dev *adev, struct altdma_rec_seg *seg,
+static void seg_unbounce(struct altdma_dev *adev, struct altdma_map_seg *seg,
 			 enum dma_data_direction dir, unsigned long attrs)
 {
 	if (!seg->bounce)
@@ -229,18 +245,21 @@ static void seg_unbounce(struct altdma_dev *adev, struct altdma_rec_seg *seg,
 /* ---- page tables ---- */
 
 /* Unmap the spans of the first @n segments; returns whether all went. */
-static bool spans_unmap(struct altdma_dev *adev, struct altdma_rec *rec,
+static bool spans_unmap(struct altdma_dev *adev, struct altdma_map *m,
 			unsigned int n, struct iommu_iotlb_gather *gather)
 {
-	const struct altdma_rec_seg *seg;
+	dma_addr_t iova = altdma_map_iova(m, adev->shift);
+	const struct altdma_map_seg *segs, *seg;
+	unsigned int i, nsegs;
 	bool whole = true;
-	unsigned int i;
 	size_t done;
 
+	segs = altdma_map_segs(m, &nsegs);
 	for (i = 0; i < n; i++) {
-		seg = &rec->segs[i];
-		done = adev->pt->unmap(adev->pt_priv, rec->iova + seg->span_off,
-				       seg->span_len, gather);
+		seg = &segs[i];
+		done = altdma_pt_unmap(adev->pt, adev->pt_priv,
+				       iova + seg->span_off, seg->span_len,
+				       gather);
 		whole &= done == seg->span_len;
 	}
 	return whole;
@@ -251,7 +270,7 @@ static void iotlb_sync(struct altdma_dev *adev,
 {
 	struct altdma_dev_stats st;
 
-	adev->pt->iotlb_sync(adev->pt_priv, gather);
+	altdma_pt_iotlb_sync(adev->pt, adev->pt_priv, gather);
 	this_cpu_inc(adev->pcpu->iotlb_syncs);
 	/* the device's total, summed over the CPUs only when traced */
 	if (trace_altdma_flush_enabled()) {
@@ -261,255 +280,331 @@ static void iotlb_sync(struct altdma_dev *adev,
 }
 
 /*
- * Quarantine @rec's IOVA: the backend left part of it mapped. @live: the
- * mapping was published (counted in maps), not a map being undone.
+ * Drop the segment array of an sg mapping, after its state left MAPPED:
+ * a reader that still holds the array keeps it until its RCU section ends
+ * (see map_segs_stable()).
  */
-static void rec_quarantine(struct altdma_dev *adev, struct altdma_rec *rec,
+static void map_drop_segs(struct altdma_map *m)
+{
+	struct altdma_map_segs *ext = m->ext;
+
+	if (!ext)
+		return;
+	smp_wmb();	/* the state before the pointer; pairs with the rmb */
+	WRITE_ONCE(m->ext, NULL);
+	kfree_rcu(ext, rcu);
+}
+
+/*
+ * The segments of a mapping a reader found MAPPED in state word @s, for a
+ * reader that does not own it (a sync): NULL if the mapping has left that
+ * state since, else the array, valid until rcu_read_unlock().
+ */
+static struct altdma_map_seg *map_segs_stable(struct altdma_map *m, u32 s,
+					      unsigned int *n)
+{
+	struct altdma_map_seg *segs = altdma_map_segs(m, n);
+
+	smp_rmb();	/* the pointer before the state; pairs with the wmb */
+	return READ_ONCE(m->state) == s ? segs : NULL;
+}
+
+/*
+ * Quarantine @m's IOVA: the backend left part of it mapped. @live: the
+ * mapping was published (counted in maps), not a map being undone. The
+ * object stays with the quarantined range for good.
+ */
+static void map_quarantine(struct altdma_dev *adev, struct altdma_map *m,
 			   bool live, const char *what, unsigned long caller)
 {
-	altdma_iova_quarantine(&adev->iovad, rec->iova >> adev->shift,
-			       rec->npages);
+	u32 s = READ_ONCE(m->state);
+
+	altdma_iova_quarantine_range(&adev->iovad, &m->range);
+	/* out of the index now: a second unmap finds it here */
+	if (live)
+		WRITE_ONCE(adev->recent[(m->dma >> adev->shift) &
+					(ALTDMA_RECENT - 1)], m->dma);
 	atomic64_inc(&adev->quarantined);
 	if (live)
 		atomic64_inc(&adev->quarantined_live);
-	/* pairs with the acquire in rec_claim(): the IOVA is quarantined */
-	smp_store_release(&rec->state, ALTDMA_REC_QUARANTINED);
+	smp_store_release(&m->state,
+			  (s & ~ALTDMA_MAP_STATE_MASK) | ALTDMA_MAP_QUARANTINED);
 	trace_altdma_misuse(adev->dev, "short unmap, IOVA quarantined", what,
-			    rec->dma, rec->npages << adev->shift, rec->dir,
+			    m->dma, m->range.npages << adev->shift, m->dir,
 			    caller);
-	if (test_and_set_bit(ALTDMA_REFUSE_KINDS, &adev->reported))
-		return;
-	dev_warn(adev->dev, "altdma: %s: backend %s unmapped short at dma %pad (IOVA %pad, %lu pages); IOVA quarantined, never reused; caller %pS (from %pS)\n",
-		 what, adev->pt->name, &rec->dma, &rec->iova, rec->npages,
-		 (void *)caller, (void *)altdma_caller_of(caller));
+	if (!test_and_set_bit(ALTDMA_REFUSE_KINDS, &adev->reported))
+		dev_warn(adev->dev, "altdma: %s: backend %s unmapped short at dma %pad (%u pages); IOVA quarantined, never reused; caller %pS (from %pS)\n",
+			 what, adev->pt->name, &m->dma, m->range.npages,
+			 (void *)caller, (void *)altdma_caller_of(caller));
+	map_drop_segs(m);
 }
 
-/* One span into the page tables (they may need new table pages). */
-static noinline __noipa int pt_map(struct altdma_dev *adev,
-				   unsigned long iova, phys_addr_t phys,
-				   size_t size, int prot, gfp_t gfp)
-{
-	return adev->pt->map(adev->pt_priv, iova, phys, size, prot, gfp);
-}
-
-ALLOW_ERROR_INJECTION(pt_map, ERRNO);
-
-/* Map every span of @rec at its offset; undo all of it on failure. */
-static int spans_map(struct altdma_dev *adev, struct altdma_rec *rec, int prot,
-		     gfp_t gfp, unsigned long caller)
-{
-	struct iommu_iotlb_gather gather;
-	struct altdma_rec_seg *seg;
-	unsigned int i;
-	int ret;
-
-	for (i = 0; i < rec->nsegs; i++) {
-		seg = &rec->segs[i];
-		ret = pt_map(adev, rec->iova + seg->span_off, seg->span_phys,
-			     seg->span_len, prot, gfp);
-		if (ret)
-			goto undo;
-	}
-	return 0;
-undo:
-	iommu_iotlb_gather_init(&gather);
-	if (!spans_unmap(adev, rec, i, &gather)) {
-		iotlb_sync(adev, &gather);
-		rec_quarantine(adev, rec, false, "map error path", caller);
-		return -EIO;
-	}
-	iotlb_sync(adev, &gather);
-	altdma_iova_free(&adev->iovad, rec->iova >> adev->shift, rec->npages);
-	return -EIO;
-}
-
-/* Allocate the IOVA for @bytes of spans, aligned for min_align_mask. */
-static noinline __noipa int rec_iova_alloc(struct altdma_dev *adev,
-					   struct altdma_rec *rec,
-					   size_t bytes, u64 dma_mask)
-{
-	unsigned long pfn, npages;
-
-	npages = max(bytes >> adev->shift, mask_pages(adev));
-	if (mask_pages(adev) > ALTDMA_IOVA_ALIGN_MAX)
-		return -EINVAL;
-	pfn = altdma_iova_alloc(&adev->iovad, npages, limit_pfn(adev, dma_mask),
-				GFP_ATOMIC);
-	/*
-	 * Ranges waiting in the flush queues are free space too: when the
-	 * space looks full, flush them back and try once more, so freeing
-	 * everything always brings a full recovery at once.
-	 */
-	if (!pfn && adev->fq) {
-		altdma_fq_flush(adev);
-		pfn = altdma_iova_alloc(&adev->iovad, npages,
-					limit_pfn(adev, dma_mask), GFP_ATOMIC);
-	}
-	if (!pfn)
-		return -ENOMEM;
-	rec->iova = (dma_addr_t)pfn << adev->shift;
-	rec->npages = npages;
-	return 0;
-}
-
-ALLOW_ERROR_INJECTION(rec_iova_alloc, ERRNO);
-
-/* Make @rec findable by unmap and sync. */
-static noinline __noipa int rec_publish(struct altdma_dev *adev,
-					struct altdma_rec *rec)
-{
-	struct altdma_rec *old;
-	unsigned long flags, index;
-	struct xarray *xa;
-
-	rec->state = ALTDMA_REC_MAPPED;
-	/* keyed by the address the driver gets back and will unmap */
-	xa = altdma_recs_of(adev, rec->dma, &index);
-	xa_lock_irqsave(xa, flags);
-	old = __xa_store(xa, index, rec, GFP_ATOMIC);
-	xa_unlock_irqrestore(xa, flags);
-	if (xa_is_err(old))
-		return xa_err(old);
-	/* a tombstone of an earlier mapping at this IOVA page */
-	if (old)
-		kfree_rcu(old, rcu);
-	this_cpu_inc(adev->pcpu->maps);
-	return 0;
-}
-
-ALLOW_ERROR_INJECTION(rec_publish, ERRNO);
-
-/* Undo a map whose spans are all mapped but that cannot be published. */
-static void rec_unmap_unpublished(struct altdma_dev *adev,
-				  struct altdma_rec *rec, unsigned long caller)
+/*
+ * Undo a map that was never published: unmap the spans of its first
+ * @mapped segments, then give the object back (or quarantine its IOVA if
+ * the backend unmapped short). Returns false when quarantined: the bounce
+ * slots must then be kept, since the device may still reach them.
+ */
+static bool map_abort(struct altdma_dev *adev, struct altdma_map *m,
+		      unsigned int mapped, unsigned long caller)
 {
 	struct iommu_iotlb_gather gather;
 	bool whole;
 
 	iommu_iotlb_gather_init(&gather);
-	whole = spans_unmap(adev, rec, rec->nsegs, &gather);
+	whole = spans_unmap(adev, m, mapped, &gather);
 	iotlb_sync(adev, &gather);
-	if (whole)
-		altdma_iova_free(&adev->iovad, rec->iova >> adev->shift,
-				 rec->npages);
-	else
-		rec_quarantine(adev, rec, false, "map error path", caller);
+	if (!whole) {
+		map_quarantine(adev, m, false, "map error path", caller);
+		return false;
+	}
+	map_drop_segs(m);
+	/* no driver ever got this address: nothing may find it */
+	WRITE_ONCE(m->dma, DMA_MAPPING_ERROR);
+	altdma_iova_put_range(&adev->iovad, &m->range);
+	return true;
 }
 
-/* ---- looking a mapping up and releasing it ---- */
+/*
+ * Map every span of @m at its offset. On failure everything is undone and
+ * the object given back; *@kept says whether the IOVA (and so the bounce
+ * slots) had to be quarantined instead.
+ */
+static int spans_map(struct altdma_dev *adev, struct altdma_map *m, int prot,
+		     unsigned long caller, bool *kept)
+{
+	dma_addr_t iova = altdma_map_iova(m, adev->shift);
+	const struct altdma_map_seg *segs, *seg;
+	unsigned int i, n;
+	int ret;
+
+	segs = altdma_map_segs(m, &n);
+	for (i = 0; i < n; i++) {
+		seg = &segs[i];
+		ret = altdma_pt_map(adev->pt, adev->pt_priv,
+				    iova + seg->span_off, seg->span_phys,
+				    seg->span_len, prot, GFP_ATOMIC);
+		if (unlikely(ret)) {
+			*kept = !map_abort(adev, m, i, caller);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+/* ---- mapping objects: allocate, publish, find, claim, release ---- */
 
 /*
- * Find the live mapping the driver names and win it (MAPPED -> UNMAPPING),
- * or refuse. Nothing is changed on refusal.
+ * The mapping object, with its IOVA for @bytes of spans aligned to @align
+ * pages (the min_align_mask alignment), below @dma_mask. The object comes
+ * in state RELEASED, owned by the caller.
  */
-static struct altdma_rec *rec_claim(struct altdma_dev *adev, dma_addr_t dma,
+static struct altdma_map *map_alloc(struct altdma_dev *adev, size_t bytes,
+				    unsigned long align, u64 dma_mask)
+{
+	unsigned long npages = max(bytes >> adev->shift, align);
+	unsigned long limit = limit_pfn(adev, dma_mask);
+	struct altdma_iova_range *r;
+
+	if (unlikely(align > ALTDMA_IOVA_ALIGN_MAX))
+		return NULL;
+	r = altdma_iova_alloc_range(&adev->iovad, npages, limit, GFP_ATOMIC);
+	/*
+	 * Ranges waiting in the flush queues are free space too: when the
+	 * space looks full, flush them back and try once more, so freeing
+	 * everything always brings a full recovery at once.
+	 */
+	if (unlikely(!r) && adev->fq) {
+		altdma_fq_flush(adev);
+		r = altdma_iova_alloc_range(&adev->iovad, npages, limit,
+					    GFP_ATOMIC);
+	}
+	return r ? altdma_map_of(r) : NULL;
+}
+
+/* Make @m findable by unmap and sync: a new generation, MAPPED. */
+static void map_publish(struct altdma_dev *adev, struct altdma_map *m)
+{
+	u32 s = READ_ONCE(m->state) & ~ALTDMA_MAP_STATE_MASK;
+
+	/* the fields before the state (pairs with the acquire in map_claim()) */
+	smp_store_release(&m->state,
+			  s + ALTDMA_MAP_GEN_ONE + ALTDMA_MAP_MAPPED);
+	this_cpu_inc(adev->pcpu->maps);
+}
+
+/*
+ * The object of the mapping the driver names by @dma: the range starting
+ * at @dma's IOVA page (one index lookup), or, for an address that is not
+ * in a mapping's first page (a min_align_mask wider than the granule), the
+ * range holding it. Called under rcu_read_lock(); the object may be in any
+ * state.
+ */
+static struct altdma_map *map_find(struct altdma_dev *adev, dma_addr_t dma)
+{
+	unsigned long pfn = dma >> adev->shift;
+	struct altdma_iova_range *r;
+
+	r = altdma_iova_lookup(&adev->iovad, pfn);
+	if (likely(r && READ_ONCE(altdma_map_of(r)->dma) == dma))
+		return altdma_map_of(r);
+	r = altdma_iova_find(&adev->iovad, pfn);
+	if (r && READ_ONCE(altdma_map_of(r)->dma) == dma)
+		return altdma_map_of(r);
+	return NULL;
+}
+
+/* Remember the address of a mapping whose object leaves for the tree. */
+static void map_remember(struct altdma_dev *adev, const struct altdma_map *m)
+{
+	if (!altdma_iova_range_cached(&adev->iovad, &m->range))
+		WRITE_ONCE(adev->recent[(m->dma >> adev->shift) &
+					(ALTDMA_RECENT - 1)], m->dma);
+}
+
+/* Whether @dma is the address of a mapping released lately (see above). */
+static bool map_recent(struct altdma_dev *adev, dma_addr_t dma)
+{
+	return READ_ONCE(adev->recent[(dma >> adev->shift) &
+				      (ALTDMA_RECENT - 1)]) == dma;
+}
+
+/*
+ * Find the live mapping the driver names and win it (MAPPED -> UNMAPPING,
+ * from the exact state word read, generation included), or refuse. Called
+ * under rcu_read_lock(). Nothing is changed on refusal.
+ */
+static struct altdma_map *map_claim(struct altdma_dev *adev, dma_addr_t dma,
 				    size_t size, enum dma_data_direction dir,
 				    enum altdma_map_type type, const char *what,
 				    unsigned long caller)
 {
-	enum altdma_refusal kind = ALTDMA_REFUSE_KINDS;
-	struct altdma_rec *rec;
-	unsigned long index;
-	struct xarray *xa;
+	enum altdma_refusal kind = ALTDMA_REFUSE_DOUBLE;
+	struct altdma_map *m = map_find(adev, dma);
+	u32 s;
 
-	xa = altdma_recs_of(adev, dma, &index);
-	rcu_read_lock();
-	rec = xa_load(xa, index);
-	if (!rec || rec->dma != dma)
-		kind = ALTDMA_REFUSE_UNKNOWN;
-	/* pairs with the release stores of the state: the fields are set */
-	else if (smp_load_acquire(&rec->state) != ALTDMA_REC_MAPPED)
+	if (unlikely(!m)) {
+		if (!map_recent(adev, dma))
+			kind = ALTDMA_REFUSE_UNKNOWN;
+		goto refuse;
+	}
+	/* pairs with the release in map_publish(): the fields are set */
+	s = smp_load_acquire(&m->state);
+	if (unlikely((s & ALTDMA_MAP_STATE_MASK) != ALTDMA_MAP_MAPPED))
+		goto refuse;
+	if (unlikely(m->dma != dma))
 		kind = ALTDMA_REFUSE_DOUBLE;
-	else if (rec->type != type)
+	else if (unlikely(m->type != type))
 		kind = ALTDMA_REFUSE_TYPE;
-	else if (rec->size != size)
+	else if (unlikely(m->size != size))
 		kind = ALTDMA_REFUSE_SIZE;
-	else if (rec->dir != dir)
+	else if (unlikely(m->dir != dir))
 		kind = ALTDMA_REFUSE_DIR;
-	else if (cmpxchg(&rec->state, ALTDMA_REC_MAPPED,
-			 ALTDMA_REC_UNMAPPING) != ALTDMA_REC_MAPPED)
+	else if (likely(cmpxchg(&m->state, s, s - ALTDMA_MAP_MAPPED +
+				ALTDMA_MAP_UNMAPPING) == s))
+		return m;
+	/* a refusal read from a life the object has left: the unmap lost */
+	if (READ_ONCE(m->state) != s)
 		kind = ALTDMA_REFUSE_DOUBLE;
-	rcu_read_unlock();
-	if (kind == ALTDMA_REFUSE_KINDS)
-		return rec;
+refuse:
 	altdma_dev_refuse(adev, kind, what, dma, size, dir, caller);
 	return NULL;
 }
 
+/* Give a claimed mapping back untouched (a free refused after the claim). */
+static void map_unclaim(struct altdma_map *m)
+{
+	u32 s = READ_ONCE(m->state);
+
+	smp_store_release(&m->state,
+			  s - ALTDMA_MAP_UNMAPPING + ALTDMA_MAP_MAPPED);
+}
+
 /* CPU side of an unmap: caches, then bounce copies, once. */
-static void rec_sync_unmap(struct altdma_dev *adev, struct altdma_rec *rec,
+static void map_sync_unmap(struct altdma_dev *adev, struct altdma_map *m,
 			   unsigned long attrs, bool release_slots)
 {
-	struct altdma_rec_seg *seg;
-	unsigned int i;
+	struct altdma_map_seg *segs, *seg;
+	unsigned int i, n;
 
-	for (i = 0; i < rec->nsegs; i++) {
-		seg = &rec->segs[i];
+	segs = altdma_map_segs(m, &n);
+	for (i = 0; i < n; i++) {
+		seg = &segs[i];
 		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
-		    rec->type != ALTDMA_MAP_RESOURCE)
-			cache_for_cpu(adev, seg_data(seg), seg->len, rec->dir);
+		    m->type != ALTDMA_MAP_RESOURCE)
+			cache_for_cpu(adev, seg_data(seg), seg->len, m->dir);
 		if (!seg->bounce)
 			continue;
 		if (release_slots) {
 			trace_altdma_bounce(adev->dev, seg->orig, seg->bounce,
-					    seg->len, rec->dir, false);
+					    seg->len, m->dir, false);
 			altdma_bounce_unmap(adev->pool, seg->bounce, seg->len,
-					    rec->dir, attrs);
+					    m->dir, attrs);
 		} else if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC)) {
 			altdma_bounce_sync_for_cpu(adev->pool, seg->bounce,
-						   seg->len, rec->dir);
+						   seg->len, m->dir);
 		}
 	}
 }
 
-static bool rec_bounced(const struct altdma_rec *rec)
+static bool map_bounced(struct altdma_map *m)
 {
-	unsigned int i;
+	struct altdma_map_seg *segs;
+	unsigned int i, n;
 
-	for (i = 0; i < rec->nsegs; i++)
-		if (rec->segs[i].bounce)
+	segs = altdma_map_segs(m, &n);
+	for (i = 0; i < n; i++)
+		if (segs[i].bounce)
 			return true;
 	return false;
 }
 
 /*
  * Tear down a claimed mapping: page tables, invalidation, CPU sync and
- * bounce slots, IOVA. Bounced mappings are always strict: their slots may
- * be reused as soon as they are released. Returns true when the mapping is
- * gone, false when its IOVA (and slots) were quarantined.
+ * bounce slots, then the object goes back, with no second check, to the
+ * IOVA caches (strict) or to this CPU's flush queue (deferred). Bounced
+ * mappings are always strict: their slots may be reused as soon as they
+ * are released. Returns true when the mapping is gone, false when its IOVA
+ * (and slots) were quarantined.
  *
- * @rec is not touched once its IOVA is given back: a new mapping may then
- * start at the same IOVA page and free the record (after RCU readers).
+ * @m is not touched once it is given back: a new mapping may take it.
  */
-static bool rec_release(struct altdma_dev *adev, struct altdma_rec *rec,
+static bool map_release(struct altdma_dev *adev, struct altdma_map *m,
 			unsigned long attrs, const char *what,
 			unsigned long caller)
 {
-	bool strict = adev->inval == ALTDMA_INVAL_STRICT || rec_bounced(rec);
-	unsigned long pfn = rec->iova >> adev->shift, npages = rec->npages;
+	bool strict = adev->inval == ALTDMA_INVAL_STRICT || map_bounced(m);
 	struct iommu_iotlb_gather gather;
+	unsigned int n;
+	u32 s;
 
-	trace_altdma_unmap(adev->dev, rec->type, rec->dma, rec->size, rec->dir,
+	trace_altdma_unmap(adev->dev, m->type, m->dma, m->size, m->dir,
 			   strict);
 	iommu_iotlb_gather_init(&gather);
 	gather.queued = !strict;
-	if (!spans_unmap(adev, rec, rec->nsegs, &gather)) {
+	altdma_map_segs(m, &n);
+	if (unlikely(!spans_unmap(adev, m, n, &gather))) {
 		iotlb_sync(adev, &gather);
 		/* the device may still reach the slots: keep them, copy back */
-		rec_sync_unmap(adev, rec, attrs, false);
-		rec_quarantine(adev, rec, true, what, caller);
+		map_sync_unmap(adev, m, attrs, false);
+		map_quarantine(adev, m, true, what, caller);
 		return false;
 	}
 	if (strict)
 		iotlb_sync(adev, &gather);
-	rec_sync_unmap(adev, rec, attrs, true);
+	map_sync_unmap(adev, m, attrs, true);
 	this_cpu_inc(adev->pcpu->unmaps);
-	/* pairs with the acquire in rec_claim(): the teardown is complete */
-	smp_store_release(&rec->state, ALTDMA_REC_RELEASED);
+	s = READ_ONCE(m->state);
+	/* a second unmap from now on is refused as one */
+	smp_store_release(&m->state,
+			  s - ALTDMA_MAP_UNMAPPING + ALTDMA_MAP_RELEASED);
+	/* after the state: see map_segs_stable() */
+	map_drop_segs(m);
+	map_remember(adev, m);
 	if (strict)
-		altdma_iova_free(&adev->iovad, pfn, npages);
+		altdma_iova_put_range(&adev->iovad, &m->range);
 	else
-		altdma_fq_queue(adev, pfn, npages, &gather);
+		altdma_fq_queue(adev, &m->range, &gather);
 	return true;
 }
 
@@ -538,55 +633,60 @@ struct map_req {
 	void *cpu_addr;
 };
 
+/* Fill in a mapping object the caller owns, before it is published. */
+static void map_fill(struct altdma_map *m, const struct map_req *q,
+		     dma_addr_t dma, unsigned long caller)
+{
+	m->dma = dma;
+	m->size = q->rec_size;
+	m->dir = q->dir;
+	m->attrs = q->attrs;
+	m->type = q->type;
+	m->caller = caller;
+	m->site = altdma_map_site(caller);
+	m->cpu_addr = q->cpu_addr;
+	m->ext = NULL;
+}
+
 static dma_addr_t map_single(struct altdma_dev *adev, const struct map_req *q,
 			     unsigned long caller)
 {
-	bool mmio = q->type == ALTDMA_MAP_RESOURCE;
+	bool mmio = q->type == ALTDMA_MAP_RESOURCE, kept = false;
 	int prot = dir_prot(adev, q->dir, q->attrs, mmio);
-	struct altdma_rec_seg *seg;
-	struct altdma_rec *rec;
+	struct altdma_map_seg seg = { .orig = q->phys, .len = q->size };
+	unsigned long align;
+	struct altdma_map *m;
+	dma_addr_t dma;
 
-	if (!prot || !q->size)
+	if (unlikely(!prot || !q->size))
 		goto fail;
-	rec = rec_alloc(1, GFP_ATOMIC);
-	if (!rec)
+	if (unlikely(seg_prepare(adev, &seg, q->dir, q->attrs, !mmio)))
 		goto fail;
-	seg = &rec->segs[0];
-	seg->orig = q->phys;
-	seg->len = q->size;
-	if (seg_prepare(adev, seg, q->dir, q->attrs, !mmio))
-		goto free_rec;
 	if (!mmio && !(q->attrs & DMA_ATTR_SKIP_CPU_SYNC))
-		cache_for_device(adev, seg_data(seg), seg->len, q->dir);
-	seg->span_off = span_place(seg, 0, mask_pages(adev) << adev->shift);
-	if (rec_iova_alloc(adev, rec, seg->span_off + seg->span_len, q->mask))
+		cache_for_device(adev, seg_data(&seg), seg.len, q->dir);
+	align = mask_pages(adev);
+	seg.span_off = span_place(&seg, 0, align << adev->shift);
+	m = map_alloc(adev, seg.span_off + seg.span_len, align, q->mask);
+	if (unlikely(!m))
 		goto unbounce;
-	rec->dma = rec->iova + seg->span_off + seg_data_off(seg);
-	seg->dma = rec->dma;
-	rec->size = q->rec_size;
-	rec->dir = q->dir;
-	rec->attrs = q->attrs;
-	rec->type = q->type;
-	rec->caller = caller;
-	rec->site = altdma_map_site(caller);
-	rec->cpu_addr = q->cpu_addr;
-	if (spans_map(adev, rec, prot, GFP_ATOMIC, caller))
+	dma = altdma_map_iova(m, adev->shift) + seg.span_off +
+	      seg_data_off(&seg);
+	seg.dma = dma;
+	m->seg0 = seg;
+	map_fill(m, q, dma, caller);
+	if (unlikely(spans_map(adev, m, prot, caller, &kept)))
 		goto unbounce;
 	/* before the publish: afterwards an unmap may race with us */
-	trace_altdma_map(adev->dev, rec->type, rec->dma, rec->size, rec->dir,
-			 rec->iova, rec->npages, rec->site);
-	if (rec_publish(adev, rec)) {
-		rec_unmap_unpublished(adev, rec, caller);
-		goto unbounce;
-	}
-	return rec->dma;
+	trace_altdma_map(adev->dev, q->type, dma, q->rec_size, q->dir,
+			 altdma_map_iova(m, adev->shift), m->range.npages,
+			 m->site);
+	map_publish(adev, m);
+	return dma;
 
 unbounce:
 	/* after a short unmap the device may still reach the slot: keep it */
-	if (rec->state != ALTDMA_REC_QUARANTINED)
-		seg_unbounce(adev, seg, q->dir, q->attrs);
-free_rec:
-	kfree(rec);
+	if (!kept)
+		seg_unbounce(adev, &seg, q->dir, q->attrs);
 fail:
 	atomic64_inc(&adev->failed);
 	return DMA_MAPPING_ERROR;
@@ -597,11 +697,11 @@ static void unmap_single(struct altdma_dev *adev, dma_addr_t dma, size_t size,
 			 enum altdma_map_type type, const char *what,
 			 unsigned long caller)
 {
-	struct altdma_rec *rec;
+	struct altdma_map *m;
 
-	rec = rec_claim(adev, dma, size, dir, type, what, caller);
-	if (rec)
-		rec_release(adev, rec, attrs, what, caller);
+	m = map_claim(adev, dma, size, dir, type, what, caller);
+	if (m)
+		map_release(adev, m, attrs, what, caller);
 }
 
 static dma_addr_t altdma_map_page(struct device *dev, struct page *page,
@@ -609,51 +709,55 @@ static dma_addr_t altdma_map_page(struct device *dev, struct page *page,
 				  enum dma_data_direction dir,
 				  unsigned long attrs)
 {
-	struct altdma_dev *adev = adev_of(dev);
 	struct map_req q = {
 		.size = size, .rec_size = size, .dir = dir, .attrs = attrs,
 		.type = ALTDMA_MAP_PAGE,
 	};
-
 	dma_addr_t dma = DMA_MAPPING_ERROR;
+	struct altdma_dev *adev;
 
-	if (adev && page) {
+	rcu_read_lock();
+	adev = adev_rcu(dev);
+	if (likely(adev && page)) {
 		q.phys = page_to_phys(page) + offset;
 		q.mask = dma_get_mask(dev);
 		dma = map_single(adev, &q, _RET_IP_);
 	}
-	altdma_dev_put(adev);
+	rcu_read_unlock();
 	return dma;
 }
 
 static void altdma_unmap_page(struct device *dev, dma_addr_t dma, size_t size,
 			      enum dma_data_direction dir, unsigned long attrs)
 {
-	struct altdma_dev *adev = adev_of(dev);
+	struct altdma_dev *adev;
 
-	if (adev)
+	rcu_read_lock();
+	adev = adev_rcu(dev);
+	if (likely(adev))
 		unmap_single(adev, dma, size, dir, attrs, ALTDMA_MAP_PAGE,
 			     "unmap_page", _RET_IP_);
-	altdma_dev_put(adev);
+	rcu_read_unlock();
 }
 
 static dma_addr_t altdma_map_resource(struct device *dev, phys_addr_t phys,
 				      size_t size, enum dma_data_direction dir,
 				      unsigned long attrs)
 {
-	struct altdma_dev *adev = adev_of(dev);
 	struct map_req q = {
 		.phys = phys, .size = size, .rec_size = size, .dir = dir,
 		.attrs = attrs, .type = ALTDMA_MAP_RESOURCE,
 	};
-
 	dma_addr_t dma = DMA_MAPPING_ERROR;
+	struct altdma_dev *adev;
 
+	rcu_read_lock();
+	adev = adev_rcu(dev);
 	if (adev) {
 		q.mask = dma_get_mask(dev);
 		dma = map_single(adev, &q, _RET_IP_);
 	}
-	altdma_dev_put(adev);
+	rcu_read_unlock();
 	return dma;
 }
 
@@ -661,12 +765,14 @@ static void altdma_unmap_resource(struct device *dev, dma_addr_t dma,
 				  size_t size, enum dma_data_direction dir,
 				  unsigned long attrs)
 {
-	struct altdma_dev *adev = adev_of(dev);
+	struct altdma_dev *adev;
 
+	rcu_read_lock();
+	adev = adev_rcu(dev);
 	if (adev)
 		unmap_single(adev, dma, size, dir, attrs, ALTDMA_MAP_RESOURCE,
 			     "unmap_resource", _RET_IP_);
-	altdma_dev_put(adev);
+	rcu_read_unlock();
 }
 
 /* ---- syncs ---- */
@@ -698,27 +804,67 @@ static void sync_one(struct altdma_dev *adev, dma_addr_t dma, size_t size,
 	}
 }
 
+static void sync_single(struct device *dev, dma_addr_t dma, size_t size,
+			enum dma_data_direction dir, bool for_device,
+			const char *what, unsigned long caller)
+{
+	struct altdma_dev *adev;
+
+	rcu_read_lock();
+	adev = adev_rcu(dev);
+	if (adev)
+		sync_one(adev, dma, size, dir, for_device, what, caller);
+	rcu_read_unlock();
+}
+
 static void altdma_sync_single_for_cpu(struct device *dev, dma_addr_t dma,
 				       size_t size, enum dma_data_direction dir)
 {
-	struct altdma_dev *adev = adev_of(dev);
-
-	if (adev)
-		sync_one(adev, dma, size, dir, false, "sync_single_for_cpu",
-			 _RET_IP_);
-	altdma_dev_put(adev);
+	sync_single(dev, dma, size, dir, false, "sync_single_for_cpu",
+		    _RET_IP_);
 }
 
 static void altdma_sync_single_for_device(struct device *dev, dma_addr_t dma,
 					  size_t size,
 					  enum dma_data_direction dir)
 {
-	struct altdma_dev *adev = adev_of(dev);
+	sync_single(dev, dma, size, dir, true, "sync_single_for_device",
+		    _RET_IP_);
+}
 
-	if (adev)
-		sync_one(adev, dma, size, dir, true, "sync_single_for_device",
-			 _RET_IP_);
-	altdma_dev_put(adev);
+/*
+ * The segments of the live sg mapping at @dma with @nents entries, or NULL
+ * after a refusal. Called under rcu_read_lock().
+ */
+static struct altdma_map_seg *sg_live_segs(struct altdma_dev *adev,
+					   dma_addr_t dma, int nents,
+					   enum dma_data_direction dir,
+					   const char *what,
+					   unsigned long caller,
+					   unsigned int *n)
+{
+	enum altdma_refusal kind = ALTDMA_REFUSE_UNKNOWN;
+	struct altdma_map_seg *segs = NULL;
+	struct altdma_map *m = map_find(adev, dma);
+	u32 s;
+
+	if (m && READ_ONCE(m->type) == ALTDMA_MAP_SG) {
+		s = smp_load_acquire(&m->state);
+		kind = ALTDMA_REFUSE_DOUBLE;
+		if ((s & ALTDMA_MAP_STATE_MASK) != ALTDMA_MAP_MAPPED ||
+		    m->dma != dma || m->type != ALTDMA_MAP_SG)
+			goto refuse;
+		kind = ALTDMA_REFUSE_SIZE;
+		if (nents < 0 || m->size != nents)
+			goto refuse;
+		kind = ALTDMA_REFUSE_DOUBLE;
+		segs = map_segs_stable(m, s, n);
+	}
+	if (segs)
+		return segs;
+refuse:
+	altdma_dev_refuse(adev, kind, what, dma, nents, dir, caller);
+	return NULL;
 }
 
 /*
@@ -730,33 +876,19 @@ static void sync_sg(struct device *dev, struct scatterlist *sgl, int nents,
 		    enum dma_data_direction dir, bool for_device,
 		    const char *what, unsigned long caller)
 {
-	struct altdma_dev *adev = adev_of(dev);
 	dma_addr_t dma = sgl ? sg_dma_address(sgl) : DMA_MAPPING_ERROR;
-	enum altdma_refusal kind = ALTDMA_REFUSE_KINDS;
-	struct altdma_rec *rec;
-	unsigned long index;
-	struct xarray *xa;
-	unsigned int i;
+	struct altdma_map_seg *segs;
+	struct altdma_dev *adev;
+	unsigned int i, n;
 
-	if (!adev)
-		return;
-	xa = altdma_recs_of(adev, dma, &index);
 	rcu_read_lock();
-	rec = xa_load(xa, index);
-	if (!rec || rec->dma != dma || rec->type != ALTDMA_MAP_SG)
-		kind = ALTDMA_REFUSE_UNKNOWN;
-	else if (READ_ONCE(rec->state) != ALTDMA_REC_MAPPED)
-		kind = ALTDMA_REFUSE_DOUBLE;
-	else if (nents < 0 || rec->size != nents)
-		kind = ALTDMA_REFUSE_SIZE;
-	else
-		for (i = 0; i < rec->nsegs; i++)
-			sync_one(adev, rec->segs[i].dma, rec->segs[i].len, dir,
-				 for_device, what, caller);
+	adev = adev_rcu(dev);
+	segs = adev ? sg_live_segs(adev, dma, nents, dir, what, caller, &n) :
+		      NULL;
+	for (i = 0; segs && i < n; i++)
+		sync_one(adev, segs[i].dma, segs[i].len, dir, for_device,
+			 what, caller);
 	rcu_read_unlock();
-	if (kind != ALTDMA_REFUSE_KINDS)
-		altdma_dev_refuse(adev, kind, what, dma, nents, dir, caller);
-	altdma_dev_put(adev);
 }
 
 static void altdma_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl,
@@ -786,20 +918,21 @@ static bool crosses(dma_addr_t start, size_t len, unsigned long bmask)
  * the previous one ends on one, and the result stays within @max_seg and
  * does not cross @bmask. A new DMA segment that would cross @bmask starts
  * at the next boundary instead; its span keeps the min_align_mask
- * alignment. Returns the number of DMA segments; *@bytes gets the size.
+ * alignment (@align bytes). Returns the number of DMA segments; *@bytes
+ * gets the size.
  */
-static int sg_layout(struct altdma_dev *adev, struct altdma_rec *rec,
-		     unsigned long bmask, size_t max_seg, size_t *bytes)
+static int sg_layout(struct altdma_map_seg *segs, unsigned int n,
+		     size_t align, unsigned long bmask, size_t max_seg,
+		     size_t *bytes)
 {
-	size_t align = mask_pages(adev) << adev->shift;
-	struct altdma_rec_seg *seg, *prev = NULL;
+	struct altdma_map_seg *seg, *prev = NULL;
 	dma_addr_t cur_start = 0;
 	size_t pos = 0, cur_len = 0;
 	unsigned int i;
 	int count = 0;
 
-	for (i = 0; i < rec->nsegs; i++, prev = seg) {
-		seg = &rec->segs[i];
+	for (i = 0; i < n; i++, prev = seg) {
+		seg = &segs[i];
 		seg->merged = prev && seg_data_off(seg) == 0 &&
 			      seg_data_off(prev) + prev->len == prev->span_len &&
 			      span_fits(seg, pos, align) &&
@@ -826,20 +959,21 @@ static int sg_layout(struct altdma_dev *adev, struct altdma_rec *rec,
 }
 
 /* Write the DMA segments into the list: merged segments share an entry. */
-static void sg_finish(struct altdma_rec *rec, struct scatterlist *sgl,
-		      int nents)
+static void sg_finish(struct altdma_map_seg *segs, unsigned int n,
+		      dma_addr_t iova, struct scatterlist *sgl, int nents)
 {
 	struct scatterlist *s, *out = NULL;
-	struct altdma_rec_seg *seg;
-	int i;
+	struct altdma_map_seg *seg;
+	unsigned int i;
+	int j;
 
-	for_each_sg(sgl, s, nents, i) {
+	for_each_sg(sgl, s, nents, j) {
 		sg_dma_address(s) = DMA_MAPPING_ERROR;
 		sg_dma_len(s) = 0;
 	}
-	for (i = 0; i < rec->nsegs; i++) {
-		seg = &rec->segs[i];
-		seg->dma += rec->iova;
+	for (i = 0; i < n; i++) {
+		seg = &segs[i];
+		seg->dma += iova;
 		if (out && seg->merged) {
 			sg_dma_len(out) += seg->len;
 			continue;
@@ -850,24 +984,23 @@ static void sg_finish(struct altdma_rec *rec, struct scatterlist *sgl,
 	}
 }
 
-static int sg_prepare_all(struct altdma_dev *adev, struct altdma_rec *rec,
-			  struct scatterlist *sgl, enum dma_data_direction dir,
-			  unsigned long attrs)
+static int sg_prepare_all(struct altdma_dev *adev, struct altdma_map_seg *segs,
+			  struct scatterlist *sgl, int nents,
+			  enum dma_data_direction dir, unsigned long attrs)
 {
-	struct altdma_rec_seg *seg;
+	struct altdma_map_seg *seg;
 	struct scatterlist *s;
-	unsigned int i;
-	int ret;
+	int i, ret;
 
-	for_each_sg(sgl, s, rec->nsegs, i) {
-		seg = &rec->segs[i];
+	for_each_sg(sgl, s, nents, i) {
+		seg = &segs[i];
 		seg->orig = sg_phys(s);
 		seg->len = s->length;
 		ret = s->length ? seg_prepare(adev, seg, dir, attrs, true) :
 				  -EINVAL;
 		if (ret) {
 			while (i--)
-				seg_unbounce(adev, &rec->segs[i], dir, attrs);
+				seg_unbounce(adev, &segs[i], dir, attrs);
 			return ret;
 		}
 		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
@@ -876,82 +1009,117 @@ static int sg_prepare_all(struct altdma_dev *adev, struct altdma_rec *rec,
 	return 0;
 }
 
-static void sg_unbounce_all(struct altdma_dev *adev, struct altdma_rec *rec,
+static void sg_unbounce_all(struct altdma_dev *adev,
+			    struct altdma_map_seg *segs, unsigned int n,
 			    enum dma_data_direction dir, unsigned long attrs)
 {
 	unsigned int i;
 
-	for (i = 0; i < rec->nsegs; i++)
-		seg_unbounce(adev, &rec->segs[i], dir, attrs);
+	for (i = 0; i < n; i++)
+		seg_unbounce(adev, &segs[i], dir, attrs);
 }
 
-static int sg_place(struct altdma_dev *adev, struct altdma_rec *rec)
+/*
+ * Lay the list out for the device's segment limits; returns the number of
+ * DMA segments, *@bytes the IOVA it needs and *@align its alignment.
+ */
+static int sg_place(struct altdma_dev *adev, struct altdma_map_seg *segs,
+		    unsigned int n, size_t *bytes, unsigned long *align)
 {
 	unsigned long bmask = dma_get_seg_boundary(adev->dev);
 	size_t max_seg = dma_get_max_seg_size(adev->dev);
-	size_t bytes, big = (size_t)ALTDMA_IOVA_ALIGN_MAX << adev->shift;
+	size_t big = (size_t)ALTDMA_IOVA_ALIGN_MAX << adev->shift;
+	size_t abytes;
 	int count;
 
+	*align = mask_pages(adev);
+	abytes = *align << adev->shift;
 	bmask = max(bmask, adev->granule - 1);
-	count = sg_layout(adev, rec, bmask, max_seg, &bytes);
+	count = sg_layout(segs, n, abytes, bmask, max_seg, bytes);
 	/* above the largest aligned size the IOVA is only aligned to @big */
-	if (bytes > big && bmask >= big) {
+	if (*bytes > big && bmask >= big) {
 		bmask = big - 1;
-		count = sg_layout(adev, rec, bmask, max_seg, &bytes);
+		count = sg_layout(segs, n, abytes, bmask, max_seg, bytes);
 	}
-	if (rec_iova_alloc(adev, rec, bytes, dma_get_mask(adev->dev)))
-		return -ENOMEM;
 	return count;
 }
 
+/* The segment array of a list of more than one (an allocation point). */
+static noinline __noipa struct altdma_map_segs *sg_segs_alloc(int nents)
+{
+	struct altdma_map_segs *ext;
+
+	ext = kmalloc(struct_size(ext, seg, nents), GFP_ATOMIC | __GFP_NOWARN);
+	if (ext)
+		ext->n = nents;
+	return ext;
+}
+
+ALLOW_ERROR_INJECTION(sg_segs_alloc, NULL);
+
+/*
+ * Called under rcu_read_lock() (see altdma_map_sg()): on a failed map of
+ * the spans, map_abort() has given the object back and dropped the
+ * segment array with kfree_rcu(), so @segs is still readable here for the
+ * bounce slots to be given back.
+ */
 static int map_sg(struct altdma_dev *adev, struct scatterlist *sgl,
 		  int nents, enum dma_data_direction dir, unsigned long attrs,
 		  unsigned long caller)
 {
+	struct map_req q = {
+		.rec_size = nents, .dir = dir, .attrs = attrs,
+		.type = ALTDMA_MAP_SG,
+	};
+	struct altdma_map_segs *ext = NULL;
+	struct altdma_map_seg one, *segs = &one;
 	int prot, count, ret = -EINVAL;
-	struct altdma_rec *rec;
+	unsigned long align;
+	struct altdma_map *m;
+	bool kept = false;
+	size_t bytes;
 
 	prot = dir_prot(adev, dir, attrs, false);
 	if (!sgl || nents <= 0 || !prot)
 		goto fail;
-	rec = rec_alloc(nents, GFP_ATOMIC);
 	ret = -ENOMEM;
-	if (!rec)
-		goto fail;
-	ret = sg_prepare_all(adev, rec, sgl, dir, attrs);
+	if (nents > 1) {
+		ext = sg_segs_alloc(nents);
+		if (!ext)
+			goto fail;
+		segs = ext->seg;
+	}
+	ret = sg_prepare_all(adev, segs, sgl, nents, dir, attrs);
 	if (ret)
-		goto free_rec;
-	count = sg_place(adev, rec);
-	ret = count;
-	if (count < 0)
+		goto free_ext;
+	count = sg_place(adev, segs, nents, &bytes, &align);
+	m = map_alloc(adev, bytes, align, dma_get_mask(adev->dev));
+	ret = -ENOMEM;
+	if (!m)
 		goto unbounce;
-	sg_finish(rec, sgl, nents);
-	rec->dma = rec->segs[0].dma;
-	rec->size = nents;
-	rec->dir = dir;
-	rec->attrs = attrs;
-	rec->type = ALTDMA_MAP_SG;
-	rec->caller = caller;
-	rec->site = altdma_map_site(caller);
-	ret = spans_map(adev, rec, prot, GFP_ATOMIC, caller);
-	if (ret)
-		goto unbounce;
-	/* before the publish: afterwards an unmap may race with us */
-	trace_altdma_map(adev->dev, rec->type, rec->dma, rec->size, rec->dir,
-			 rec->iova, rec->npages, rec->site);
-	ret = rec_publish(adev, rec);
+	sg_finish(segs, nents, altdma_map_iova(m, adev->shift), sgl, nents);
+	map_fill(m, &q, segs[0].dma, caller);
+	if (ext)
+		m->ext = ext;
+	else
+		m->seg0 = one;
+	ret = spans_map(adev, m, prot, caller, &kept);
 	if (ret) {
-		rec_unmap_unpublished(adev, rec, caller);
-		ret = -ENOMEM;
+		ext = NULL;	/* the object's now, and dropped with it */
 		goto unbounce;
 	}
+	/* before the publish: afterwards an unmap may race with us */
+	trace_altdma_map(adev->dev, ALTDMA_MAP_SG, m->dma, nents, dir,
+			 altdma_map_iova(m, adev->shift), m->range.npages,
+			 m->site);
+	map_publish(adev, m);
 	return count;
 
 unbounce:
-	if (rec->state != ALTDMA_REC_QUARANTINED)
-		sg_unbounce_all(adev, rec, dir, attrs);
-free_rec:
-	kfree(rec);
+	if (!kept)
+		sg_unbounce_all(adev, segs, nents, dir, attrs);
+free_ext:
+	kfree(ext);
 fail:
 	atomic64_inc(&adev->failed);
 	return ret;
@@ -961,12 +1129,14 @@ static int altdma_map_sg(struct device *dev, struct scatterlist *sgl,
 			 int nents, enum dma_data_direction dir,
 			 unsigned long attrs)
 {
-	struct altdma_dev *adev = adev_of(dev);
+	struct altdma_dev *adev;
 	int ret = -EINVAL;
 
+	rcu_read_lock();
+	adev = adev_rcu(dev);
 	if (adev)
 		ret = map_sg(adev, sgl, nents, dir, attrs, _RET_IP_);
-	altdma_dev_put(adev);
+	rcu_read_unlock();
 	return ret;
 }
 
@@ -974,17 +1144,15 @@ static void altdma_unmap_sg(struct device *dev, struct scatterlist *sgl,
 			    int nents, enum dma_data_direction dir,
 			    unsigned long attrs)
 {
-	struct altdma_dev *adev = adev_of(dev);
 	dma_addr_t dma = sgl ? sg_dma_address(sgl) : DMA_MAPPING_ERROR;
-	struct altdma_rec *rec;
+	struct altdma_dev *adev;
 
-	if (!adev)
-		return;
-	rec = rec_claim(adev, dma, nents, dir, ALTDMA_MAP_SG, "unmap_sg",
-			_RET_IP_);
-	if (rec)
-		rec_release(adev, rec, attrs, "unmap_sg", _RET_IP_);
-	altdma_dev_put(adev);
+	rcu_read_lock();
+	adev = adev_rcu(dev);
+	if (adev)
+		unmap_single(adev, dma, nents, dir, attrs, ALTDMA_MAP_SG,
+			     "unmap_sg", _RET_IP_);
+	rcu_read_unlock();
 }
 
 /* ---- allocations ---- */
@@ -1038,7 +1206,7 @@ static void *alloc_coherent(struct altdma_dev *adev, size_t size,
 static void *altdma_alloc(struct device *dev, size_t size,
 			  dma_addr_t *handle, gfp_t gfp, unsigned long attrs)
 {
-	struct altdma_dev *adev = adev_of(dev);
+	struct altdma_dev *adev = adev_held(dev);
 	void *cpu_addr = NULL;
 
 	if (adev)
@@ -1048,25 +1216,33 @@ static void *altdma_alloc(struct device *dev, size_t size,
 	return cpu_addr;
 }
 
-static void free_coherent(struct altdma_dev *adev, size_t size,
-			  void *cpu_addr, dma_addr_t handle,
-			  unsigned long caller)
+/*
+ * Release an allocation's mapping and give its pages back, if the free
+ * names the allocation's own memory (@cpu_addr); otherwise refuse it with
+ * @bad and leave the mapping as it was. Called under rcu_read_lock().
+ */
+static void free_mapped(struct altdma_dev *adev, size_t size, void *cpu_addr,
+			dma_addr_t handle, enum dma_data_direction dir,
+			enum altdma_map_type type, unsigned long attrs,
+			const char *what, const char *bad,
+			unsigned long caller)
 {
-	struct altdma_rec *rec;
+	struct altdma_map *m;
 
-	rec = rec_claim(adev, handle, size, DMA_BIDIRECTIONAL,
-			ALTDMA_MAP_COHERENT, "free", caller);
-	if (!rec)
+	m = map_claim(adev, handle, size, dir, type, what, caller);
+	if (!m)
 		return;
-	if (rec->cpu_addr != cpu_addr) {
-		/* give the record back untouched (pairs with rec_claim()) */
-		smp_store_release(&rec->state, ALTDMA_REC_MAPPED);
-		altdma_dev_refuse(adev, ALTDMA_REFUSE_UNKNOWN,
-				  "free (cpu address does not match)", handle,
-				  size, DMA_BIDIRECTIONAL, caller);
+	/*
+	 * Other memory (or none) than the allocation's: releasing the
+	 * mapping would leak its pages or free someone else's.
+	 */
+	if (!cpu_addr || m->cpu_addr != cpu_addr) {
+		map_unclaim(m);
+		altdma_dev_refuse(adev, ALTDMA_REFUSE_UNKNOWN, bad, handle,
+				  size, dir, caller);
 		return;
 	}
-	if (rec_release(adev, rec, DMA_ATTR_SKIP_CPU_SYNC, "free", caller))
+	if (map_release(adev, m, attrs, what, caller))
 		__free_pages(virt_to_page(cpu_addr),
 			     get_order(alloc_bytes(adev, size)));
 }
@@ -1074,18 +1250,22 @@ static void free_coherent(struct altdma_dev *adev, size_t size,
 static void altdma_free(struct device *dev, size_t size, void *cpu_addr,
 			dma_addr_t handle, unsigned long attrs)
 {
-	struct altdma_dev *adev = adev_of(dev);
+	struct altdma_dev *adev;
 
+	rcu_read_lock();
+	adev = adev_rcu(dev);
 	if (adev)
-		free_coherent(adev, size, cpu_addr, handle, _RET_IP_);
-	altdma_dev_put(adev);
+		free_mapped(adev, size, cpu_addr, handle, DMA_BIDIRECTIONAL,
+			    ALTDMA_MAP_COHERENT, DMA_ATTR_SKIP_CPU_SYNC, "free",
+			    "free (cpu address does not match)", _RET_IP_);
+	rcu_read_unlock();
 }
 
 static struct page *altdma_alloc_pages(struct device *dev, size_t size,
 				       dma_addr_t *handle,
 				       enum dma_data_direction dir, gfp_t gfp)
 {
-	struct altdma_dev *adev = adev_of(dev);
+	struct altdma_dev *adev = adev_held(dev);
 	struct map_req q = {
 		.rec_size = size, .dir = dir, .type = ALTDMA_MAP_PAGES,
 	};
@@ -1115,32 +1295,15 @@ static void altdma_free_pages(struct device *dev, size_t size,
 			      struct page *page, dma_addr_t handle,
 			      enum dma_data_direction dir)
 {
-	struct altdma_dev *adev = adev_of(dev);
-	struct altdma_rec *rec;
+	struct altdma_dev *adev;
 
-	if (!adev)
-		return;
-	rec = rec_claim(adev, handle, size, dir, ALTDMA_MAP_PAGES,
-			"free_pages", _RET_IP_);
-	if (!rec)
-		goto out;
-	/*
-	 * Other pages (or none) than the allocation's: releasing the mapping
-	 * would leak its pages or free someone else's. Refused like a free
-	 * with the wrong CPU address.
-	 */
-	if (!page || page_address(page) != rec->cpu_addr) {
-		/* give the record back untouched (pairs with rec_claim()) */
-		smp_store_release(&rec->state, ALTDMA_REC_MAPPED);
-		altdma_dev_refuse(adev, ALTDMA_REFUSE_UNKNOWN,
-				  "free_pages (page does not match)", handle,
-				  size, dir, _RET_IP_);
-		goto out;
-	}
-	if (rec_release(adev, rec, 0, "free_pages", _RET_IP_))
-		__free_pages(page, get_order(alloc_bytes(adev, size)));
-out:
-	altdma_dev_put(adev);
+	rcu_read_lock();
+	adev = adev_rcu(dev);
+	if (adev)
+		free_mapped(adev, size, page ? page_address(page) : NULL,
+			    handle, dir, ALTDMA_MAP_PAGES, 0, "free_pages",
+			    "free_pages (page does not match)", _RET_IP_);
+	rcu_read_unlock();
 }
 
 static int altdma_get_sgtable(struct device *dev, struct sg_table *sgt,
@@ -1178,7 +1341,7 @@ static int altdma_mmap(struct device *dev, struct vm_area_struct *vma,
 
 static u64 altdma_get_required_mask(struct device *dev)
 {
-	struct altdma_dev *adev = adev_of(dev);
+	struct altdma_dev *adev = adev_held(dev);
 	u64 last;
 
 	if (!adev)

@@ -37,7 +37,7 @@ static void fq_drain_locked(struct altdma_dev *adev, struct altdma_fq *fq,
 		e = &fq->ring[fq->head];
 		if (e->gen >= done)
 			break;
-		altdma_iova_free(&adev->iovad, e->pfn, e->npages);
+		altdma_iova_put_range(&adev->iovad, e->range);
 		put_pages_list(&e->freelist);
 		fq->head = (fq->head + 1) % ALTDMA_FQ_SIZE;
 		fq->count--;
@@ -102,8 +102,8 @@ static void fq_timeout(struct timer_list *t)
 /**
  * altdma_fq_queue() - queue an unmapped IOVA range until the next flush
  * @adev: a context in deferred mode
- * @pfn: first IOVA page of the range
- * @npages: its size as given to the allocator
+ * @r: the range of a mapping that was claimed and torn down; the queue
+ *	owns it from now on and gives it back with altdma_iova_put_range()
  * @gather: what the backend's unmap collected; page-table pages on its
  *	freelist are kept until the flush
  *
@@ -112,8 +112,8 @@ static void fq_timeout(struct timer_list *t)
  *
  * Context: any context; takes this CPU's queue lock with interrupts off.
  */
-void altdma_fq_queue(struct altdma_dev *adev, unsigned long pfn,
-		     unsigned long npages, struct iommu_iotlb_gather *gather)
+void altdma_fq_queue(struct altdma_dev *adev, struct altdma_iova_range *r,
+		     struct iommu_iotlb_gather *gather)
 {
 	struct altdma_fq_entry *e;
 	struct altdma_fq *fq;
@@ -134,8 +134,7 @@ void altdma_fq_queue(struct altdma_dev *adev, unsigned long pfn,
 		fq_drain_locked(adev, fq, fq_flush_iotlb(adev));
 	}
 	e = &fq->ring[(fq->head + fq->count) % ALTDMA_FQ_SIZE];
-	e->pfn = pfn;
-	e->npages = npages;
+	e->range = r;
 	e->gen = atomic64_read(&adev->fq_started);
 	INIT_LIST_HEAD(&e->freelist);
 	list_splice_init(&gather->freelist, &e->freelist);

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * altdma per-device contexts (altdma_dev.c): what altdma holds for one
+ * device, its registry, counters and reports.
+ */
+#ifndef _ALTDMA_DEV_H
+#define _ALTDMA_DEV_H
+
+#include <linux/atomic.h>
+#include <linux/completion.h>
+#include <linux/device.h>
+#include <linux/dma-direction.h>
+#include <linux/percpu-refcount.h>
+#include <linux/timer.h>
+#include <linux/types.h>
+
+#include "altdma_fq.h"
+#include "altdma_map.h"
+#include "altdma_pt.h"
+#include "iova_alloc.h"
+#include "swiotlb_bounce.h"
+
+/**
+ * enum altdma_bounce_mode - which buffers go through the bounce pool
+ * @ALTDMA_BOUNCE_AUTO: only for an untrusted device, and then only buffers
+ *	whose start or size is not granule-aligned
+ * @ALTDMA_BOUNCE_FORCE: the same rule for any device
+ * @ALTDMA_BOUNCE_OFF: never (not allowed for an untrusted device)
+ */
+enum altdma_bounce_mode {
+	ALTDMA_BOUNCE_AUTO,
+	ALTDMA_BOUNCE_FORCE,
+	ALTDMA_BOUNCE_OFF,
+};
+
+/**
+ * enum altdma_inval_mode - when the IOTLB is invalidated after an unmap
+ * @ALTDMA_INVAL_STRICT: synced before the unmap returns, before the IOVA
+ *	goes back to the allocator
+ * @ALTDMA_INVAL_DEFERRED: the IOVA waits in a per-CPU flush queue; a
+ *	flush of the whole IOTLB (queue full, or a timer) comes first, then
+ *	the IOVA is freed. Untrusted devices and bounced mappings are always
+ *	strict.
+ */
+enum altdma_inval_mode {
+	ALTDMA_INVAL_STRICT,
+	ALTDMA_INVAL_DEFERRED,
+};
+
+/**
+ * struct altdma_dev_config - how to set up a device's context
+ * @dev: the device
+ * @pt: page-table backend
+ * @pt_priv: passed to every @pt op
+ * @granule: IOVA page size (the backend's smallest page size)
+ * @iova_start: lowest usable IOVA (0 means the first granule)
+ * @iova_end: highest usable IOVA (inclusive)
+ * @bounce: &enum altdma_bounce_mode
+ * @untrusted: treat the device as untrusted even if it is not a PCI
+ *	device marked so (bounce in AUTO mode, always strict)
+ * @inval: &enum altdma_inval_mode wanted (untrusted devices are strict)
+ * @bounce_size: bounce pool bytes (0: the module parameter)
+ * @policy: IOVA placement policy (NULL: &altdma_iova_policy_tree)
+ */
+struct altdma_dev_config {
+	struct device *dev;
+	const struct altdma_pt_ops *pt;
+	void *pt_priv;
+	unsigned long granule;
+	dma_addr_t iova_start;
+	dma_addr_t iova_end;
+	enum altdma_bounce_mode bounce;
+	bool untrusted;
+	enum altdma_inval_mode inval;
+	size_t bounce_size;
+	const struct altdma_iova_policy *policy;
+};
+
+/**
+ * struct altdma_dev_stats - a snapshot of a device context's counters
+ * @maps: successful maps of every kind (an sg list counts once)
+ * @unmaps: accepted unmaps and frees
+ * @live: mappings live now
+ * @failed: maps that failed (no IOVA, no bounce slot, backend error)
+ * @bytes_bounced: bytes of mappings that went through the bounce pool
+ * @refused: refused calls by &enum altdma_refusal
+ * @refused_total: sum of @refused
+ * @quarantined: IOVA ranges quarantined after a short unmap (of a mapping,
+ *	or while undoing a failed map)
+ * @quarantined_live: mappings (counted in @maps) whose unmap or free the
+ *	backend did short: no longer live, never counted in @unmaps, so
+ *	@maps - @unmaps - @quarantined_live is @live
+ * @iotlb_syncs: strict invalidations
+ * @flush_alls: whole-IOTLB flushes of the deferred queues
+ * @deferred: unmapped IOVA ranges that went through a flush queue
+ */
+struct altdma_dev_stats {
+	u64 maps;
+	u64 unmaps;
+	u64 live;
+	u64 failed;
+	u64 bytes_bounced;
+	u64 refused[ALTDMA_REFUSE_KINDS];
+	u64 refused_total;
+	u64 quarantined;
+	u64 quarantined_live;
+	u64 iotlb_syncs;
+	u64 flush_alls;
+	u64 deferred;
+};
+
+/**
+ * struct altdma_dev_pcpu - one CPU's share of a context's hot counters
+ * @maps: see &altdma_dev_stats
+ * @unmaps: see &altdma_dev_stats
+ * @bytes_bounced: see &altdma_dev_stats
+ * @iotlb_syncs: see &altdma_dev_stats
+ * @deferred: see &altdma_dev_stats
+ *
+ * Context: updated with this_cpu ops from any context; summed by
+ * altdma_dev_get_stats() without a lock (a snapshot taken while mappings
+ * change may be off by the calls in flight).
+ */
+struct altdma_dev_pcpu {
+	u64 maps;
+	u64 unmaps;
+	u64 bytes_bounced;
+	u64 iotlb_syncs;
+	u64 deferred;
+};
+
+/* Released mappings remembered by &altdma_dev.recent (a power of two). */
+#define ALTDMA_RECENT		64
+
+/**
+ * struct altdma_dev - altdma's state for one device
+ * @dev: the device
+ * @reg_node: in the registry's hash table (RCU)
+ * @pt: page-table backend
+ * @pt_priv: its private data
+ * @pool: its bounce pool, or NULL when it never bounces
+ * @granule: IOVA page size
+ * @shift: log2(@granule)
+ * @bounce: &enum altdma_bounce_mode in force
+ * @untrusted: the device is untrusted
+ * @inval: &enum altdma_inval_mode in force
+ * @coherent: the device snoops CPU caches
+ * @pcpu: per-CPU maps, unmaps, bytes_bounced, iotlb_syncs, deferred
+ * @iovad: the device's IOVA space; its range objects are the mappings
+ *	(&struct altdma_map), found through its index
+ * @fq: per-CPU flush queues (deferred mode only, else NULL)
+ * @fq_timer: flushes the queues %ALTDMA_FQ_TIMEOUT_MS after an entry
+ * @fq_started: flushes started
+ * @fq_finished: flushes finished
+ * @failed: see &altdma_dev_stats
+ * @refused: see &altdma_dev_stats
+ * @quarantined: see &altdma_dev_stats
+ * @quarantined_live: quarantines of published mappings (no longer live)
+ * @flush_alls: see &altdma_dev_stats
+ * @reported: kinds of refusal (bit per &enum altdma_refusal) and
+ *	quarantine (bit %ALTDMA_REFUSE_KINDS) already reported
+ * @users: held by every DMA op while it uses the context (taken under RCU
+ *	from the registry with altdma_dev_get()); killed by
+ *	altdma_dev_unregister(), which then waits for @users_gone
+ * @users_gone: completed when the last user of a killed @users is gone
+ * @recent: DMA addresses of the last mappings whose objects went straight
+ *	back to the IOVA tree (sizes the caches do not keep, or a policy
+ *	that does not cache), by IOVA page: a bounded history that tells a
+ *	second unmap of one of them apart from an unknown address
+ *
+ * The fields up to @fq are read on every call and written only at set-up;
+ * what calls write (counters, flush numbers, the IOVA domain's locks) is
+ * per CPU or on cache lines of its own.
+ */
+struct altdma_dev {
+	struct device *dev;
+	struct hlist_node reg_node;
+	const struct altdma_pt_ops *pt;
+	void *pt_priv;
+	struct altdma_bounce_pool *pool;
+	unsigned long granule;
+	unsigned int shift;
+	enum altdma_bounce_mode bounce;
+	bool untrusted;
+	enum altdma_inval_mode inval;
+	bool coherent;
+	struct altdma_dev_pcpu __percpu *pcpu;
+	struct altdma_fq __percpu *fq;
+
+	struct altdma_iova_domain iovad;
+
+	struct timer_list fq_timer;
+	atomic64_t fq_started ____cacheline_aligned_in_smp;
+	atomic64_t fq_finished;
+
+	atomic64_t failed ____cacheline_aligned_in_smp;
+	atomic64_t refused[ALTDMA_REFUSE_KINDS];
+	atomic64_t quarantined;
+	atomic64_t quarantined_live;
+	atomic64_t flush_alls;
+	unsigned long reported;
+	struct percpu_ref users;
+	struct completion users_gone;
+	dma_addr_t recent[ALTDMA_RECENT] ____cacheline_aligned_in_smp;
+};
+
+/* altdma_dev.c: contexts, the device registry, counters and reports */
+struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg);
+void altdma_dev_destroy(struct altdma_dev *adev);
+int altdma_dev_register(struct altdma_dev *adev);
+void altdma_dev_unregister(struct altdma_dev *adev);
+struct altdma_dev *altdma_dev_find(struct device *dev);
+struct altdma_dev *altdma_dev_lookup(struct device *dev);
+struct altdma_dev *altdma_dev_get(struct device *dev);
+void altdma_dev_put(struct altdma_dev *adev);
+void altdma_dev_get_stats(struct altdma_dev *adev,
+			  struct altdma_dev_stats *st);
+unsigned long altdma_dev_count_live(struct altdma_dev *adev);
+unsigned long altdma_caller_of(unsigned long ret);
+extern bool altdma_track_callers;
+unsigned long altdma_map_site(unsigned long ret);
+void altdma_dev_refuse(struct altdma_dev *adev, enum altdma_refusal kind,
+		       const char *what, dma_addr_t addr, size_t size,
+		       enum dma_data_direction dir, unsigned long caller);
+
+#endif /* _ALTDMA_DEV_H */
