@@ -99,6 +99,34 @@ static void ops_expect_accounted(struct kunit *test, struct altdma_dev *adev)
 	KUNIT_EXPECT_EQ(test, st.live, (u64)listed);
 }
 
+/*
+ * The mapping objects in the IOVA index (issue 13): a parked object
+ * (range CACHED) holds no mapping, no claim is left half done, and the
+ * objects that hold a live mapping are exactly the ones counted live.
+ * Nothing invalid ever reaches a cache.
+ */
+static void ops_expect_objects_sane(struct kunit *test,
+				    struct altdma_dev *adev)
+{
+	unsigned long index, mapped = 0, bad = 0;
+	struct altdma_iova_range *r;
+	u32 ms;
+
+	rcu_read_lock();
+	xa_for_each(&adev->iovad.ranges, index, r) {
+		ms = READ_ONCE(altdma_map_of(r)->state) & ALTDMA_MAP_STATE_MASK;
+		mapped += ms == ALTDMA_MAP_MAPPED;
+		bad += ms == ALTDMA_MAP_UNMAPPING ||
+		       ms == ALTDMA_MAP_QUARANTINED ||
+		       (READ_ONCE(r->state) == ALTDMA_IOVA_CACHED &&
+			ms != ALTDMA_MAP_RELEASED);
+	}
+	rcu_read_unlock();
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0UL,
+			    "objects in the index in a state they may not have");
+	KUNIT_EXPECT_EQ(test, mapped, altdma_dev_count_live(adev));
+}
+
 static void ops_exit(struct kunit *test)
 {
 	struct ops_ctx *ctx = test->priv;
@@ -106,8 +134,10 @@ static void ops_exit(struct kunit *test)
 
 	if (!ctx)
 		return;
-	if (!IS_ERR_OR_NULL(ctx->adev))
+	if (!IS_ERR_OR_NULL(ctx->adev)) {
 		ops_expect_accounted(test, ctx->adev);
+		ops_expect_objects_sane(test, ctx->adev);
+	}
 	if (ctx->registered)
 		altdma_dev_unregister(ctx->adev);
 	altdma_dev_destroy(ctx->adev);
@@ -681,9 +711,7 @@ static void trace_events_name_caller_and_misuse(struct kunit *test)
 	struct altdma_dev *adev = ops_plain(test);
 	struct trace_seen map = { .dev = adev->dev }, mis = { .dev = adev->dev };
 	char sym[KSYM_SYMBOL_LEN];
-	struct altdma_rec *rec;
-	unsigned long index;
-	struct xarray *xa;
+	struct altdma_iova_range *r;
 	u8 *a = ops_buf(test, 0);
 	dma_addr_t da;
 	int r1, r2;
@@ -721,11 +749,10 @@ static void trace_events_name_caller_and_misuse(struct kunit *test)
 	da = map_here(adev->dev, a, 0x100);
 	unregister_trace_altdma_map(seen_map, &map);
 	tracepoint_synchronize_unregister();
-	/* the record keeps the same caller (debugfs "mappings" shows it) */
+	/* the mapping keeps the same caller (debugfs "mappings" shows it) */
 	rcu_read_lock();
-	xa = altdma_recs_of(adev, da, &index);
-	rec = xa_load(xa, index);
-	KUNIT_EXPECT_EQ(test, rec ? rec->site : 0, map.site);
+	r = altdma_iova_lookup(&adev->iovad, da >> adev->shift);
+	KUNIT_EXPECT_EQ(test, r ? altdma_map_of(r)->site : 0, map.site);
 	rcu_read_unlock();
 	dma_unmap_single(adev->dev, da, 0x100, DMA_TO_DEVICE);
 	KUNIT_EXPECT_EQ(test, map.n, 1U);
@@ -737,7 +764,140 @@ static void trace_events_name_caller_and_misuse(struct kunit *test)
 	ops_expect_clean(test, adev);
 }
 
+/*
+ * Map @buf + @off for 0x100 bytes on this CPU's IOVA cache: with strict
+ * invalidation the object an unmap gives back is the next one handed out.
+ */
+static dma_addr_t ops_map_small(struct kunit *test, struct altdma_dev *adev,
+				u8 *buf, size_t off)
+{
+	return ops_map(test, adev, buf + off, 0x100, DMA_TO_DEVICE, 0);
+}
+
+/*
+ * Issue 13: an unmap of an address whose object was recycled for another
+ * mapping is refused and changes nothing: while the object holds the new
+ * mapping (the old address is a stale one now: unknown) and after the new
+ * mapping was unmapped in turn (its own address then is a double unmap,
+ * the old one still unknown).
+ */
+static void recycled_object_refuses_stale_address(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	u8 *a = ops_buf(test, 0), *b = ops_buf(test, 0);
+	struct ops_snap s;
+	dma_addr_t da, db;
+
+	a[0x100] = 0x11;
+	b[0x300] = 0x5a;
+	migrate_disable();
+	da = ops_map_small(test, adev, a, 0x100);
+	dma_unmap_single(adev->dev, da, 0x100, DMA_TO_DEVICE);
+	db = ops_map_small(test, adev, b, 0x300);
+	migrate_enable();
+	/* the same object, the same IOVA page, another address */
+	KUNIT_ASSERT_EQ(test, da >> PAGE_SHIFT, db >> PAGE_SHIFT);
+	KUNIT_ASSERT_NE(test, da, db);
+
+	ops_snap(adev, ops_pt(test), &s);
+	ops->unmap_page(adev->dev, da, 0x100, DMA_TO_DEVICE, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_UNKNOWN);
+	KUNIT_EXPECT_EQ(test, *ops_dev_mem(test, db), 0x5a);
+
+	dma_unmap_single(adev->dev, db, 0x100, DMA_TO_DEVICE);
+	ops_snap(adev, ops_pt(test), &s);
+	ops->unmap_page(adev->dev, db, 0x100, DMA_TO_DEVICE, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_DOUBLE);
+	ops_snap(adev, ops_pt(test), &s);
+	ops->unmap_page(adev->dev, da, 0x100, DMA_TO_DEVICE, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_UNKNOWN);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * Issue 13: a mapping whose object goes straight back to the IOVA tree
+ * (256 KiB: larger than the caches keep) leaves a bounded trace, so a
+ * second unmap is still told apart from an unknown address.
+ */
+static void uncached_double_unmap_is_told_apart(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	u8 *a = ops_buf(test, 6);
+	struct ops_snap s;
+	dma_addr_t da;
+
+	da = ops_map(test, adev, a, SZ_256K, DMA_FROM_DEVICE, 0);
+	dma_unmap_single(adev->dev, da, SZ_256K, DMA_FROM_DEVICE);
+	ops_snap(adev, ops_pt(test), &s);
+	KUNIT_EXPECT_EQ(test, s.iova.cached_ranges, 0ULL);
+	ops->unmap_page(adev->dev, da, SZ_256K, DMA_FROM_DEVICE, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_DOUBLE);
+	ops_expect_clean(test, adev);
+}
+
+/* Indexed objects of @adev, and of them those holding a live mapping. */
+static unsigned long ops_indexed(struct altdma_dev *adev)
+{
+	struct altdma_iova_range *r;
+	unsigned long index, n = 0;
+
+	rcu_read_lock();
+	xa_for_each(&adev->iovad.ranges, index, r)
+		n++;
+	rcu_read_unlock();
+	return n;
+}
+
+/*
+ * Issue 13, bounded memory: what a device holds does not grow with the
+ * IOVAs it has used. Under the wrap policy every map takes a fresh IOVA:
+ * after 4096 map/unmap pairs no object is left; under the tree policy the
+ * objects left are exactly the ones the bounded caches park.
+ */
+static void released_objects_do_not_accumulate(struct kunit *test)
+{
+	const struct altdma_iova_policy *pol[] = {
+		&altdma_iova_policy_wrap, &altdma_iova_policy_tree,
+	};
+	struct ops_ctx *ctx = test->priv;
+	struct ops_setup setup = { };
+	struct altdma_iova_stats is;
+	struct altdma_dev *adev;
+	unsigned int p, i;
+	dma_addr_t da;
+	u8 *a = ops_buf(test, 2);
+
+	for (p = 0; p < ARRAY_SIZE(pol); p++) {
+		setup.policy = pol[p];
+		if (p) {
+			/* a second context on a fresh device */
+			ops_exit(test);
+			memset(ctx, 0, sizeof(*ctx));
+			a = ops_buf(test, 2);
+		}
+		adev = ops_dev(test, &setup);
+		for (i = 0; i < 4096; i++) {
+			da = ops_map(test, adev, a, SZ_4K << (i % 3),
+				     DMA_TO_DEVICE, 0);
+			dma_unmap_single(adev->dev, da, SZ_4K << (i % 3),
+					 DMA_TO_DEVICE);
+			if (!(i % 256))
+				cond_resched();
+		}
+		altdma_iova_get_stats(&adev->iovad, &is);
+		KUNIT_EXPECT_EQ_MSG(test, ops_indexed(adev), is.cached_ranges,
+				    "policy %s", pol[p]->name);
+		KUNIT_EXPECT_LE_MSG(test, ops_indexed(adev), p ? 3 * 2 *
+				    ALTDMA_IOVA_MAG_SIZE * num_possible_cpus() :
+				    0, "policy %s", pol[p]->name);
+		ops_expect_clean(test, adev);
+	}
+}
+
 static struct kunit_case unmap_cases[] = {
+	KUNIT_CASE(recycled_object_refuses_stale_address),
+	KUNIT_CASE(uncached_double_unmap_is_told_apart),
+	KUNIT_CASE(released_objects_do_not_accumulate),
 	KUNIT_CASE(partial_unmap_quarantines_iova),
 	KUNIT_CASE(double_unmap_is_refused_and_changes_nothing),
 	KUNIT_CASE(double_free_is_refused_and_changes_nothing),
