@@ -20,6 +20,12 @@ import sys
 SIZES = ("4096", "65536", "1048576")
 A_CONT = ("kernel-lazy", "kernel-strict", "altdma-deferred", "altdma-strict",
           "floor")
+# (a)'s ratios and their targets, for the same-page rows and the
+# rotating-buffer rows alike
+A_ROWS = (("altdma-deferred", "kernel-lazy", 1.0),
+          ("altdma-strict", "kernel-strict", 1.0),
+          ("altdma-strict", "floor", 1.1),
+          ("altdma-deferred", "floor", 1.1))
 
 
 def parse(path):
@@ -78,18 +84,22 @@ def row(rows, name, num, den, key, recs, target, better, **want):
 
 def build_rows(r4, r2):
     rows = []
-    for s in SIZES:
-        for t in sorted({x["threads"] for x in pick(r4, case="a", size=s)},
-                        key=int):
-            w = dict(case="a", size=s, threads=t)
-            nm = "a map+unmap %s B, %s thr" % (s, t)
-            row(rows, nm, "altdma-deferred", "kernel-lazy", "ns", r4, 1.0,
-                "lower", **w)
-            row(rows, nm, "altdma-strict", "kernel-strict", "ns", r4, 1.0,
-                "lower", **w)
-            row(rows, nm, "altdma-strict", "floor", "ns", r4, 1.1, "lower", **w)
-            row(rows, nm, "altdma-deferred", "floor", "ns", r4, 1.1, "lower",
-                **w)
+    for case in ("a", "a-rot"):
+        for s in SIZES:
+            recs = pick(r4, case=case, size=s)
+            for t in sorted({x["threads"] for x in recs}, key=int):
+                w = dict(case=case, size=s, threads=t)
+                nm = "a map+unmap %s B, %s thr" % (s, t)
+                if case == "a-rot":
+                    # one buffer count per size; a label per count seen
+                    for b in sorted({x.get("bufs", "?") for x in recs
+                                     if x["threads"] == t}):
+                        for num, den, tgt in A_ROWS:
+                            row(rows, "%s, %s bufs rotating" % (nm, b), num,
+                                den, "ns", r4, tgt, "lower", bufs=b, **w)
+                    continue
+                for num, den, tgt in A_ROWS:
+                    row(rows, nm, num, den, "ns", r4, tgt, "lower", **w)
     for n in ("1", "16"):
         row(rows, "b iova fast path, %s page(s)" % n, "altdma", "kernel", "ns",
             r4, 1.0, "lower", case="b-fast", npages=n)
@@ -156,12 +166,14 @@ def smoke(r4, c4, d4, r2, c2, d2):
         check(line.split(": ", 1)[1], line.startswith("ok: "))
     check("the 4-vCPU boot finished", d4)
     check("the 2-vCPU boot finished", d2)
-    for c in A_CONT:
-        for s in SIZES:
-            for t in ("1", "4"):
-                got = pick(r4, case="a", size=s, threads=t, contender=c)
-                check("a %s %s B %s thr ran" % (c, s, t),
-                      bool(got) and float(got[0]["ns"]) > 0)
+    for case in ("a", "a-rot"):
+        for c in A_CONT:
+            for s in SIZES:
+                for t in ("1", "4"):
+                    got = pick(r4, case=case, size=s, threads=t, contender=c)
+                    check("%s %s %s B %s thr ran" % (case, c, s, t),
+                          bool(got) and float(got[0]["ns"]) > 0 and
+                          (case == "a" or int(got[0]["bufs"]) > 1))
     for c in ("kernel-bounce", "altdma-bounce"):
         got = pick(r4, case="c", contender=c)
         check("c %s ran" % c, bool(got) and float(got[0]["ns"]) > 0)
