@@ -134,9 +134,11 @@ mem_run() {
 	bench "round=0 case=e-idle contender=both" mem dev=$BLK
 	teardown altdma-deferred
 }
-# (d) fio on the disk, default ops (lazy dma-iommu) against altdma deferred
-fio_one() { # fio_one ROUND CONTENDER
-	for j in randread:4k:32 read:1m:8; do
+# (d) fio on the disk: the kernel's default ops (lazy dma-iommu) against
+# altdma deferred, and 4 KiB random reads also strict against strict
+fio_one() { # fio_one ROUND CONTENDER JOB...
+	r1=$1 c1=$2; shift 2
+	for j in "$@"; do
 		rw=${j%%:*} rest=${j#*:}; bs=${rest%%:*} qd=${rest#*:}
 		out=$(fio --name=b --filename=/dev/vda --direct=1 --thread \
 			--ioengine=libaio --rw=$rw --bs=$bs --iodepth=$qd \
@@ -144,24 +146,31 @@ fio_one() { # fio_one ROUND CONTENDER
 		bw=$(echo "$out" | awk -F';' '{ print $7 }')
 		iops=$(echo "$out" | awk -F';' '{ print $8 }')
 		if [ -n "$iops" ] && [ "$iops" -gt 0 ] 2>/dev/null; then
-			say "R round=$1 case=d rw=$rw bs=$bs qd=$qd contender=$2 iops=$iops kib_s=$bw"
+			say "R round=$r1 case=d rw=$rw bs=$bs qd=$qd contender=$c1 iops=$iops kib_s=$bw"
 		else
-			say "FAIL: d: fio $rw $bs on $2: $(head -c 200 /tmp/fio.err)"
+			say "FAIL: d: fio $rw $bs on $c1: $(head -c 200 /tmp/fio.err)"
 		fi
 	done
 }
 fio_round() { # fio_round ROUND
-	for c in $(rotate $1 kernel-lazy altdma-deferred); do
-		if [ $c = kernel-lazy ]; then
+	for c in $(rotate $1 kernel-lazy altdma-deferred kernel-strict altdma-strict); do
+		case $c in
+		kernel-*)
+			gt=DMA-FQ; [ $c = kernel-strict ] && gt=DMA
 			unbind
-			echo DMA-FQ > $T
-			echo $BLK > /sys/bus/pci/drivers_probe
-		else
-			echo "$BLK inval=deferred" > $A/attach
-		fi
-		if wait_for /dev/vda; then fio_one $1 $c
+			echo $gt > $T
+			if [ "$(cat $T)" != $gt ]; then
+				say "FAIL: d: group type $gt for $c"; continue
+			fi
+			echo $BLK > /sys/bus/pci/drivers_probe ;;
+		altdma-deferred) echo "$BLK inval=deferred" > $A/attach ;;
+		altdma-strict) echo "$BLK inval=strict" > $A/attach ;;
+		esac
+		fj="randread:4k:32 read:1m:8"
+		case $c in *-strict) fj=randread:4k:32 ;; esac
+		if wait_for /dev/vda; then fio_one $1 $c $fj
 		else say "FAIL: d: no disk on $c"; fi
-		[ $c = altdma-deferred ] && echo $BLK > $A/detach
+		case $c in altdma-*) echo $BLK > $A/detach ;; esac
 	done
 }
 

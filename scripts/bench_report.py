@@ -26,6 +26,10 @@ A_ROWS = (("altdma-deferred", "kernel-lazy", 1.0),
           ("altdma-strict", "kernel-strict", 1.0),
           ("altdma-strict", "floor", 1.1),
           ("altdma-deferred", "floor", 1.1))
+# (d): fio jobs and the contender pairs that run them
+D_JOBS = (("randread", "altdma-deferred", "kernel-lazy"),
+          ("randread", "altdma-strict", "kernel-strict"),
+          ("read", "altdma-deferred", "kernel-lazy"))
 
 
 def parse(path):
@@ -110,8 +114,10 @@ def build_rows(r4, r2):
                 tgt, "lower", case=case)
     row(rows, "c bounce 512 B unaligned", "altdma-bounce", "kernel-bounce",
         "ns", r4, 0.8, "lower", case="c")
-    row(rows, "d fio 4k randread QD32 (IOPS)", "altdma-deferred",
+    row(rows, "d fio 4k randread QD32, lazy (IOPS)", "altdma-deferred",
         "kernel-lazy", "iops", r4, 0.95, "higher", case="d", rw="randread")
+    row(rows, "d fio 4k randread QD32, strict (IOPS)", "altdma-strict",
+        "kernel-strict", "iops", r4, 1.0, "higher", case="d", rw="randread")
     row(rows, "d fio 1m seq read (KiB/s)", "altdma-deferred", "kernel-lazy",
         "kib_s", r4, 1.0, "higher", case="d", rw="read")
     for recs in (r2, r4):
@@ -187,6 +193,11 @@ def smoke(r4, c4, d4, r2, c2, d2):
             check("%s %s ran and filled the 32-bit space" % (case, c),
                   bool(got) and int(got[0]["filled"]) >= 4095 and
                   int(got[0]["allocs"]) > 0)
+    for rw, num, den in D_JOBS:
+        for c in (num, den):
+            got = pick(r4, case="d", rw=rw, contender=c)
+            check("d fio %s on %s ran" % (rw, c),
+                  bool(got) and float(got[0]["iops"]) > 0)
     for recs, n in ((r2, "2"), (r4, "4")):
         got = pick(recs, case="e")
         check("e memory at %s CPUs measured" % n,
