@@ -5,9 +5,12 @@
  * Write one command, then read its result line:
  *
  *   map dev=0000:00:03.0 size=4096 threads=1 iters=2000 [off=N] [untrusted=1]
+ *       [bufs=N]
  *	map+unmap through the device's current DMA ops (the kernel's
- *	dma-iommu or altdma's, whichever the device has)
- *   floor dev=... size=... threads=... iters=...
+ *	dma-iommu or altdma's, whichever the device has); with bufs=N each
+ *	thread maps N distinct buffers in turn, allocated before the clock
+ *	starts (default 1: the same buffer every time)
+ *   floor dev=... size=... threads=... iters=... [bufs=N]
  *	bare iommu_map + iommu_unmap_fast + IOTLB sync on an unmanaged domain
  *	with a bump allocator (the device must be unbound and on its default
  *	domain)
@@ -64,6 +67,8 @@ static int bench_kv(struct altdma_bench_args *a, char *key, char *val)
 		a->threads = v;
 	else if (!strcmp(key, "iters"))
 		a->iters = v;
+	else if (!strcmp(key, "bufs"))
+		a->bufs = min_t(unsigned long, v, ALTDMA_BENCH_BUFS_MAX + 1);
 	else if (!strcmp(key, "untrusted"))
 		a->untrusted = v;
 	else if (!strcmp(key, "npages"))
@@ -89,7 +94,8 @@ static int bench_parse(char *args, struct altdma_bench_args *a)
 	int ret;
 
 	*a = (struct altdma_bench_args) {
-		.size = PAGE_SIZE, .threads = 1, .iters = 1000, .npages = 1,
+		.size = PAGE_SIZE, .threads = 1, .iters = 1000, .bufs = 1,
+		.npages = 1,
 		.nfill = 1UL << 18, .budget_ms = 10000, .seed = 1,
 	};
 	while ((tok = strsep(&args, " \t\n"))) {
@@ -108,7 +114,8 @@ static int bench_parse(char *args, struct altdma_bench_args *a)
 		}
 	}
 	if (!a->threads || a->threads > num_online_cpus() || !a->iters ||
-	    !a->size || a->off >= PAGE_SIZE || !a->npages)
+	    !a->size || a->off >= PAGE_SIZE || !a->npages || !a->bufs ||
+	    a->bufs > ALTDMA_BENCH_BUFS_MAX)
 		return -EINVAL;
 	return 0;
 }

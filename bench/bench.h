@@ -12,6 +12,9 @@
 /* Longest result text of one command. */
 #define ALTDMA_BENCH_OUT_MAX	1024
 
+/* Most distinct buffers per thread (bufs=). */
+#define ALTDMA_BENCH_BUFS_MAX	4096
+
 /**
  * struct altdma_bench_args - the key=value arguments of one command
  * @dev: the PCI device (a reference is held), or NULL
@@ -19,6 +22,8 @@
  * @off: offset of the buffer in its first page
  * @threads: kthreads, one per online CPU at most
  * @iters: iterations per thread
+ * @bufs: distinct buffers per thread, mapped in turn (iteration i maps
+ *	buffer i % @bufs); 1 maps the same buffer every time
  * @untrusted: set pci_dev->untrusted during the run
  * @npages: IOVA pages per allocation
  * @nfill: ranges that fill the 32-bit space in the fragmented case
@@ -35,6 +40,7 @@ struct altdma_bench_args {
 	unsigned int off;
 	unsigned int threads;
 	unsigned int iters;
+	unsigned int bufs;
 	bool untrusted;
 	unsigned long npages;
 	unsigned long nfill;

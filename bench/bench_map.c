@@ -5,7 +5,10 @@
  *
  * Each case runs @threads kthreads, each bound to its own online CPU, that
  * wait for one start signal and then do @iters iterations on their own
- * buffer. The result is the mean time of one iteration per thread, in ns.
+ * buffers: @bufs of them, allocated before the start signal and freed after
+ * the last thread finished; iteration i maps buffer i % @bufs (with the
+ * default @bufs = 1, the same buffer every time). The result is the mean
+ * time of one iteration per thread, in ns.
  */
 
 #include <linux/completion.h>
@@ -13,6 +16,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/iommu.h>
 #include <linux/kthread.h>
+#include <linux/mm.h>
 #include <linux/pci.h>
 #include <linux/sched.h>
 #include <linux/sizes.h>
@@ -32,7 +36,7 @@ struct bench_job;
 struct bench_thread {
 	struct bench_job *job;
 	struct task_struct *task;
-	struct page *page;
+	struct page **pages;
 	struct completion done;
 	u64 ns;
 	int err;
@@ -41,26 +45,26 @@ struct bench_thread {
 /* One run: what every thread does, and the start signal. */
 struct bench_job {
 	const struct altdma_bench_args *a;
-	int (*one)(struct bench_job *job, struct bench_thread *th);
+	int (*one)(struct bench_job *job, struct page *page);
 	struct completion start;
 	struct iommu_domain *domain;
 	atomic_long_t bump;
 };
 
-static int map_one(struct bench_job *job, struct bench_thread *th)
+static int map_one(struct bench_job *job, struct page *page)
 {
 	struct device *dev = job->a->dev;
 	size_t size = job->a->size;
 	dma_addr_t dma;
 
-	dma = dma_map_page(dev, th->page, job->a->off, size, DMA_BIDIRECTIONAL);
+	dma = dma_map_page(dev, page, job->a->off, size, DMA_BIDIRECTIONAL);
 	if (dma_mapping_error(dev, dma))
 		return -ENOMEM;
 	dma_unmap_page(dev, dma, size, DMA_BIDIRECTIONAL);
 	return 0;
 }
 
-static int floor_one(struct bench_job *job, struct bench_thread *th)
+static int floor_one(struct bench_job *job, struct page *page)
 {
 	size_t size = PAGE_ALIGN(job->a->size);
 	struct iommu_iotlb_gather gather;
@@ -69,7 +73,7 @@ static int floor_one(struct bench_job *job, struct bench_thread *th)
 
 	iova = FLOOR_BASE + (atomic_long_fetch_add(size, &job->bump) &
 			     (FLOOR_WINDOW - 1));
-	ret = altdma_pt_iommu_ops.map(job->domain, iova, page_to_phys(th->page),
+	ret = altdma_pt_iommu_ops.map(job->domain, iova, page_to_phys(page),
 				      size, IOMMU_READ | IOMMU_WRITE,
 				      GFP_ATOMIC);
 	if (ret)
@@ -85,13 +89,15 @@ static int bench_thread_fn(void *data)
 {
 	struct bench_thread *th = data;
 	struct bench_job *job = th->job;
-	unsigned int i;
+	unsigned int i, b = 0;
 	u64 t0;
 
 	wait_for_completion(&job->start);
 	t0 = ktime_get_ns();
 	for (i = 0; i < job->a->iters && !th->err; i++) {
-		th->err = job->one(job, th);
+		th->err = job->one(job, th->pages[b]);
+		if (++b == job->a->bufs)
+			b = 0;
 		if (!(i & 63))
 			cond_resched();
 	}
@@ -100,21 +106,53 @@ static int bench_thread_fn(void *data)
 	return 0;
 }
 
+/* Free a thread's buffers (those that were allocated) and their array. */
+static void free_bufs(struct bench_thread *th, unsigned int nbufs,
+		      unsigned int order)
+{
+	unsigned int b;
+
+	if (!th->pages)
+		return;
+	for (b = 0; b < nbufs && th->pages[b]; b++)
+		__free_pages(th->pages[b], order);
+	kfree(th->pages);
+	th->pages = NULL;
+}
+
+/* Allocate a thread's @nbufs buffers, each on pages of its own. */
+static int alloc_bufs(struct bench_thread *th, unsigned int nbufs,
+		      unsigned int order)
+{
+	unsigned int b;
+
+	th->pages = kcalloc(nbufs, sizeof(*th->pages), GFP_KERNEL);
+	if (!th->pages)
+		return -ENOMEM;
+	for (b = 0; b < nbufs; b++) {
+		th->pages[b] = alloc_pages(GFP_KERNEL | __GFP_ZERO |
+					   __GFP_NOWARN, order);
+		if (!th->pages[b])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int start_threads(struct bench_job *job, struct bench_thread *th,
 			 unsigned int n)
 {
 	unsigned int order = get_order(job->a->off + job->a->size);
 	unsigned int i = 0;
-	int cpu;
+	int cpu, ret;
 
 	for_each_online_cpu(cpu) {
 		if (i == n)
 			break;
 		th[i].job = job;
 		init_completion(&th[i].done);
-		th[i].page = alloc_pages(GFP_KERNEL | __GFP_ZERO, order);
-		if (!th[i].page)
-			return -ENOMEM;
+		ret = alloc_bufs(&th[i], job->a->bufs, order);
+		if (ret)
+			return ret;
 		th[i].task = kthread_create_on_cpu(bench_thread_fn, &th[i], cpu,
 						   "altdma_bench/%u");
 		if (IS_ERR(th[i].task)) {
@@ -137,6 +175,9 @@ static int run_job(struct bench_job *job, u64 *ns)
 	u64 sum = 0;
 	int ret;
 
+	/* all buffers together: a quarter of the RAM at most */
+	if (((u64)job->a->bufs * n << order) > totalram_pages() / 4)
+		return -E2BIG;
 	th = kcalloc(n, sizeof(*th), GFP_KERNEL);
 	if (!th)
 		return -ENOMEM;
@@ -154,8 +195,7 @@ static int run_job(struct bench_job *job, u64 *ns)
 			if (th[i].err && !ret)
 				ret = th[i].err;
 		}
-		if (th[i].page)
-			__free_pages(th[i].page, order);
+		free_bufs(&th[i], job->a->bufs, order);
 	}
 	kfree(th);
 	*ns = div_u64(sum, n * job->a->iters);
@@ -164,7 +204,7 @@ static int run_job(struct bench_job *job, u64 *ns)
 
 /**
  * altdma_bench_map() - map+unmap through the device's current DMA ops
- * @a: dev, size, off, threads, iters, untrusted
+ * @a: dev, size, off, threads, iters, bufs, untrusted
  * @out: result text ("ns=N")
  * @len: size of @out
  *
@@ -192,7 +232,7 @@ int altdma_bench_map(const struct altdma_bench_args *a, char *out, size_t len)
 
 /**
  * altdma_bench_floor() - bare page-table work on an unmanaged domain
- * @a: dev (unbound, on its default domain), size, threads, iters
+ * @a: dev (unbound, on its default domain), size, threads, iters, bufs
  * @out: result text ("ns=N")
  * @len: size of @out
  *

@@ -20,8 +20,12 @@ arg() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 mode=$(arg bench_mode); mode=${mode:-smoke}
 rounds=$(arg bench_rounds); rounds=${rounds:-1}
 ncpu=$(grep -c ^processor /proc/cpuinfo)
+# it*r: iterations of the rotating-buffer rows of (a); in smoke mode just
+# enough to go round the buffers once
 if [ "$mode" = smoke ]; then it4=50 it64=20 it1m=5 itf=200 nfill=4096 fit=200
-else it4=2000 it64=1000 it1m=200 itf=2000 nfill=262144 fit=20000; fi
+	it4r=300 it64r=300 it1mr=20
+else it4=2000 it64=1000 it1m=200 itf=2000 nfill=262144 fit=20000
+	it4r=$it4 it64r=$it64 it1mr=$it1m; fi
 
 for m in $(cat /modules.order); do insmod $m; done
 if [ -e /altdma.ko ]; then
@@ -65,9 +69,14 @@ rotate() {
 	for w in "$@"; do [ $i -lt $k ] && printf '%s ' $w; i=$((i + 1)); done
 }
 iters_of() { case $1 in 4096) echo $it4 ;; 65536) echo $it64 ;; *) echo $it1m ;; esac; }
+# rotating rows of (a): iterations, and distinct buffers per thread (256;
+# 16 of 1 MiB, so that 4 threads hold 64 MiB, not 1 GiB, of the VM's 4 GiB)
+iters_rot() { case $1 in 4096) echo $it4r ;; 65536) echo $it64r ;; *) echo $it1mr ;; esac; }
+bufs_of() { case $1 in 1048576) echo 16 ;; *) echo 256 ;; esac; }
 
-# (a) single-mapping cost and (c) the bounce path, with the disk unbound and
-# kept unbound (driver_override names no driver)
+# (a) single-mapping cost, on the same buffer every time and rotating
+# through distinct buffers (bufs=), and (c) the bounce path, with the disk
+# unbound and kept unbound (driver_override names no driver)
 echo altdma_bench_none > $D/driver_override
 unbind
 map_round() { # map_round ROUND
@@ -78,6 +87,14 @@ map_round() { # map_round ROUND
 				cmd=map; [ $c = floor ] && cmd=floor
 				bench "round=$1 case=a size=$s threads=$t contender=$c" \
 					$cmd dev=$BLK size=$s threads=$t iters=$(iters_of $s)
+			done
+		done
+		for s in 4096 65536 1048576; do
+			nb=$(bufs_of $s)
+			for t in 1 $ncpu; do
+				cmd=map; [ $c = floor ] && cmd=floor
+				bench "round=$1 case=a-rot size=$s threads=$t bufs=$nb contender=$c" \
+					$cmd dev=$BLK size=$s threads=$t iters=$(iters_rot $s) bufs=$nb
 			done
 		done
 		teardown $c
@@ -117,9 +134,11 @@ mem_run() {
 	bench "round=0 case=e-idle contender=both" mem dev=$BLK
 	teardown altdma-deferred
 }
-# (d) fio on the disk, default ops (lazy dma-iommu) against altdma deferred
-fio_one() { # fio_one ROUND CONTENDER
-	for j in randread:4k:32 read:1m:8; do
+# (d) fio on the disk: the kernel's default ops (lazy dma-iommu) against
+# altdma deferred, and 4 KiB random reads also strict against strict
+fio_one() { # fio_one ROUND CONTENDER JOB...
+	r1=$1 c1=$2; shift 2
+	for j in "$@"; do
 		rw=${j%%:*} rest=${j#*:}; bs=${rest%%:*} qd=${rest#*:}
 		out=$(fio --name=b --filename=/dev/vda --direct=1 --thread \
 			--ioengine=libaio --rw=$rw --bs=$bs --iodepth=$qd \
@@ -127,24 +146,31 @@ fio_one() { # fio_one ROUND CONTENDER
 		bw=$(echo "$out" | awk -F';' '{ print $7 }')
 		iops=$(echo "$out" | awk -F';' '{ print $8 }')
 		if [ -n "$iops" ] && [ "$iops" -gt 0 ] 2>/dev/null; then
-			say "R round=$1 case=d rw=$rw bs=$bs qd=$qd contender=$2 iops=$iops kib_s=$bw"
+			say "R round=$r1 case=d rw=$rw bs=$bs qd=$qd contender=$c1 iops=$iops kib_s=$bw"
 		else
-			say "FAIL: d: fio $rw $bs on $2: $(head -c 200 /tmp/fio.err)"
+			say "FAIL: d: fio $rw $bs on $c1: $(head -c 200 /tmp/fio.err)"
 		fi
 	done
 }
 fio_round() { # fio_round ROUND
-	for c in $(rotate $1 kernel-lazy altdma-deferred); do
-		if [ $c = kernel-lazy ]; then
+	for c in $(rotate $1 kernel-lazy altdma-deferred kernel-strict altdma-strict); do
+		case $c in
+		kernel-*)
+			gt=DMA-FQ; [ $c = kernel-strict ] && gt=DMA
 			unbind
-			echo DMA-FQ > $T
-			echo $BLK > /sys/bus/pci/drivers_probe
-		else
-			echo "$BLK inval=deferred" > $A/attach
-		fi
-		if wait_for /dev/vda; then fio_one $1 $c
+			echo $gt > $T
+			if [ "$(cat $T)" != $gt ]; then
+				say "FAIL: d: group type $gt for $c"; continue
+			fi
+			echo $BLK > /sys/bus/pci/drivers_probe ;;
+		altdma-deferred) echo "$BLK inval=deferred" > $A/attach ;;
+		altdma-strict) echo "$BLK inval=strict" > $A/attach ;;
+		esac
+		fj="randread:4k:32 read:1m:8"
+		case $c in *-strict) fj=randread:4k:32 ;; esac
+		if wait_for /dev/vda; then fio_one $1 $c $fj
 		else say "FAIL: d: no disk on $c"; fi
-		[ $c = altdma-deferred ] && echo $BLK > $A/detach
+		case $c in altdma-*) echo $BLK > $A/detach ;; esac
 	done
 }
 

@@ -17,8 +17,8 @@
 #   scripts/bench.sh --mapbench     cross-check of (a) with the kernel's own
 #                                   kernel/dma/map_benchmark.c on the debug
 #                                   test kernel (altdma built in)
-#   scripts/bench.sh --smoke        one tiny round of every case, no fio:
-#                                   checks that each runs; last line
+#   scripts/bench.sh --smoke        one tiny round of every case (fio for
+#                                   1 s): checks that each runs; last line
 #                                   "bench-smoke: N passed, N failed"
 #
 # Outputs in $ALTDMA_BUILD/bench/ (or bench-smoke/): results-smpN.txt,
@@ -42,8 +42,7 @@ if [ -n "$mapbench" ]; then
 	exec "$ALTDMA_REPO/scripts/bench-mapbench.sh" "$rounds"
 fi
 pkgs=(busybox-static qemu-system-x86 kmod cpio build-essential python3
-	linux-image-amd64 linux-headers-amd64)
-[ -n "$smoke" ] || pkgs+=(fio)
+	linux-image-amd64 linux-headers-amd64 fio)
 need_pkgs "${pkgs[@]}"
 kver=$(ls /boot/vmlinuz-*-amd64 2>/dev/null | sed 's|/boot/vmlinuz-||' |
 	grep '^6\.1\.' | sort -V | tail -n 1)
@@ -62,7 +61,7 @@ make -C "$out/mod" KDIR="$kdir" BENCH=1 >"$out/build.log" 2>&1 ||
 	{ tail -n 20 "$out/build.log"; die "altdma.ko (BENCH=1) build failed"; }
 
 # the initramfs: busybox, the virtio modules, altdma.ko, fio and its
-# libraries (full runs only)
+# libraries
 root=$out/root
 rm -rf "$root" && mkdir -p "$root"/{bin,dev,proc,sys,tmp,mnt}
 cp /bin/busybox "$root/bin/busybox"
@@ -71,18 +70,16 @@ cp "$ALTDMA_REPO/scripts/vm-guest.sh" "$root/guest.sh"
 chmod +x "$root/init"
 cp "$out/mod/altdma.ko" "$root/altdma.ko"
 altdma_stock_modules "$root" "$kver" virtio_pci virtio_blk
-if [ -z "$smoke" ]; then
-	fio=$(command -v fio) || die "no fio"
-	cp "$fio" "$root/bin/fio"
-	mkdir -p "$root/lib64" "$root/lib/x86_64-linux-gnu"
-	ldd "$fio" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }' |
-		while read -r lib; do
-			case $lib in
-			*ld-linux*) cp -L "$lib" "$root/lib64/" ;;
-			*) cp -L "$lib" "$root/lib/x86_64-linux-gnu/" ;;
-			esac
-		done
-fi
+fio=$(command -v fio) || die "no fio"
+cp "$fio" "$root/bin/fio"
+mkdir -p "$root/lib64" "$root/lib/x86_64-linux-gnu"
+ldd "$fio" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }' |
+	while read -r lib; do
+		case $lib in
+		*ld-linux*) cp -L "$lib" "$root/lib64/" ;;
+		*) cp -L "$lib" "$root/lib/x86_64-linux-gnu/" ;;
+		esac
+	done
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.gz"
 
 # boot SMP MODE: one VM run; results in $out/results-smpSMP.txt
