@@ -4,6 +4,8 @@
 # The unload VM: Debian's stock 6.1 kernel (where altdma is a module) in
 # QEMU (TCG, -smp 2, q35 + intel-iommu), a virtio-blk disk and two
 # virtio-net NICs behind the vIOMMU. Inside, scripts/vm-unload-init.sh
+# checks that 10^6 map/unmap pairs grow unreclaimable slab by less than
+# 1 MiB under each IOVA policy (issue 13, mode=churn on a driverless NIC),
 # runs testmod/altdma_stress.ko's stress on the three attached devices
 # beside disk I/O, lets it leak one mapping on the disk, then unloads
 # altdma with all three attached and their drivers mapping: every device

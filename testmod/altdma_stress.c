@@ -41,6 +41,9 @@
  *                 and dma_alloc_pages(), zeroed, filled, translated right,
  *                 no two overlapping, freed in random order: each free
  *                 leaves nothing of its buffer translated
+ *   mode=churn    issue 13 on the first device: maps= (10^6) map/unmap
+ *                 pairs of one page, a few in flight: none fails (the VM
+ *                 reads the slab's growth around it)
  *
  * Only for test machines: it maps memory for a device it does not drive.
  */
@@ -66,7 +69,7 @@
 
 static char *mode = "stress";
 module_param(mode, charp, 0444);
-MODULE_PARM_DESC(mode, "stress, misuse, faults, exhaust, seed002, untrusted, mark or coherent");
+MODULE_PARM_DESC(mode, "stress, misuse, faults, exhaust, seed002, untrusted, mark, coherent or churn");
 
 static char *devs;
 module_param(devs, charp, 0444);
@@ -82,7 +85,7 @@ MODULE_PARM_DESC(iters, "stress: rounds of random operations per thread");
 
 static unsigned int maps = 1000000;
 module_param(maps, uint, 0444);
-MODULE_PARM_DESC(maps, "seed002: streaming maps");
+MODULE_PARM_DESC(maps, "seed002: streaming maps; churn: map/unmap pairs");
 
 static unsigned int seed = 1;
 module_param(seed, uint, 0444);
@@ -1147,6 +1150,54 @@ nomem:
 	return -ENOMEM;
 }
 
+/* ---- churn (issue 13: bounded memory) ---- */
+
+#define CH_INFLIGHT	4
+
+/*
+ * maps= map/unmap pairs of one page, CH_INFLIGHT in flight, on the first
+ * device: none may fail. Under policy=wrap each map takes an IOVA not used
+ * before, so whatever altdma keeps per IOVA after the unmap shows as slab
+ * growth (the VM reads /proc/meminfo around the run).
+ */
+static int run_churn(void)
+{
+	struct st_dev *d = &st_devs[0];
+	dma_addr_t ring[CH_INFLIGHT];
+	unsigned int i, slot, failed = 0;
+	struct page *pg;
+
+	if (check_attached(d))
+		return -EINVAL;
+	pg = alloc_page(GFP_KERNEL);
+	if (!pg)
+		return -ENOMEM;
+	for (slot = 0; slot < CH_INFLIGHT; slot++)
+		ring[slot] = DMA_MAPPING_ERROR;
+	for (i = 0; i < maps; i++) {
+		slot = i % CH_INFLIGHT;
+		if (ring[slot] != DMA_MAPPING_ERROR)
+			dma_unmap_page(d->dev, ring[slot], PAGE_SIZE,
+				       DMA_TO_DEVICE);
+		ring[slot] = dma_map_page(d->dev, pg, 0, PAGE_SIZE,
+					  DMA_TO_DEVICE);
+		if (dma_mapping_error(d->dev, ring[slot])) {
+			ring[slot] = DMA_MAPPING_ERROR;
+			failed++;
+		}
+		if (!(i % 1024))
+			cond_resched();
+	}
+	for (slot = 0; slot < CH_INFLIGHT; slot++)
+		if (ring[slot] != DMA_MAPPING_ERROR)
+			dma_unmap_page(d->dev, ring[slot], PAGE_SIZE,
+				       DMA_TO_DEVICE);
+	__free_page(pg);
+	pr_info("churn: %s: %u of %u map/unmap pairs of one page (%u in flight) done, %u maps failed\n",
+		dev_name(d->dev), maps - failed, maps, CH_INFLIGHT, failed);
+	return failed ? -EIO : 0;
+}
+
 /* ---- coherent (issue 18) ---- */
 
 #define CO_BUFS		100
@@ -1425,6 +1476,8 @@ static int __init st_init(void)
 		ret = run_mark();
 	else if (!strcmp(mode, "coherent"))
 		ret = run_coherent();
+	else if (!strcmp(mode, "churn"))
+		ret = run_churn();
 	else
 		ret = -EINVAL;
 out:
