@@ -49,7 +49,7 @@ ALTDMA_KERNEL_PKGS=(linux-source-6.1 build-essential bc bison flex libelf-dev
 # Everything the test command needs (scripts/test.sh installs it in one go
 # before anything else; each script still asks for what it uses).
 ALTDMA_ALL_PKGS=("${ALTDMA_KERNEL_PKGS[@]}" sparse coccinelle dkms
-	busybox-static linux-image-amd64 linux-headers-amd64 util-linux)
+	busybox-static linux-image-amd64 linux-headers-amd64 util-linux fio)
 
 # stock_kernel LINE: the release (uname -r) of Debian 12's stock kernel of
 # LINE (6.1 or 6.12), with its image and headers installed. 6.1 is
