@@ -327,6 +327,7 @@ static void map_quarantine(struct altdma_dev *adev, struct altdma_map *m,
 	atomic64_inc(&adev->quarantined);
 	if (live)
 		atomic64_inc(&adev->quarantined_live);
+	/* after the quarantine: pairs with the acquire in map_claim() */
 	smp_store_release(&m->state,
 			  (s & ~ALTDMA_MAP_STATE_MASK) | ALTDMA_MAP_QUARANTINED);
 	trace_altdma_misuse(adev->dev, "short unmap, IOVA quarantined", what,
@@ -516,6 +517,7 @@ static void map_unclaim(struct altdma_map *m)
 {
 	u32 s = READ_ONCE(m->state);
 
+	/* untouched: pairs with the acquire in map_claim() */
 	smp_store_release(&m->state,
 			  s - ALTDMA_MAP_UNMAPPING + ALTDMA_MAP_MAPPED);
 }
@@ -849,6 +851,7 @@ static struct altdma_map_seg *sg_live_segs(struct altdma_dev *adev,
 	u32 s;
 
 	if (m && READ_ONCE(m->type) == ALTDMA_MAP_SG) {
+		/* pairs with the release in map_publish(): the fields are set */
 		s = smp_load_acquire(&m->state);
 		kind = ALTDMA_REFUSE_DOUBLE;
 		if ((s & ALTDMA_MAP_STATE_MASK) != ALTDMA_MAP_MAPPED ||

@@ -783,10 +783,9 @@ static void count_alloc(struct altdma_iova_domain *iovad,
  * Return: the range, in state %ALTDMA_IOVA_ALLOCATED and owned by the
  * caller until it gives it back, or NULL on failure.
  */
-struct altdma_iova_range *altdma_iova_alloc_range(struct altdma_iova_domain *iovad,
-						   unsigned long npages,
-						   unsigned long limit_pfn,
-						   gfp_t gfp)
+struct altdma_iova_range *
+altdma_iova_alloc_range(struct altdma_iova_domain *iovad, unsigned long npages,
+			unsigned long limit_pfn, gfp_t gfp)
 {
 	struct altdma_iova_range *r = NULL;
 	unsigned long size, limit;

@@ -403,10 +403,9 @@ unsigned long altdma_iova_alloc(struct altdma_iova_domain *iovad,
 				gfp_t gfp);
 int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 		     unsigned long npages);
-struct altdma_iova_range *altdma_iova_alloc_range(struct altdma_iova_domain *iovad,
-						   unsigned long npages,
-						   unsigned long limit_pfn,
-						   gfp_t gfp);
+struct altdma_iova_range *
+altdma_iova_alloc_range(struct altdma_iova_domain *iovad, unsigned long npages,
+			unsigned long limit_pfn, gfp_t gfp);
 void altdma_iova_put_range(struct altdma_iova_domain *iovad,
 			   struct altdma_iova_range *r);
 struct altdma_iova_range *altdma_iova_lookup(struct altdma_iova_domain *iovad,

@@ -39,6 +39,7 @@
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <linux/sort.h>
@@ -423,6 +424,30 @@ int altdma_bounce_map(struct altdma_bounce_pool *pool, phys_addr_t orig,
 
 /* ---- unmap and sync ---- */
 
+/*
+ * Give a slot back whose record the caller claimed (its cmpxchg is the
+ * check): the slot's range goes to the allocator's caches with no second
+ * check (altdma_iova_put_range()). Should the allocator not hold the range
+ * as allocated with that size, which only a broken pool could cause, the
+ * strict free refuses and reports it instead.
+ */
+static int slot_put(struct altdma_bounce_seg *seg, unsigned long pfn,
+		    u32 npages)
+{
+	struct altdma_iova_range *r;
+
+	rcu_read_lock();
+	r = altdma_iova_lookup(&seg->iovad, pfn);
+	if (likely(r && READ_ONCE(r->state) == ALTDMA_IOVA_ALLOCATED &&
+		   r->npages == npages)) {
+		rcu_read_unlock();
+		altdma_iova_put_range(&seg->iovad, r);
+		return 0;
+	}
+	rcu_read_unlock();
+	return altdma_iova_free(&seg->iovad, pfn, npages);
+}
+
 /* Tombstone the span, free the record, give the slot back. */
 static int slot_release(struct altdma_bounce_pool *pool,
 			const struct bounce_view *v)
@@ -439,8 +464,7 @@ static int slot_release(struct altdma_bounce_pool *pool,
 	count_in_use(pool, -(long)altdma_iova_alloc_size(&seg->iovad,
 							 v->rec.npages));
 	this_cpu_inc(pool->stats->unmaps);
-	return altdma_iova_free(&seg->iovad, v->head + seg->nr_granules,
-				v->rec.npages);
+	return slot_put(seg, v->head + seg->nr_granules, v->rec.npages);
 }
 
 /**
