@@ -127,6 +127,7 @@ static int adev_init_iova(struct altdma_dev *adev,
 		.policy = cfg->policy,
 		/* every range is a mapping object */
 		.obj_size = sizeof(struct altdma_map),
+		.cache_limit = ALTDMA_DEV_CACHE_LIMIT,
 	};
 
 	return altdma_iova_domain_init(&adev->iovad, &icfg);

@@ -11,6 +11,7 @@
 #include <linux/device.h>
 #include <linux/dma-direction.h>
 #include <linux/percpu-refcount.h>
+#include <linux/sizes.h>
 #include <linux/timer.h>
 #include <linux/types.h>
 
@@ -128,6 +129,12 @@ struct altdma_dev_pcpu {
 	u64 iotlb_syncs;
 	u64 deferred;
 };
+
+/*
+ * Largest mapping whose IOVA (and mapping object) the per-CPU caches keep:
+ * 2 MiB, where dma-iommu stops at 128 KiB.
+ */
+#define ALTDMA_DEV_CACHE_LIMIT	SZ_2M
 
 /* Released mappings remembered by &altdma_dev.recent (a power of two). */
 #define ALTDMA_RECENT		64

@@ -1368,7 +1368,7 @@ static size_t altdma_max_mapping_size(struct device *dev)
 
 static size_t altdma_opt_mapping_size(void)
 {
-	return ALTDMA_IOVA_DEFAULT_CACHE_LIMIT;
+	return ALTDMA_DEV_CACHE_LIMIT;
 }
 
 static unsigned long altdma_get_merge_boundary(struct device *dev)

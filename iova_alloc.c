@@ -494,13 +494,18 @@ static struct altdma_iova_mag *mag_alloc(gfp_t gfp)
 	return kzalloc(sizeof(struct altdma_iova_mag), gfp | __GFP_NOWARN);
 }
 
-/* Pop a range at or below @limit, searching from the top of @mag. */
+/*
+ * Pop a range at or below @limit, searching from the top of @mag (which may
+ * be NULL: a CPU's magazines are allocated when it first parks a range).
+ */
 static struct altdma_iova_range *mag_pop(struct altdma_iova_mag *mag,
 					 unsigned long limit)
 {
 	struct altdma_iova_range *r;
 	unsigned long i;
 
+	if (!mag)
+		return NULL;
 	for (i = mag->count; i-- > 0;) {
 		r = mag->ranges[i];
 		if (r->pfn_hi <= limit) {
@@ -563,7 +568,7 @@ static struct altdma_iova_range *cache_get(struct altdma_iova_domain *iovad,
 		r = mag_pop(cc->prev, limit);
 		if (r) {
 			swap(cc->loaded, cc->prev);
-		} else if (!cc->loaded->count) {
+		} else if (!cc->loaded || !cc->loaded->count) {
 			full = depot_pop(&iovad->depots[cls]);
 			if (full) {
 				kfree(cc->loaded);
@@ -579,35 +584,48 @@ static struct altdma_iova_range *cache_get(struct altdma_iova_domain *iovad,
 }
 
 /*
+ * Make room in @cc->loaded: swap in a @cc->prev with room, or start a new
+ * magazine (the full prev goes to the depot, or back to the tree through
+ * *@spill when the depot is full). Lock of @cc held. Returns false when no
+ * magazine could be allocated.
+ */
+static bool cache_make_room(struct altdma_iova_domain *iovad,
+			    struct altdma_iova_cpu_cache *cc, unsigned int cls,
+			    struct altdma_iova_mag **spill)
+{
+	struct altdma_iova_mag *fresh;
+
+	if (cc->loaded && cc->loaded->count < ALTDMA_IOVA_MAG_SIZE)
+		return true;
+	if (cc->prev && cc->prev->count < ALTDMA_IOVA_MAG_SIZE) {
+		swap(cc->loaded, cc->prev);
+		return true;
+	}
+	fresh = mag_alloc(GFP_ATOMIC);
+	if (!fresh)
+		return false;
+	if (cc->prev && !depot_push(iovad, &iovad->depots[cls], cc->prev))
+		*spill = cc->prev;
+	cc->prev = cc->loaded;
+	cc->loaded = fresh;
+	return true;
+}
+
+/*
  * Park a freed range (state CACHED) in this CPU's cache. Returns false if no
  * magazine could take it; the caller then gives it back to the tree.
  */
 static bool cache_put(struct altdma_iova_domain *iovad, unsigned int cls,
 		      struct altdma_iova_range *r)
 {
-	struct altdma_iova_mag *spill = NULL, *fresh;
+	struct altdma_iova_mag *spill = NULL;
 	struct altdma_iova_cpu_cache *cc;
 	unsigned long flags;
-	bool ok = true;
+	bool ok;
 
 	cc = raw_cpu_ptr(iovad->cpu_caches) + cls;
 	spin_lock_irqsave(&cc->lock, flags);
-	if (cc->loaded->count == ALTDMA_IOVA_MAG_SIZE) {
-		if (cc->prev->count < ALTDMA_IOVA_MAG_SIZE) {
-			swap(cc->loaded, cc->prev);
-		} else {
-			fresh = mag_alloc(GFP_ATOMIC);
-			if (fresh) {
-				if (!depot_push(iovad, &iovad->depots[cls],
-						cc->prev))
-					spill = cc->prev;
-				cc->prev = cc->loaded;
-				cc->loaded = fresh;
-			} else {
-				ok = false;
-			}
-		}
-	}
+	ok = cache_make_room(iovad, cc, cls, &spill);
 	if (ok) {
 		cc->loaded->ranges[cc->loaded->count++] = r;
 		note_cached(iovad, r, 1);
@@ -618,26 +636,24 @@ static bool cache_put(struct altdma_iova_domain *iovad, unsigned int cls,
 }
 
 /*
- * Move the contents of one CPU cache magazine out through the spare @tmp:
- * under the cache lock the full magazine and the empty spare change places,
- * then the ranges go back to the tree with no cache lock held.
+ * Take one CPU's magazines out under its cache lock, then give their ranges
+ * back to the tree and free them with no cache lock held (the CPU allocates
+ * new ones when it next parks a range).
  */
 static void cpu_cache_flush(struct altdma_iova_domain *iovad,
-			    struct altdma_iova_cpu_cache *cc,
-			    struct altdma_iova_mag **tmp)
+			    struct altdma_iova_cpu_cache *cc)
 {
+	struct altdma_iova_mag *loaded, *prev;
 	unsigned long flags;
-	int i;
 
-	for (i = 0; i < 2; i++) {
-		spin_lock_irqsave(&cc->lock, flags);
-		if (i == 0)
-			swap(cc->loaded, *tmp);
-		else
-			swap(cc->prev, *tmp);
-		spin_unlock_irqrestore(&cc->lock, flags);
-		mag_drain(iovad, *tmp, false);
-	}
+	spin_lock_irqsave(&cc->lock, flags);
+	loaded = cc->loaded;
+	prev = cc->prev;
+	cc->loaded = NULL;
+	cc->prev = NULL;
+	spin_unlock_irqrestore(&cc->lock, flags);
+	mag_drain(iovad, loaded, true);
+	mag_drain(iovad, prev, true);
 }
 
 static void depot_flush(struct altdma_iova_domain *iovad,
@@ -661,29 +677,25 @@ static void depot_flush(struct altdma_iova_domain *iovad,
  * altdma_iova_flush_caches() - give every cached range back to the tree
  * @iovad: the domain
  *
+ * The magazines go too (a CPU allocates new ones when it next parks a
+ * range), so a flush also gives their memory back.
+ *
  * Context: any context; takes the cache, depot and domain locks in turn,
- * never two at once. Allocates one spare magazine with GFP_ATOMIC; without
- * it only the depots are flushed.
+ * never two at once.
  */
 void altdma_iova_flush_caches(struct altdma_iova_domain *iovad)
 {
-	struct altdma_iova_mag *tmp;
 	unsigned int cls;
 	int cpu;
 
 	if (!iovad->nr_classes)
 		return;
 	atomic64_inc(&iovad->cache_flushes);
-	tmp = mag_alloc(GFP_ATOMIC);
 	for (cls = 0; cls < iovad->nr_classes; cls++) {
-		if (tmp) {
-			for_each_possible_cpu(cpu)
-				cpu_cache_flush(iovad, cpu_cache(iovad, cpu, cls),
-						&tmp);
-		}
+		for_each_possible_cpu(cpu)
+			cpu_cache_flush(iovad, cpu_cache(iovad, cpu, cls));
 		depot_flush(iovad, &iovad->depots[cls]);
 	}
-	kfree(tmp);
 }
 
 /* Give back one depot magazine per class that nobody took from lately. */
@@ -1216,10 +1228,9 @@ static int init_caches(struct altdma_iova_domain *iovad)
 		for (cls = 0; cls < iovad->nr_classes; cls++) {
 			cc = cpu_cache(iovad, cpu, cls);
 			spin_lock_init(&cc->lock);
-			cc->loaded = mag_alloc(GFP_KERNEL);
-			cc->prev = mag_alloc(GFP_KERNEL);
-			if (!cc->loaded || !cc->prev)
-				return -ENOMEM;
+			/* magazines come when the CPU first parks a range */
+			cc->loaded = NULL;
+			cc->prev = NULL;
 		}
 	}
 	return 0;
@@ -1351,7 +1362,8 @@ static u64 count_cached(struct altdma_iova_domain *iovad, u64 *depot_mags)
 		for_each_possible_cpu(cpu) {
 			cc = cpu_cache(iovad, cpu, cls);
 			spin_lock_irqsave(&cc->lock, flags);
-			n += cc->loaded->count + cc->prev->count;
+			n += (cc->loaded ? cc->loaded->count : 0) +
+			     (cc->prev ? cc->prev->count : 0);
 			spin_unlock_irqrestore(&cc->lock, flags);
 		}
 		depot = &iovad->depots[cls];
@@ -1452,7 +1464,7 @@ static int check_mag(struct altdma_iova_domain *iovad,
 	struct altdma_iova_range *r;
 	unsigned long i;
 
-	for (i = 0; i < mag->count; i++) {
+	for (i = 0; mag && i < mag->count; i++) {
 		r = mag->ranges[i];
 		if (xa_load(&iovad->ranges, r->pfn_lo) != r ||
 		    r->state != ALTDMA_IOVA_CACHED)

@@ -12,6 +12,7 @@
 #include <linux/atomic.h>
 #include <linux/bits.h>
 #include <linux/cache.h>
+#include <linux/log2.h>
 #include <linux/percpu.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
@@ -26,8 +27,13 @@
  */
 #define ALTDMA_IOVA_ALIGN_ORDER		5
 #define ALTDMA_IOVA_ALIGN_MAX		BIT(ALTDMA_IOVA_ALIGN_ORDER)
-/* Cache size classes: 1, 2, 4, ... ALTDMA_IOVA_ALIGN_MAX pages at most. */
-#define ALTDMA_IOVA_MAX_CLASSES		(ALTDMA_IOVA_ALIGN_ORDER + 1)
+/*
+ * Cache size classes: 1, 2, 4, ... 512 pages at most (2 MiB of 4 KiB
+ * pages; the DMA layer asks for that much, other users get the default
+ * below). Above %ALTDMA_IOVA_ALIGN_MAX only sizes that are a power of two
+ * are cached.
+ */
+#define ALTDMA_IOVA_MAX_CLASSES		10
 /* Ranges one magazine holds: the magazine is then exactly 1 KiB. */
 #define ALTDMA_IOVA_MAG_SIZE		126
 /* Default largest cached size in bytes, as in Linux (128 KiB). */
@@ -340,7 +346,7 @@ struct altdma_iova_domain {
  *	less than the range) means the range alone
  *
  * Caching covers the power-of-two sizes up to cache_limit / granule pages
- * (and at most %ALTDMA_IOVA_ALIGN_MAX pages).
+ * (and at most 2^(%ALTDMA_IOVA_MAX_CLASSES - 1) pages).
  */
 struct altdma_iova_config {
 	const char *name;
@@ -389,8 +395,10 @@ struct altdma_iova_space {
 static inline bool altdma_iova_range_cached(const struct altdma_iova_domain *iovad,
 					    const struct altdma_iova_range *r)
 {
-	return iovad->nr_classes &&
-	       r->pfn_hi - r->pfn_lo < BIT(iovad->nr_classes - 1);
+	unsigned long size = r->pfn_hi - r->pfn_lo + 1;
+
+	return iovad->nr_classes && is_power_of_2(size) &&
+	       size <= BIT(iovad->nr_classes - 1);
 }
 
 int altdma_iova_domain_init(struct altdma_iova_domain *iovad,
