@@ -265,18 +265,26 @@ static bool spans_unmap(struct altdma_dev *adev, struct altdma_map *m,
 	return whole;
 }
 
-static void iotlb_sync(struct altdma_dev *adev,
-		       struct iommu_iotlb_gather *gather)
+/*
+ * The altdma_flush event of a strict sync carries the device's total,
+ * summed over the CPUs: only when traced, and out of line, so the sync
+ * itself has no counters snapshot on its stack.
+ */
+static noinline void trace_sync_total(struct altdma_dev *adev)
 {
 	struct altdma_dev_stats st;
 
+	altdma_dev_get_stats(adev, &st);
+	trace_altdma_flush(adev->dev, false, st.iotlb_syncs);
+}
+
+static void iotlb_sync(struct altdma_dev *adev,
+		       struct iommu_iotlb_gather *gather)
+{
 	altdma_pt_iotlb_sync(adev->pt, adev->pt_priv, gather);
 	this_cpu_inc(adev->pcpu->iotlb_syncs);
-	/* the device's total, summed over the CPUs only when traced */
-	if (trace_altdma_flush_enabled()) {
-		altdma_dev_get_stats(adev, &st);
-		trace_altdma_flush(adev->dev, false, st.iotlb_syncs);
-	}
+	if (trace_altdma_flush_enabled())
+		trace_sync_total(adev);
 }
 
 /*

@@ -924,6 +924,36 @@ static void range_release(struct altdma_iova_domain *iovad,
 	spin_unlock_irqrestore(&iovad->lock, flags);
 }
 
+/*
+ * Refuse a free of the indexed range @r, with a snapshot of it for the
+ * report (out of line: the free's fast path keeps no copy on its stack).
+ * Called under rcu_read_lock(): @r may be freed once it is dropped.
+ */
+static noinline int refuse_held(struct altdma_iova_domain *iovad,
+				enum altdma_iova_refusal kind,
+				unsigned long pfn, unsigned long npages,
+				const struct altdma_iova_range *r,
+				unsigned int held_npages, unsigned long caller)
+{
+	struct altdma_iova_range held = *r;
+
+	return refuse(iovad, kind, pfn, npages, &held, held_npages, caller);
+}
+
+/* A range in state CACHED that its caller owns: to a cache or the tree. */
+static void range_put_claimed(struct altdma_iova_domain *iovad,
+			      struct altdma_iova_range *r)
+{
+	unsigned long size = r->pfn_hi - r->pfn_lo + 1;
+	int cls;
+
+	this_cpu_inc(iovad->stats->frees);
+	this_cpu_add(iovad->stats->pages_freed, size);
+	cls = size_class(iovad, size);
+	if (cls < 0 || !cache_put(iovad, cls, r))
+		range_release(iovad, r);
+}
+
 /**
  * altdma_iova_free() - free a range, strictly
  * @iovad: the domain
@@ -943,9 +973,9 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 		     unsigned long npages)
 {
 	enum altdma_iova_refusal kind;
-	struct altdma_iova_range *r, held;
+	struct altdma_iova_range *r;
 	unsigned int held_npages;
-	int state;
+	int state, ret;
 
 	rcu_read_lock();
 	r = xa_load(&iovad->ranges, pfn);
@@ -966,17 +996,15 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	else
 		kind = ALTDMA_IOVA_REFUSE_KINDS;
 	if (kind != ALTDMA_IOVA_REFUSE_KINDS) {
-		/* a snapshot for the report: @r may be freed after unlock */
-		held = *r;
+		ret = refuse_held(iovad, kind, pfn, npages, r, held_npages,
+				  _RET_IP_);
 		rcu_read_unlock();
-		return refuse(iovad, kind, pfn, npages, &held, held_npages,
-			      _RET_IP_);
+		return ret;
 	}
 	rcu_read_unlock();
 
-	/* the cmpxchg made the range ours: it cannot go away under us */
-	WRITE_ONCE(r->state, ALTDMA_IOVA_ALLOCATED);
-	altdma_iova_put_range(iovad, r);
+	/* the cmpxchg made the range ours (CACHED): it cannot go away */
+	range_put_claimed(iovad, r);
 	return 0;
 }
 
@@ -999,15 +1027,8 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 void altdma_iova_put_range(struct altdma_iova_domain *iovad,
 			   struct altdma_iova_range *r)
 {
-	unsigned long size = r->pfn_hi - r->pfn_lo + 1;
-	int cls;
-
 	WRITE_ONCE(r->state, ALTDMA_IOVA_CACHED);
-	this_cpu_inc(iovad->stats->frees);
-	this_cpu_add(iovad->stats->pages_freed, size);
-	cls = size_class(iovad, size);
-	if (cls < 0 || !cache_put(iovad, cls, r))
-		range_release(iovad, r);
+	range_put_claimed(iovad, r);
 }
 
 /**
