@@ -1031,6 +1031,65 @@ void altdma_iova_put_range(struct altdma_iova_domain *iovad,
 	range_put_claimed(iovad, r);
 }
 
+/*
+ * Park a run of owned ranges of @rs[0]'s class under one lock of this
+ * CPU's cache; returns how many were given back (at least one: a range the
+ * caches do not take goes to the tree).
+ */
+static unsigned int put_run(struct altdma_iova_domain *iovad,
+			    struct altdma_iova_range **rs, unsigned int n)
+{
+	unsigned long size = rs[0]->pfn_hi - rs[0]->pfn_lo + 1, flags;
+	struct altdma_iova_mag *spill = NULL;
+	struct altdma_iova_cpu_cache *cc;
+	int cls = size_class(iovad, size);
+	unsigned int i;
+
+	if (cls < 0)
+		goto one;
+	cc = raw_cpu_ptr(iovad->cpu_caches) + cls;
+	spin_lock_irqsave(&cc->lock, flags);
+	for (i = 0; i < n && !spill; i++) {
+		if (rs[i]->pfn_hi - rs[i]->pfn_lo + 1 != size ||
+		    !cache_make_room(iovad, cc, cls, &spill))
+			break;
+		WRITE_ONCE(rs[i]->state, ALTDMA_IOVA_CACHED);
+		cc->loaded->ranges[cc->loaded->count++] = rs[i];
+		note_cached(iovad, rs[i], 1);
+	}
+	spin_unlock_irqrestore(&cc->lock, flags);
+	mag_drain(iovad, spill, true);
+	this_cpu_add(iovad->stats->frees, i);
+	this_cpu_add(iovad->stats->pages_freed, i * size);
+	if (i)
+		return i;
+one:
+	altdma_iova_put_range(iovad, rs[0]);
+	return 1;
+}
+
+/**
+ * altdma_iova_put_ranges() - give back ranges their owner has checked
+ * @iovad: the domain
+ * @rs: ranges as for altdma_iova_put_range()
+ * @n: how many
+ *
+ * altdma_iova_put_range() for a batch (a flush queue's entries after their
+ * flush): each run of ranges of one size goes to this CPU's cache under
+ * one lock.
+ *
+ * Context: any context; this CPU's cache locks or the domain lock with
+ * interrupts off.
+ */
+void altdma_iova_put_ranges(struct altdma_iova_domain *iovad,
+			    struct altdma_iova_range **rs, unsigned int n)
+{
+	unsigned int i = 0;
+
+	while (i < n)
+		i += put_run(iovad, rs + i, n - i);
+}
+
 /**
  * altdma_iova_lookup() - the allocated or cached range starting at a page
  * @iovad: the domain
