@@ -702,16 +702,23 @@ fail:
 	return DMA_MAPPING_ERROR;
 }
 
-static void unmap_single(struct altdma_dev *adev, dma_addr_t dma, size_t size,
-			 enum dma_data_direction dir, unsigned long attrs,
-			 enum altdma_map_type type, const char *what,
-			 unsigned long caller)
+/* Every streaming unmap: one RCU section, one claim, one release. */
+static void unmap_on(struct device *dev, dma_addr_t dma, size_t size,
+		     enum dma_data_direction dir, unsigned long attrs,
+		     enum altdma_map_type type, const char *what,
+		     unsigned long caller)
 {
+	struct altdma_dev *adev;
 	struct altdma_map *m;
 
-	m = map_claim(adev, dma, size, dir, type, what, caller);
-	if (m)
-		map_release(adev, m, attrs, what, caller);
+	rcu_read_lock();
+	adev = adev_rcu(dev);
+	if (likely(adev)) {
+		m = map_claim(adev, dma, size, dir, type, what, caller);
+		if (m)
+			map_release(adev, m, attrs, what, caller);
+	}
+	rcu_read_unlock();
 }
 
 static dma_addr_t altdma_map_page(struct device *dev, struct page *page,
@@ -740,14 +747,8 @@ static dma_addr_t altdma_map_page(struct device *dev, struct page *page,
 static void altdma_unmap_page(struct device *dev, dma_addr_t dma, size_t size,
 			      enum dma_data_direction dir, unsigned long attrs)
 {
-	struct altdma_dev *adev;
-
-	rcu_read_lock();
-	adev = adev_rcu(dev);
-	if (likely(adev))
-		unmap_single(adev, dma, size, dir, attrs, ALTDMA_MAP_PAGE,
-			     "unmap_page", _RET_IP_);
-	rcu_read_unlock();
+	unmap_on(dev, dma, size, dir, attrs, ALTDMA_MAP_PAGE, "unmap_page",
+		 _RET_IP_);
 }
 
 static dma_addr_t altdma_map_resource(struct device *dev, phys_addr_t phys,
@@ -775,14 +776,8 @@ static void altdma_unmap_resource(struct device *dev, dma_addr_t dma,
 				  size_t size, enum dma_data_direction dir,
 				  unsigned long attrs)
 {
-	struct altdma_dev *adev;
-
-	rcu_read_lock();
-	adev = adev_rcu(dev);
-	if (adev)
-		unmap_single(adev, dma, size, dir, attrs, ALTDMA_MAP_RESOURCE,
-			     "unmap_resource", _RET_IP_);
-	rcu_read_unlock();
+	unmap_on(dev, dma, size, dir, attrs, ALTDMA_MAP_RESOURCE,
+		 "unmap_resource", _RET_IP_);
 }
 
 /* ---- syncs ---- */
@@ -1156,14 +1151,9 @@ static void altdma_unmap_sg(struct device *dev, struct scatterlist *sgl,
 			    unsigned long attrs)
 {
 	dma_addr_t dma = sgl ? sg_dma_address(sgl) : DMA_MAPPING_ERROR;
-	struct altdma_dev *adev;
 
-	rcu_read_lock();
-	adev = adev_rcu(dev);
-	if (adev)
-		unmap_single(adev, dma, nents, dir, attrs, ALTDMA_MAP_SG,
-			     "unmap_sg", _RET_IP_);
-	rcu_read_unlock();
+	unmap_on(dev, dma, nents, dir, attrs, ALTDMA_MAP_SG, "unmap_sg",
+		 _RET_IP_);
 }
 
 /* ---- allocations ---- */
