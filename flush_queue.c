@@ -28,12 +28,13 @@
 #define FQ_BATCH	32
 
 /*
- * Free up to %FQ_BATCH entries of @fq queued before flush number @done
- * started, oldest first: their ranges go back in one batch. Lock held.
- * Returns how many were freed.
+ * Free up to %FQ_BATCH entries of @fq (CPU @cpu's) queued before flush
+ * number @done started, oldest first: their ranges go back to @cpu's IOVA
+ * cache in one batch. Lock held. Returns how many were freed.
  */
 static noinline unsigned int fq_drain_batch(struct altdma_dev *adev,
-					    struct altdma_fq *fq, u64 done)
+					    struct altdma_fq *fq, int cpu,
+					    u64 done)
 {
 	struct altdma_iova_range *batch[FQ_BATCH];
 	struct altdma_fq_entry *e;
@@ -48,7 +49,7 @@ static noinline unsigned int fq_drain_batch(struct altdma_dev *adev,
 		fq->head = (fq->head + 1) % ALTDMA_FQ_SIZE;
 		fq->count--;
 	}
-	altdma_iova_put_ranges(&adev->iovad, batch, n);
+	altdma_iova_put_ranges(&adev->iovad, cpu, batch, n);
 	return n;
 }
 
@@ -57,10 +58,10 @@ static noinline unsigned int fq_drain_batch(struct altdma_dev *adev,
  * gen is below it), oldest first. Lock held.
  */
 static void fq_drain_locked(struct altdma_dev *adev, struct altdma_fq *fq,
-			    u64 done)
+			    int cpu, u64 done)
 {
 	while (fq->count && fq->ring[fq->head].gen < done &&
-	       fq_drain_batch(adev, fq, done))
+	       fq_drain_batch(adev, fq, cpu, done))
 		;
 }
 
@@ -98,7 +99,7 @@ void altdma_fq_flush(struct altdma_dev *adev)
 	for_each_possible_cpu(cpu) {
 		fq = per_cpu_ptr(adev->fq, cpu);
 		spin_lock_irqsave(&fq->lock, flags);
-		fq_drain_locked(adev, fq, nr);
+		fq_drain_locked(adev, fq, cpu, nr);
 		spin_unlock_irqrestore(&fq->lock, flags);
 	}
 }
@@ -123,7 +124,8 @@ static void fq_timeout(struct timer_list *t)
  * altdma_fq_queue() - queue an unmapped IOVA range until the next flush
  * @adev: a context in deferred mode
  * @r: the range of a mapping that was claimed and torn down; the queue
- *	owns it from now on and gives it back with altdma_iova_put_range()
+ *	owns it from now on and gives it back, after the flush, to this
+ *	CPU's IOVA cache (altdma_iova_put_ranges()), whichever CPU drains it
  * @gather: what the backend's unmap collected; page-table pages on its
  *	freelist are kept until the flush
  *
@@ -138,6 +140,7 @@ void altdma_fq_queue(struct altdma_dev *adev, struct altdma_iova_range *r,
 	struct altdma_fq_entry *e;
 	struct altdma_fq *fq;
 	unsigned long flags;
+	int cpu;
 
 	/*
 	 * The range's page-table entries are cleared; a flush that starts
@@ -146,12 +149,13 @@ void altdma_fq_queue(struct altdma_dev *adev, struct altdma_iova_range *r,
 	 */
 	smp_mb();
 	local_irq_save(flags);
-	fq = this_cpu_ptr(adev->fq);
+	cpu = smp_processor_id();
+	fq = per_cpu_ptr(adev->fq, cpu);
 	spin_lock(&fq->lock);
-	fq_drain_locked(adev, fq, atomic64_read(&adev->fq_finished));
+	fq_drain_locked(adev, fq, cpu, atomic64_read(&adev->fq_finished));
 	if (fq->count == ALTDMA_FQ_SIZE) {
 		/* our own flush covers every entry here, whatever else runs */
-		fq_drain_locked(adev, fq, fq_flush_iotlb(adev));
+		fq_drain_locked(adev, fq, cpu, fq_flush_iotlb(adev));
 	}
 	e = &fq->ring[(fq->head + fq->count) % ALTDMA_FQ_SIZE];
 	e->range = r;

@@ -327,6 +327,21 @@ const struct altdma_iova_policy altdma_iova_policy_wrap = {
 	.place = wrap_place,
 };
 
+/*
+ * The index key of the range starting at @pfn: its distance from the top
+ * of the domain. Ranges are placed top-down and the caches reuse them, so
+ * the keys in use stay small and the index (an xarray, as deep as its
+ * largest key needs) stays shallow: a lookup is one or two node loads,
+ * where the pfn itself would take five or six in a 39- or 48-bit space.
+ * Pfns above the domain (an address no range can hold) get keys no range
+ * has.
+ */
+static inline unsigned long range_index(const struct altdma_iova_domain *iovad,
+					unsigned long pfn)
+{
+	return iovad->end_pfn - pfn;
+}
+
 /* ---- "no room at or below this limit" ---- */
 
 /*
@@ -407,7 +422,7 @@ static void range_release_locked(struct altdma_iova_domain *iovad,
 {
 	nofit_clear(iovad, r);
 	WRITE_ONCE(r->state, ALTDMA_IOVA_DEAD);
-	xa_erase(&iovad->ranges, r->pfn_lo);
+	xa_erase(&iovad->ranges, range_index(iovad, r->pfn_lo));
 	tree_erase(iovad, r);
 	kfree_rcu(r, rcu);
 }
@@ -448,7 +463,7 @@ static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 		r->pfn_hi = pfn + size - 1;
 		r->npages = npages;
 		r->state = ALTDMA_IOVA_ALLOCATED;
-		if (xa_is_err(xa_store(&iovad->ranges, pfn, r,
+		if (xa_is_err(xa_store(&iovad->ranges, range_index(iovad, pfn), r,
 				       GFP_ATOMIC | __GFP_NOWARN)))
 			pfn = 0;
 		else
@@ -978,7 +993,7 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	int state, ret;
 
 	rcu_read_lock();
-	r = xa_load(&iovad->ranges, pfn);
+	r = xa_load(&iovad->ranges, range_index(iovad, pfn));
 	if (!r) {
 		rcu_read_unlock();
 		return refuse_unindexed(iovad, pfn, npages, _RET_IP_);
@@ -1032,11 +1047,11 @@ void altdma_iova_put_range(struct altdma_iova_domain *iovad,
 }
 
 /*
- * Park a run of owned ranges of @rs[0]'s class under one lock of this
- * CPU's cache; returns how many were given back (at least one: a range the
+ * Park a run of owned ranges of @rs[0]'s class under one lock of @cpu's
+ * cache; returns how many were given back (at least one: a range the
  * caches do not take goes to the tree).
  */
-static unsigned int put_run(struct altdma_iova_domain *iovad,
+static unsigned int put_run(struct altdma_iova_domain *iovad, int cpu,
 			    struct altdma_iova_range **rs, unsigned int n)
 {
 	unsigned long size = rs[0]->pfn_hi - rs[0]->pfn_lo + 1, flags;
@@ -1047,7 +1062,7 @@ static unsigned int put_run(struct altdma_iova_domain *iovad,
 
 	if (cls < 0)
 		goto one;
-	cc = raw_cpu_ptr(iovad->cpu_caches) + cls;
+	cc = cpu_cache(iovad, cpu, cls);
 	spin_lock_irqsave(&cc->lock, flags);
 	for (i = 0; i < n && !spill; i++) {
 		if (rs[i]->pfn_hi - rs[i]->pfn_lo + 1 != size ||
@@ -1071,23 +1086,26 @@ one:
 /**
  * altdma_iova_put_ranges() - give back ranges their owner has checked
  * @iovad: the domain
+ * @cpu: the CPU whose cache takes them: the one that freed them (a flush
+ *	queue drained by a timer on another CPU gives its ranges back to the
+ *	CPU that queued them, which is the one that will map again)
  * @rs: ranges as for altdma_iova_put_range()
  * @n: how many
  *
  * altdma_iova_put_range() for a batch (a flush queue's entries after their
- * flush): each run of ranges of one size goes to this CPU's cache under
- * one lock.
+ * flush): each run of ranges of one size goes to @cpu's cache under one
+ * lock.
  *
- * Context: any context; this CPU's cache locks or the domain lock with
+ * Context: any context; @cpu's cache locks or the domain lock with
  * interrupts off.
  */
-void altdma_iova_put_ranges(struct altdma_iova_domain *iovad,
+void altdma_iova_put_ranges(struct altdma_iova_domain *iovad, int cpu,
 			    struct altdma_iova_range **rs, unsigned int n)
 {
 	unsigned int i = 0;
 
 	while (i < n)
-		i += put_run(iovad, rs + i, n - i);
+		i += put_run(iovad, cpu, rs + i, n - i);
 }
 
 /**
@@ -1103,7 +1121,7 @@ void altdma_iova_put_ranges(struct altdma_iova_domain *iovad,
 struct altdma_iova_range *altdma_iova_lookup(struct altdma_iova_domain *iovad,
 					     unsigned long pfn)
 {
-	return xa_load(&iovad->ranges, pfn);
+	return xa_load(&iovad->ranges, range_index(iovad, pfn));
 }
 
 /**
@@ -1150,7 +1168,7 @@ void altdma_iova_quarantine_range(struct altdma_iova_domain *iovad,
 
 	spin_lock_irqsave(&iovad->lock, flags);
 	WRITE_ONCE(r->state, ALTDMA_IOVA_RESERVED);
-	xa_erase(&iovad->ranges, r->pfn_lo);
+	xa_erase(&iovad->ranges, range_index(iovad, r->pfn_lo));
 	spin_unlock_irqrestore(&iovad->lock, flags);
 	atomic64_inc(&iovad->quarantined);
 	atomic64_add(r->pfn_hi - r->pfn_lo + 1, &iovad->quarantined_pages);
@@ -1183,7 +1201,7 @@ int altdma_iova_quarantine(struct altdma_iova_domain *iovad,
 	unsigned long flags;
 
 	spin_lock_irqsave(&iovad->lock, flags);
-	r = xa_load(&iovad->ranges, pfn);
+	r = xa_load(&iovad->ranges, range_index(iovad, pfn));
 	if (!r) {
 		spin_unlock_irqrestore(&iovad->lock, flags);
 		return refuse_unindexed(iovad, pfn, npages, _RET_IP_);
@@ -1195,7 +1213,7 @@ int altdma_iova_quarantine(struct altdma_iova_domain *iovad,
 			 ALTDMA_IOVA_RESERVED) != ALTDMA_IOVA_ALLOCATED)
 		kind = ALTDMA_IOVA_REFUSE_DOUBLE;
 	else
-		xa_erase(&iovad->ranges, pfn);
+		xa_erase(&iovad->ranges, range_index(iovad, pfn));
 	spin_unlock_irqrestore(&iovad->lock, flags);
 	if (kind != ALTDMA_IOVA_REFUSE_KINDS)
 		return refuse(iovad, kind, pfn, npages, &held, held.npages,
@@ -1523,7 +1541,7 @@ static int check_tree(struct altdma_iova_domain *iovad, unsigned long *cached)
 			return check_fail(iovad, "wrong subtree annotation", r);
 		if (r->state == ALTDMA_IOVA_ALLOCATED ||
 		    r->state == ALTDMA_IOVA_CACHED) {
-			if (xa_load(&iovad->ranges, r->pfn_lo) != r)
+			if (xa_load(&iovad->ranges, range_index(iovad, r->pfn_lo)) != r)
 				return check_fail(iovad, "not indexed", r);
 			*cached += r->state == ALTDMA_IOVA_CACHED;
 		} else if (r->state == ALTDMA_IOVA_DEAD) {
@@ -1546,14 +1564,16 @@ static int check_mag(struct altdma_iova_domain *iovad,
 
 	for (i = 0; mag && i < mag->count; i++) {
 		r = mag->ranges[i];
-		if (xa_load(&iovad->ranges, r->pfn_lo) != r ||
+		if (xa_load(&iovad->ranges, range_index(iovad, r->pfn_lo)) != r ||
 		    r->state != ALTDMA_IOVA_CACHED)
 			return check_fail(iovad, "cached range not held", r);
 		if (r->pfn_hi - r->pfn_lo + 1 != 1UL << cls)
 			return check_fail(iovad, "cached in wrong class", r);
-		if (xa_get_mark(&iovad->ranges, r->pfn_lo, XA_MARK_0))
+		if (xa_get_mark(&iovad->ranges, range_index(iovad, r->pfn_lo),
+				XA_MARK_0))
 			return check_fail(iovad, "cached twice", r);
-		xa_set_mark(&iovad->ranges, r->pfn_lo, XA_MARK_0);
+		xa_set_mark(&iovad->ranges, range_index(iovad, r->pfn_lo),
+			    XA_MARK_0);
 		(*seen)++;
 	}
 	return 0;

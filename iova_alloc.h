@@ -416,7 +416,7 @@ altdma_iova_alloc_range(struct altdma_iova_domain *iovad, unsigned long npages,
 			unsigned long limit_pfn, gfp_t gfp);
 void altdma_iova_put_range(struct altdma_iova_domain *iovad,
 			   struct altdma_iova_range *r);
-void altdma_iova_put_ranges(struct altdma_iova_domain *iovad,
+void altdma_iova_put_ranges(struct altdma_iova_domain *iovad, int cpu,
 			    struct altdma_iova_range **rs, unsigned int n);
 struct altdma_iova_range *altdma_iova_lookup(struct altdma_iova_domain *iovad,
 					     unsigned long pfn);

@@ -259,8 +259,11 @@ profile)
 	for c in kernel-lazy altdma-deferred kernel-strict altdma-strict; do
 		profile_one $c 4096
 	done
-	profile_one altdma-deferred 4096 "altdma_iova_alloc altdma_iova_free"
-	profile_one kernel-lazy 4096 "alloc_iova_fast free_iova_fast"
+	for c in kernel-lazy altdma-deferred; do
+		profile_one $c 1048576
+	done
+	profile_one altdma-deferred 4096 "altdma_iova_alloc_range altdma_fq_queue"
+	profile_one kernel-lazy 4096 "alloc_iova_fast queue_iova"
 	;;
 mem)
 	mem_run
