@@ -336,7 +336,10 @@ void altdma_dev_destroy(struct altdma_dev *adev)
 	adev_free(adev);
 }
 
-/* The registered context of @dev; called under rcu_read_lock(). */
+/*
+ * The registered context of @dev; called under rcu_read_lock() or
+ * rcu_read_lock_sched().
+ */
 static struct altdma_dev *registry_lookup(struct device *dev)
 {
 	struct altdma_dev *adev;
@@ -421,12 +424,13 @@ struct altdma_dev *altdma_dev_find(struct device *dev)
  * altdma_dev_lookup() - the context of a device, for an RCU reader
  * @dev: the device (NULL gives NULL)
  *
- * A DMA op that does not sleep takes rcu_read_lock() before this and uses
- * the context until rcu_read_unlock(): altdma_dev_unregister() waits for a
- * grace period after it hides the context, so it cannot be freed in
- * between.
+ * A DMA op that does not sleep takes rcu_read_lock_sched() before this
+ * and uses the context until rcu_read_unlock_sched():
+ * altdma_dev_unregister() waits for a grace period (which waits for
+ * preemption-off sections too) after it hides the context, so it cannot be
+ * freed in between.
  *
- * Context: any context, under rcu_read_lock().
+ * Context: any context, under rcu_read_lock() or rcu_read_lock_sched().
  * Return: the registered context, or NULL.
  */
 struct altdma_dev *altdma_dev_lookup(struct device *dev)

@@ -173,8 +173,9 @@ static inline struct altdma_map *altdma_map_of(struct altdma_iova_range *r)
  * @m: the mapping
  * @n: set to the number of segments
  *
- * Context: any context; a reader that is not the mapping's owner must hold
- * rcu_read_lock() while it uses the array.
+ * Context: any context; a reader that is not the mapping's owner must be
+ * in an RCU read-side section (rcu_read_lock() or rcu_read_lock_sched())
+ * while it uses the array.
  * Return: the array of *@n segments.
  */
 static inline struct altdma_map_seg *altdma_map_segs(struct altdma_map *m,

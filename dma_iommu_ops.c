@@ -57,9 +57,13 @@
 
 /*
  * The context of @dev for an op that does not sleep. The caller holds
- * rcu_read_lock() from before this until it no longer uses the context:
- * altdma_dev_unregister() waits for that grace period before the context
- * can be freed, so one RCU section is all the op pays.
+ * rcu_read_lock_sched() (preemption off: inline, no call) from before this
+ * until it no longer uses the context or any mapping object it found:
+ * altdma_dev_unregister() waits for a grace period before the context can
+ * be freed, and objects and segment arrays are freed with kfree_rcu(),
+ * whose grace periods wait for preemption-off readers too. So one such
+ * section is all the op pays; an index lookup takes its own
+ * rcu_read_lock() inside xa_load().
  */
 static struct altdma_dev *adev_rcu(struct device *dev)
 {
@@ -160,7 +164,7 @@ static size_t span_place(const struct altdma_map_seg *seg, size_t pos,
 }
 
 /* IOVA pages a mapping must be given so its base is aligned to the mask. */
-static unsigned long mask_pages(const struct altdma_dev *adev)
+static __always_inline unsigned long mask_pages(const struct altdma_dev *adev)
 {
 	unsigned int mask = dma_get_min_align_mask(adev->dev);
 
@@ -169,7 +173,8 @@ static unsigned long mask_pages(const struct altdma_dev *adev)
 	return roundup_pow_of_two((unsigned long)mask + 1) >> adev->shift;
 }
 
-static unsigned long limit_pfn(const struct altdma_dev *adev, u64 mask)
+static __always_inline unsigned long limit_pfn(const struct altdma_dev *adev,
+					       u64 mask)
 {
 	if (adev->dev->bus_dma_limit)
 		mask = min(mask, adev->dev->bus_dma_limit);
@@ -192,28 +197,37 @@ ALLOW_ERROR_INJECTION(seg_bounce, ERRNO);
 
 /* ---- one segment: bounce or not, and what is mapped for it ---- */
 
-/* Decide the span of @seg (orig and len filled in); bounce it if needed. */
-static int seg_prepare(struct altdma_dev *adev, struct altdma_map_seg *seg,
-		       enum dma_data_direction dir, unsigned long attrs,
-		       bool may_bounce)
+/* Bounce @seg: its span is the slot's (out of line, off the fast path). */
+static noinline int seg_prepare_bounced(struct altdma_dev *adev,
+					struct altdma_map_seg *seg,
+					enum dma_data_direction dir,
+					unsigned long attrs)
 {
 	struct altdma_bounce_slot slot;
 	int ret;
 
+	ret = seg_bounce(adev, seg, dir, attrs, &slot);
+	if (ret)
+		return ret;
+	seg->bounce = slot.data;
+	seg->span_phys = slot.span_start;
+	seg->span_len = slot.span_len;
+	this_cpu_add(adev->pcpu->bytes_bounced, seg->len);
+	trace_altdma_bounce(adev->dev, seg->orig, seg->bounce, seg->len, dir,
+			    true);
+	return 0;
+}
+
+/* Decide the span of @seg (orig and len filled in); bounce it if needed. */
+static __always_inline int seg_prepare(struct altdma_dev *adev,
+				       struct altdma_map_seg *seg,
+				       enum dma_data_direction dir,
+				       unsigned long attrs, bool may_bounce)
+{
 	seg->bounce = 0;
 	seg->merged = false;
-	if (may_bounce && needs_bounce(adev, seg->orig, seg->len)) {
-		ret = seg_bounce(adev, seg, dir, attrs, &slot);
-		if (ret)
-			return ret;
-		seg->bounce = slot.data;
-		seg->span_phys = slot.span_start;
-		seg->span_len = slot.span_len;
-		this_cpu_add(adev->pcpu->bytes_bounced, seg->len);
-		trace_altdma_bounce(adev->dev, seg->orig, seg->bounce, seg->len,
-				    dir, true);
-		return 0;
-	}
+	if (may_bounce && needs_bounce(adev, seg->orig, seg->len))
+		return seg_prepare_bounced(adev, seg, dir, attrs);
 	seg->span_phys = seg->orig & ~((phys_addr_t)adev->granule - 1);
 	seg->span_len = ALIGN(seg->orig + seg->len, adev->granule) -
 			seg->span_phys;
@@ -446,7 +460,7 @@ static void map_publish(struct altdma_dev *adev, struct altdma_map *m)
  * The object of the mapping the driver names by @dma: the range starting
  * at @dma's IOVA page (one index lookup), or, for an address that is not
  * in a mapping's first page (a min_align_mask wider than the granule), the
- * range holding it. Called under rcu_read_lock(); the object may be in any
+ * range holding it. Called under rcu_read_lock_sched(); the object may be in any
  * state.
  */
 static struct altdma_map *map_find(struct altdma_dev *adev, dma_addr_t dma)
@@ -481,7 +495,7 @@ static bool map_recent(struct altdma_dev *adev, dma_addr_t dma)
 /*
  * Find the live mapping the driver names and win it (MAPPED -> UNMAPPING,
  * from the exact state word read, generation included), or refuse. Called
- * under rcu_read_lock(). Nothing is changed on refusal.
+ * under rcu_read_lock_sched(). Nothing is changed on refusal.
  */
 static struct altdma_map *map_claim(struct altdma_dev *adev, dma_addr_t dma,
 				    size_t size, enum dma_data_direction dir,
@@ -711,14 +725,14 @@ static void unmap_on(struct device *dev, dma_addr_t dma, size_t size,
 	struct altdma_dev *adev;
 	struct altdma_map *m;
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	adev = adev_rcu(dev);
 	if (likely(adev)) {
 		m = map_claim(adev, dma, size, dir, type, what, caller);
 		if (m)
 			map_release(adev, m, attrs, what, caller);
 	}
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 }
 
 static dma_addr_t altdma_map_page(struct device *dev, struct page *page,
@@ -733,14 +747,14 @@ static dma_addr_t altdma_map_page(struct device *dev, struct page *page,
 	dma_addr_t dma = DMA_MAPPING_ERROR;
 	struct altdma_dev *adev;
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	adev = adev_rcu(dev);
 	if (likely(adev && page)) {
 		q.phys = page_to_phys(page) + offset;
 		q.mask = dma_get_mask(dev);
 		dma = map_single(adev, &q, _RET_IP_);
 	}
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	return dma;
 }
 
@@ -762,13 +776,13 @@ static dma_addr_t altdma_map_resource(struct device *dev, phys_addr_t phys,
 	dma_addr_t dma = DMA_MAPPING_ERROR;
 	struct altdma_dev *adev;
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	adev = adev_rcu(dev);
 	if (adev) {
 		q.mask = dma_get_mask(dev);
 		dma = map_single(adev, &q, _RET_IP_);
 	}
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	return dma;
 }
 
@@ -815,11 +829,11 @@ static void sync_single(struct device *dev, dma_addr_t dma, size_t size,
 {
 	struct altdma_dev *adev;
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	adev = adev_rcu(dev);
 	if (adev)
 		sync_one(adev, dma, size, dir, for_device, what, caller);
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 }
 
 static void altdma_sync_single_for_cpu(struct device *dev, dma_addr_t dma,
@@ -839,7 +853,7 @@ static void altdma_sync_single_for_device(struct device *dev, dma_addr_t dma,
 
 /*
  * The segments of the live sg mapping at @dma with @nents entries, or NULL
- * after a refusal. Called under rcu_read_lock().
+ * after a refusal. Called under rcu_read_lock_sched().
  */
 static struct altdma_map_seg *sg_live_segs(struct altdma_dev *adev,
 					   dma_addr_t dma, int nents,
@@ -887,14 +901,14 @@ static void sync_sg(struct device *dev, struct scatterlist *sgl, int nents,
 	struct altdma_dev *adev;
 	unsigned int i, n;
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	adev = adev_rcu(dev);
 	segs = adev ? sg_live_segs(adev, dma, nents, dir, what, caller, &n) :
 		      NULL;
 	for (i = 0; segs && i < n; i++)
 		sync_one(adev, segs[i].dma, segs[i].len, dir, for_device,
 			 what, caller);
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 }
 
 static void altdma_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl,
@@ -1064,7 +1078,7 @@ static noinline __noipa struct altdma_map_segs *sg_segs_alloc(int nents)
 ALLOW_ERROR_INJECTION(sg_segs_alloc, NULL);
 
 /*
- * Called under rcu_read_lock() (see altdma_map_sg()): on a failed map of
+ * Called under rcu_read_lock_sched() (see altdma_map_sg()): on a failed map of
  * the spans, map_abort() has given the object back and dropped the
  * segment array with kfree_rcu(), so @segs is still readable here for the
  * bounce slots to be given back.
@@ -1138,11 +1152,11 @@ static int altdma_map_sg(struct device *dev, struct scatterlist *sgl,
 	struct altdma_dev *adev;
 	int ret = -EINVAL;
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	adev = adev_rcu(dev);
 	if (adev)
 		ret = map_sg(adev, sgl, nents, dir, attrs, _RET_IP_);
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	return ret;
 }
 
@@ -1220,7 +1234,8 @@ static void *altdma_alloc(struct device *dev, size_t size,
 /*
  * Release an allocation's mapping and give its pages back, if the free
  * names the allocation's own memory (@cpu_addr); otherwise refuse it with
- * @bad and leave the mapping as it was. Called under rcu_read_lock().
+ * @bad and leave the mapping as it was. Called under
+ * rcu_read_lock_sched().
  */
 static void free_mapped(struct altdma_dev *adev, size_t size, void *cpu_addr,
 			dma_addr_t handle, enum dma_data_direction dir,
@@ -1253,13 +1268,13 @@ static void altdma_free(struct device *dev, size_t size, void *cpu_addr,
 {
 	struct altdma_dev *adev;
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	adev = adev_rcu(dev);
 	if (adev)
 		free_mapped(adev, size, cpu_addr, handle, DMA_BIDIRECTIONAL,
 			    ALTDMA_MAP_COHERENT, DMA_ATTR_SKIP_CPU_SYNC, "free",
 			    "free (cpu address does not match)", _RET_IP_);
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 }
 
 static struct page *altdma_alloc_pages(struct device *dev, size_t size,
@@ -1298,13 +1313,13 @@ static void altdma_free_pages(struct device *dev, size_t size,
 {
 	struct altdma_dev *adev;
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	adev = adev_rcu(dev);
 	if (adev)
 		free_mapped(adev, size, page ? page_address(page) : NULL,
 			    handle, dir, ALTDMA_MAP_PAGES, 0, "free_pages",
 			    "free_pages (page does not match)", _RET_IP_);
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 }
 
 static int altdma_get_sgtable(struct device *dev, struct sg_table *sgt,
