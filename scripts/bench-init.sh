@@ -263,7 +263,7 @@ profile)
 		profile_one $c 1048576
 	done
 	profile_one altdma-deferred 4096 "altdma_iova_alloc_range altdma_fq_queue"
-	profile_one kernel-lazy 4096 "alloc_iova_fast queue_iova"
+	profile_one kernel-lazy 4096 "alloc_iova_fast free_iova_fast"
 	;;
 mem)
 	mem_run
