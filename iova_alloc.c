@@ -329,17 +329,21 @@ const struct altdma_iova_policy altdma_iova_policy_wrap = {
 
 /*
  * The index key of the range starting at @pfn: its distance from the top
- * of the domain. Ranges are placed top-down and the caches reuse them, so
- * the keys in use stay small and the index (an xarray, as deep as its
- * largest key needs) stays shallow: a lookup is one or two node loads,
- * where the pfn itself would take five or six in a 39- or 48-bit space.
- * Pfns above the domain (an address no range can hold) get keys no range
- * has.
+ * of its region, the space below 4 GiB (even keys) or the space above
+ * (odd keys). Ranges are placed top-down below a limit, which is the top
+ * of the domain or of its 32-bit part (a 32-bit-first caller), and the
+ * caches reuse them, so the keys in use stay small and the index (an
+ * xarray, as deep as its largest key needs) stays shallow: a lookup is one
+ * or two node loads, where the pfn itself would take five or six in a
+ * 39- or 48-bit space. Pfns outside the domain (an address no range can
+ * hold) get keys no range has.
  */
 static inline unsigned long range_index(const struct altdma_iova_domain *iovad,
 					unsigned long pfn)
 {
-	return iovad->end_pfn - pfn;
+	if (pfn <= iovad->line32)
+		return 2 * (iovad->line32 - pfn);
+	return 2 * (iovad->end_pfn - pfn) + 1;
 }
 
 /* ---- "no room at or below this limit" ---- */
