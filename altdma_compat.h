@@ -31,6 +31,7 @@
 #include <linux/gfp.h>
 #include <linux/iommu.h>
 #include <linux/mmzone.h>
+#include <linux/rcupdate.h>
 #include <linux/version.h>
 
 static inline void altdma_arch_sync_for_device(phys_addr_t phys, size_t size,
@@ -161,6 +162,21 @@ static inline unsigned int altdma_ret_slots(unsigned long ret,
 {
 	return 0;
 }
+#endif
+
+/*
+ * The read-side section of a DMA op that does not sleep (it holds the
+ * device's context and the mapping objects it finds; see dma_iommu_ops.c):
+ * preemption off, inline, where spinlocks spin; an RCU read lock on
+ * PREEMPT_RT, where the spinlocks the op takes may sleep. Grace periods
+ * (synchronize_rcu(), kfree_rcu()) wait for either.
+ */
+#ifdef CONFIG_PREEMPT_RT
+#define altdma_op_lock()	rcu_read_lock()
+#define altdma_op_unlock()	rcu_read_unlock()
+#else
+#define altdma_op_lock()	rcu_read_lock_sched()
+#define altdma_op_unlock()	rcu_read_unlock_sched()
 #endif
 
 #endif /* _ALTDMA_COMPAT_H */

@@ -172,8 +172,9 @@ struct altdma_dev_pcpu {
  * @users_gone: completed when the last user of a killed @users is gone
  * @recent: DMA addresses of the last mappings whose objects went straight
  *	back to the IOVA tree (sizes the caches do not keep, or a policy
- *	that does not cache), by IOVA page: a bounded history that tells a
- *	second unmap of one of them apart from an unknown address
+ *	that does not cache) or were quarantined, by IOVA page: a bounded
+ *	history that tells a second unmap of one of them apart from an
+ *	unknown address
  *
  * The fields up to @fq are read on every call and written only at set-up;
  * what calls write (counters, flush numbers, the IOVA domain's locks) is

@@ -57,13 +57,13 @@
 
 /*
  * The context of @dev for an op that does not sleep. The caller holds
- * rcu_read_lock_sched() (preemption off: inline, no call) from before this
- * until it no longer uses the context or any mapping object it found:
- * altdma_dev_unregister() waits for a grace period before the context can
- * be freed, and objects and segment arrays are freed with kfree_rcu(),
- * whose grace periods wait for preemption-off readers too. So one such
- * section is all the op pays; an index lookup takes its own
- * rcu_read_lock() inside xa_load().
+ * altdma_op_lock() (altdma_compat.h: preemption off, inline, no call; an
+ * RCU read lock on PREEMPT_RT) from before this until it no longer uses
+ * the context or any mapping object it found: altdma_dev_unregister()
+ * waits for a grace period before the context can be freed, and objects
+ * and segment arrays are freed with kfree_rcu(), whose grace periods wait
+ * for both kinds of reader. So one such section is all the op pays; an
+ * index lookup takes its own rcu_read_lock() inside xa_load().
  */
 static struct altdma_dev *adev_rcu(struct device *dev)
 {
@@ -320,7 +320,7 @@ static void map_drop_segs(struct altdma_map *m)
 /*
  * The segments of a mapping a reader found MAPPED in state word @s, for a
  * reader that does not own it (a sync): NULL if the mapping has left that
- * state since, else the array, valid until rcu_read_unlock().
+ * state since, else the array, valid until altdma_op_unlock().
  */
 static struct altdma_map_seg *map_segs_stable(struct altdma_map *m, u32 s,
 					      unsigned int *n)
@@ -353,7 +353,7 @@ static void map_quarantine(struct altdma_dev *adev, struct altdma_map *m,
 	smp_store_release(&m->state,
 			  (s & ~ALTDMA_MAP_STATE_MASK) | ALTDMA_MAP_QUARANTINED);
 	trace_altdma_misuse(adev->dev, "short unmap, IOVA quarantined", what,
-			    m->dma, m->range.npages << adev->shift, m->dir,
+			    m->dma, (size_t)m->range.npages << adev->shift, m->dir,
 			    caller);
 	if (!test_and_set_bit(ALTDMA_REFUSE_KINDS, &adev->reported))
 		dev_warn(adev->dev, "altdma: %s: backend %s unmapped short at dma %pad (%u pages); IOVA quarantined, never reused; caller %pS (from %pS)\n",
@@ -460,7 +460,7 @@ static void map_publish(struct altdma_dev *adev, struct altdma_map *m)
  * The object of the mapping the driver names by @dma: the range starting
  * at @dma's IOVA page (one index lookup), or, for an address that is not
  * in a mapping's first page (a min_align_mask wider than the granule), the
- * range holding it. Called under rcu_read_lock_sched(); the object may be in any
+ * range holding it. Called under altdma_op_lock(); the object may be in any
  * state.
  */
 static struct altdma_map *map_find(struct altdma_dev *adev, dma_addr_t dma)
@@ -492,22 +492,72 @@ static bool map_recent(struct altdma_dev *adev, dma_addr_t dma)
 				      (ALTDMA_RECENT - 1)]) == dma;
 }
 
+/**
+ * struct claim_req - the mapping an unmap or a free names
+ * @dma: the address given
+ * @size: the size given (entries for an sg unmap)
+ * @dir: the direction given
+ * @type: the kind of mapping the call releases
+ * @what: the call, for a report
+ * @cpu_addr: a free's memory (the allocation's CPU address, or its pages'),
+ *	checked with the rest before the mapping is claimed
+ * @cpu_bad: a free's report when @cpu_addr is not the allocation's; NULL
+ *	for an unmap (no @cpu_addr check)
+ * @caller: return address of the op
+ */
+struct claim_req {
+	dma_addr_t dma;
+	size_t size;
+	enum dma_data_direction dir;
+	enum altdma_map_type type;
+	const char *what;
+	const void *cpu_addr;
+	const char *cpu_bad;
+	unsigned long caller;
+};
+
+/* Why the live mapping @m (read in state word @s) is not @q's, or KINDS. */
+static enum altdma_refusal claim_mismatch(const struct altdma_map *m,
+					  const struct claim_req *q,
+					  const char **what)
+{
+	if (unlikely(m->dma != q->dma))
+		return ALTDMA_REFUSE_DOUBLE;
+	if (unlikely(m->type != q->type))
+		return ALTDMA_REFUSE_TYPE;
+	if (unlikely(m->size != q->size))
+		return ALTDMA_REFUSE_SIZE;
+	if (unlikely(m->dir != q->dir))
+		return ALTDMA_REFUSE_DIR;
+	/*
+	 * A free of other memory (or none) than the allocation's: releasing
+	 * the mapping would leak its pages or free someone else's.
+	 */
+	if (unlikely(q->cpu_bad && (!q->cpu_addr ||
+				    m->cpu_addr != q->cpu_addr))) {
+		*what = q->cpu_bad;
+		return ALTDMA_REFUSE_UNKNOWN;
+	}
+	return ALTDMA_REFUSE_KINDS;
+}
+
 /*
  * Find the live mapping the driver names and win it (MAPPED -> UNMAPPING,
- * from the exact state word read, generation included), or refuse. Called
- * under rcu_read_lock_sched(). Nothing is changed on refusal.
+ * from the exact state word read, generation included), or refuse. Every
+ * check comes before the claim, so a refused call never holds the mapping,
+ * even for a moment. Called under altdma_op_lock(). Nothing is
+ * changed on refusal.
  */
-static struct altdma_map *map_claim(struct altdma_dev *adev, dma_addr_t dma,
-				    size_t size, enum dma_data_direction dir,
-				    enum altdma_map_type type, const char *what,
-				    unsigned long caller)
+static struct altdma_map *map_claim(struct altdma_dev *adev,
+				    const struct claim_req *q)
 {
 	enum altdma_refusal kind = ALTDMA_REFUSE_DOUBLE;
-	struct altdma_map *m = map_find(adev, dma);
+	struct altdma_map *m = map_find(adev, q->dma);
+	const char *what = q->what;
 	u32 s;
 
 	if (unlikely(!m)) {
-		if (!map_recent(adev, dma))
+		if (!map_recent(adev, q->dma))
 			kind = ALTDMA_REFUSE_UNKNOWN;
 		goto refuse;
 	}
@@ -515,33 +565,20 @@ static struct altdma_map *map_claim(struct altdma_dev *adev, dma_addr_t dma,
 	s = smp_load_acquire(&m->state);
 	if (unlikely((s & ALTDMA_MAP_STATE_MASK) != ALTDMA_MAP_MAPPED))
 		goto refuse;
-	if (unlikely(m->dma != dma))
+	kind = claim_mismatch(m, q, &what);
+	if (likely(kind == ALTDMA_REFUSE_KINDS)) {
+		if (likely(cmpxchg(&m->state, s, s - ALTDMA_MAP_MAPPED +
+				   ALTDMA_MAP_UNMAPPING) == s))
+			return m;
 		kind = ALTDMA_REFUSE_DOUBLE;
-	else if (unlikely(m->type != type))
-		kind = ALTDMA_REFUSE_TYPE;
-	else if (unlikely(m->size != size))
-		kind = ALTDMA_REFUSE_SIZE;
-	else if (unlikely(m->dir != dir))
-		kind = ALTDMA_REFUSE_DIR;
-	else if (likely(cmpxchg(&m->state, s, s - ALTDMA_MAP_MAPPED +
-				ALTDMA_MAP_UNMAPPING) == s))
-		return m;
+	}
 	/* a refusal read from a life the object has left: the unmap lost */
 	if (READ_ONCE(m->state) != s)
 		kind = ALTDMA_REFUSE_DOUBLE;
 refuse:
-	altdma_dev_refuse(adev, kind, what, dma, size, dir, caller);
+	altdma_dev_refuse(adev, kind, what, q->dma, q->size, q->dir,
+			  q->caller);
 	return NULL;
-}
-
-/* Give a claimed mapping back untouched (a free refused after the claim). */
-static void map_unclaim(struct altdma_map *m)
-{
-	u32 s = READ_ONCE(m->state);
-
-	/* untouched: pairs with the acquire in map_claim() */
-	smp_store_release(&m->state,
-			  s - ALTDMA_MAP_UNMAPPING + ALTDMA_MAP_MAPPED);
 }
 
 /* CPU side of an unmap: caches, then bounce copies, once. */
@@ -725,14 +762,19 @@ static void unmap_on(struct device *dev, dma_addr_t dma, size_t size,
 	struct altdma_dev *adev;
 	struct altdma_map *m;
 
-	rcu_read_lock_sched();
+	struct claim_req q = {
+		.dma = dma, .size = size, .dir = dir, .type = type,
+		.what = what, .caller = caller,
+	};
+
+	altdma_op_lock();
 	adev = adev_rcu(dev);
 	if (likely(adev)) {
-		m = map_claim(adev, dma, size, dir, type, what, caller);
+		m = map_claim(adev, &q);
 		if (m)
 			map_release(adev, m, attrs, what, caller);
 	}
-	rcu_read_unlock_sched();
+	altdma_op_unlock();
 }
 
 static dma_addr_t altdma_map_page(struct device *dev, struct page *page,
@@ -747,14 +789,14 @@ static dma_addr_t altdma_map_page(struct device *dev, struct page *page,
 	dma_addr_t dma = DMA_MAPPING_ERROR;
 	struct altdma_dev *adev;
 
-	rcu_read_lock_sched();
+	altdma_op_lock();
 	adev = adev_rcu(dev);
 	if (likely(adev && page)) {
 		q.phys = page_to_phys(page) + offset;
 		q.mask = dma_get_mask(dev);
 		dma = map_single(adev, &q, _RET_IP_);
 	}
-	rcu_read_unlock_sched();
+	altdma_op_unlock();
 	return dma;
 }
 
@@ -776,13 +818,13 @@ static dma_addr_t altdma_map_resource(struct device *dev, phys_addr_t phys,
 	dma_addr_t dma = DMA_MAPPING_ERROR;
 	struct altdma_dev *adev;
 
-	rcu_read_lock_sched();
+	altdma_op_lock();
 	adev = adev_rcu(dev);
 	if (adev) {
 		q.mask = dma_get_mask(dev);
 		dma = map_single(adev, &q, _RET_IP_);
 	}
-	rcu_read_unlock_sched();
+	altdma_op_unlock();
 	return dma;
 }
 
@@ -829,11 +871,11 @@ static void sync_single(struct device *dev, dma_addr_t dma, size_t size,
 {
 	struct altdma_dev *adev;
 
-	rcu_read_lock_sched();
+	altdma_op_lock();
 	adev = adev_rcu(dev);
 	if (adev)
 		sync_one(adev, dma, size, dir, for_device, what, caller);
-	rcu_read_unlock_sched();
+	altdma_op_unlock();
 }
 
 static void altdma_sync_single_for_cpu(struct device *dev, dma_addr_t dma,
@@ -853,7 +895,7 @@ static void altdma_sync_single_for_device(struct device *dev, dma_addr_t dma,
 
 /*
  * The segments of the live sg mapping at @dma with @nents entries, or NULL
- * after a refusal. Called under rcu_read_lock_sched().
+ * after a refusal. Called under altdma_op_lock().
  */
 static struct altdma_map_seg *sg_live_segs(struct altdma_dev *adev,
 					   dma_addr_t dma, int nents,
@@ -901,14 +943,14 @@ static void sync_sg(struct device *dev, struct scatterlist *sgl, int nents,
 	struct altdma_dev *adev;
 	unsigned int i, n;
 
-	rcu_read_lock_sched();
+	altdma_op_lock();
 	adev = adev_rcu(dev);
 	segs = adev ? sg_live_segs(adev, dma, nents, dir, what, caller, &n) :
 		      NULL;
 	for (i = 0; segs && i < n; i++)
 		sync_one(adev, segs[i].dma, segs[i].len, dir, for_device,
 			 what, caller);
-	rcu_read_unlock_sched();
+	altdma_op_unlock();
 }
 
 static void altdma_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl,
@@ -1078,7 +1120,7 @@ static noinline __noipa struct altdma_map_segs *sg_segs_alloc(int nents)
 ALLOW_ERROR_INJECTION(sg_segs_alloc, NULL);
 
 /*
- * Called under rcu_read_lock_sched() (see altdma_map_sg()): on a failed map of
+ * Called under altdma_op_lock() (see altdma_map_sg()): on a failed map of
  * the spans, map_abort() has given the object back and dropped the
  * segment array with kfree_rcu(), so @segs is still readable here for the
  * bounce slots to be given back.
@@ -1152,11 +1194,11 @@ static int altdma_map_sg(struct device *dev, struct scatterlist *sgl,
 	struct altdma_dev *adev;
 	int ret = -EINVAL;
 
-	rcu_read_lock_sched();
+	altdma_op_lock();
 	adev = adev_rcu(dev);
 	if (adev)
 		ret = map_sg(adev, sgl, nents, dir, attrs, _RET_IP_);
-	rcu_read_unlock_sched();
+	altdma_op_unlock();
 	return ret;
 }
 
@@ -1232,49 +1274,37 @@ static void *altdma_alloc(struct device *dev, size_t size,
 }
 
 /*
- * Release an allocation's mapping and give its pages back, if the free
- * names the allocation's own memory (@cpu_addr); otherwise refuse it with
- * @bad and leave the mapping as it was. Called under
- * rcu_read_lock_sched().
+ * A free (@q names the allocation's memory in cpu_addr): release the
+ * mapping and give the pages back, or refuse it (map_claim() checks the
+ * memory with the rest) and leave the mapping as it was.
  */
-static void free_mapped(struct altdma_dev *adev, size_t size, void *cpu_addr,
-			dma_addr_t handle, enum dma_data_direction dir,
-			enum altdma_map_type type, unsigned long attrs,
-			const char *what, const char *bad,
-			unsigned long caller)
+static void free_on(struct device *dev, const struct claim_req *q,
+		    unsigned long attrs)
 {
+	struct altdma_dev *adev;
 	struct altdma_map *m;
 
-	m = map_claim(adev, handle, size, dir, type, what, caller);
-	if (!m)
-		return;
-	/*
-	 * Other memory (or none) than the allocation's: releasing the
-	 * mapping would leak its pages or free someone else's.
-	 */
-	if (!cpu_addr || m->cpu_addr != cpu_addr) {
-		map_unclaim(m);
-		altdma_dev_refuse(adev, ALTDMA_REFUSE_UNKNOWN, bad, handle,
-				  size, dir, caller);
-		return;
-	}
-	if (map_release(adev, m, attrs, what, caller))
-		__free_pages(virt_to_page(cpu_addr),
-			     get_order(alloc_bytes(adev, size)));
+	altdma_op_lock();
+	adev = adev_rcu(dev);
+	m = adev ? map_claim(adev, q) : NULL;
+	if (m && map_release(adev, m, attrs, q->what, q->caller))
+		__free_pages(virt_to_page(q->cpu_addr),
+			     get_order(alloc_bytes(adev, q->size)));
+	altdma_op_unlock();
 }
 
 static void altdma_free(struct device *dev, size_t size, void *cpu_addr,
 			dma_addr_t handle, unsigned long attrs)
 {
-	struct altdma_dev *adev;
+	struct claim_req q = {
+		.dma = handle, .size = size, .dir = DMA_BIDIRECTIONAL,
+		.type = ALTDMA_MAP_COHERENT, .what = "free",
+		.cpu_addr = cpu_addr,
+		.cpu_bad = "free (cpu address does not match)",
+		.caller = _RET_IP_,
+	};
 
-	rcu_read_lock_sched();
-	adev = adev_rcu(dev);
-	if (adev)
-		free_mapped(adev, size, cpu_addr, handle, DMA_BIDIRECTIONAL,
-			    ALTDMA_MAP_COHERENT, DMA_ATTR_SKIP_CPU_SYNC, "free",
-			    "free (cpu address does not match)", _RET_IP_);
-	rcu_read_unlock_sched();
+	free_on(dev, &q, DMA_ATTR_SKIP_CPU_SYNC);
 }
 
 static struct page *altdma_alloc_pages(struct device *dev, size_t size,
@@ -1311,15 +1341,15 @@ static void altdma_free_pages(struct device *dev, size_t size,
 			      struct page *page, dma_addr_t handle,
 			      enum dma_data_direction dir)
 {
-	struct altdma_dev *adev;
+	struct claim_req q = {
+		.dma = handle, .size = size, .dir = dir,
+		.type = ALTDMA_MAP_PAGES, .what = "free_pages",
+		.cpu_addr = page ? page_address(page) : NULL,
+		.cpu_bad = "free_pages (page does not match)",
+		.caller = _RET_IP_,
+	};
 
-	rcu_read_lock_sched();
-	adev = adev_rcu(dev);
-	if (adev)
-		free_mapped(adev, size, page ? page_address(page) : NULL,
-			    handle, dir, ALTDMA_MAP_PAGES, 0, "free_pages",
-			    "free_pages (page does not match)", _RET_IP_);
-	rcu_read_unlock_sched();
+	free_on(dev, &q, 0);
 }
 
 static int altdma_get_sgtable(struct device *dev, struct sg_table *sgt,

@@ -13,9 +13,9 @@
  * Freed ranges of small power-of-two sizes are parked in per-CPU magazines
  * and a bounded depot (they stay in the tree, in state CACHED), so the hot
  * path does not take the domain lock. A free is checked against an xarray of
- * ranges indexed by first pfn, read under RCU: an unknown pfn, a pfn inside a
- * range, a wrong size or a second free is refused and reported, and nothing
- * invalid ever reaches a cache (seed 000).
+ * ranges indexed by first pfn (see range_index()), read under RCU: an
+ * unknown pfn, a pfn inside a range, a wrong size or a second free is
+ * refused and reported, and nothing invalid ever reaches a cache (seed 000).
  */
 
 #define pr_fmt(fmt) "altdma: " fmt
@@ -1117,7 +1117,8 @@ void altdma_iova_put_ranges(struct altdma_iova_domain *iovad, int cpu,
  * @iovad: the domain
  * @pfn: first page of the range
  *
- * Context: any context, under rcu_read_lock(); the range stays valid
+ * Context: any context, in an RCU read-side section (rcu_read_lock(), or
+ * preemption off: rcu_read_lock_sched()); the range stays valid
  * memory until rcu_read_unlock() (a range leaving the tree is freed after
  * a grace period), but its state and contents may change at any time.
  * Return: the range, or NULL.
@@ -1136,7 +1137,8 @@ struct altdma_iova_range *altdma_iova_lookup(struct altdma_iova_domain *iovad,
  * The slow path of altdma_iova_lookup() for a page that may lie inside a
  * range: a walk of the tree under the domain lock.
  *
- * Context: any context, under rcu_read_lock() (see altdma_iova_lookup());
+ * Context: any context, in an RCU read-side section (see
+ * altdma_iova_lookup());
  * takes the domain lock with interrupts off.
  * Return: the range holding @pfn if it is allocated or cached, or NULL.
  */
@@ -1176,8 +1178,8 @@ void altdma_iova_quarantine_range(struct altdma_iova_domain *iovad,
 	spin_unlock_irqrestore(&iovad->lock, flags);
 	atomic64_inc(&iovad->quarantined);
 	atomic64_add(r->pfn_hi - r->pfn_lo + 1, &iovad->quarantined_pages);
-	pr_warn("%s: IOVA [%#lx-%#lx] quarantined (%u pages), never reused\n",
-		iovad->name, r->pfn_lo, r->pfn_hi, r->npages);
+	pr_warn_ratelimited("%s: IOVA [%#lx-%#lx] quarantined (%u pages), never reused\n",
+			    iovad->name, r->pfn_lo, r->pfn_hi, r->npages);
 }
 
 /**
@@ -1276,7 +1278,8 @@ int altdma_iova_reserve(struct altdma_iova_domain *iovad,
 		pfn_lo = min(pfn_lo, r->pfn_lo);
 		pfn_hi = max(pfn_hi, r->pfn_hi);
 		tree_erase(iovad, r);
-		kfree(r);
+		/* a quarantined mapping object may still be read under RCU */
+		kfree_rcu(r, rcu);
 		r = prev;
 	}
 	new->pfn_lo = pfn_lo;

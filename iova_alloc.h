@@ -273,7 +273,8 @@ struct altdma_iova_stats {
  *	altdma_iova_check() takes those inside it, the reclaim work a depot
  *	lock.
  * @tree: ranges ordered by address, including @lo_end and @hi_end
- * @ranges: ALLOCATED and CACHED ranges indexed by first pfn, read under RCU
+ * @ranges: ALLOCATED and CACHED ranges indexed by first pfn (the key counts
+ *	down from the top of the pfn's region: see iova_alloc.c), read under RCU
  *	by the free path so it validates a free without taking @lock
  * @lo_end: sentinel at @start_pfn - 1
  * @hi_end: sentinel at @end_pfn + 1
