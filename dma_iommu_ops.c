@@ -331,6 +331,17 @@ static struct altdma_map_seg *map_segs_stable(struct altdma_map *m, u32 s,
 	return READ_ONCE(m->state) == s ? segs : NULL;
 }
 
+/* The slot of &altdma_dev.recent that remembers a released @dma. */
+static dma_addr_t *recent_slot(struct altdma_dev *adev, dma_addr_t dma)
+{
+	return &adev->recent[(dma >> adev->shift) & (ALTDMA_RECENT - 1)];
+}
+
+static void recent_put(struct altdma_dev *adev, dma_addr_t dma)
+{
+	WRITE_ONCE(*recent_slot(adev, dma), dma);
+}
+
 /*
  * Quarantine @m's IOVA: the backend left part of it mapped. @live: the
  * mapping was published (counted in maps), not a map being undone. The
@@ -344,8 +355,7 @@ static void map_quarantine(struct altdma_dev *adev, struct altdma_map *m,
 	altdma_iova_quarantine_range(&adev->iovad, &m->range);
 	/* out of the index now: a second unmap finds it here */
 	if (live)
-		WRITE_ONCE(adev->recent[(m->dma >> adev->shift) &
-					(ALTDMA_RECENT - 1)], m->dma);
+		recent_put(adev, m->dma);
 	atomic64_inc(&adev->quarantined);
 	if (live)
 		atomic64_inc(&adev->quarantined_live);
@@ -481,15 +491,13 @@ static struct altdma_map *map_find(struct altdma_dev *adev, dma_addr_t dma)
 static void map_remember(struct altdma_dev *adev, const struct altdma_map *m)
 {
 	if (!altdma_iova_range_cached(&adev->iovad, &m->range))
-		WRITE_ONCE(adev->recent[(m->dma >> adev->shift) &
-					(ALTDMA_RECENT - 1)], m->dma);
+		recent_put(adev, m->dma);
 }
 
 /* Whether @dma is the address of a mapping released lately (see above). */
 static bool map_recent(struct altdma_dev *adev, dma_addr_t dma)
 {
-	return READ_ONCE(adev->recent[(dma >> adev->shift) &
-				      (ALTDMA_RECENT - 1)]) == dma;
+	return READ_ONCE(*recent_slot(adev, dma)) == dma;
 }
 
 /**

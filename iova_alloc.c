@@ -483,7 +483,7 @@ static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 
 /* Give every range in @mag back to the tree and free the magazine. */
 static void mag_drain(struct altdma_iova_domain *iovad,
-		      struct altdma_iova_mag *mag, bool free_mag)
+		      struct altdma_iova_mag *mag)
 {
 	unsigned long flags, i;
 
@@ -495,9 +495,7 @@ static void mag_drain(struct altdma_iova_domain *iovad,
 		range_release_locked(iovad, mag->ranges[i]);
 	}
 	spin_unlock_irqrestore(&iovad->lock, flags);
-	mag->count = 0;
-	if (free_mag)
-		kfree(mag);
+	kfree(mag);
 }
 
 /* ---- per-CPU caches and depot ---- */
@@ -650,7 +648,7 @@ static bool cache_put(struct altdma_iova_domain *iovad, unsigned int cls,
 		note_cached(iovad, r, 1);
 	}
 	spin_unlock_irqrestore(&cc->lock, flags);
-	mag_drain(iovad, spill, true);
+	mag_drain(iovad, spill);
 	return ok;
 }
 
@@ -671,8 +669,8 @@ static void cpu_cache_flush(struct altdma_iova_domain *iovad,
 	cc->loaded = NULL;
 	cc->prev = NULL;
 	spin_unlock_irqrestore(&cc->lock, flags);
-	mag_drain(iovad, loaded, true);
-	mag_drain(iovad, prev, true);
+	mag_drain(iovad, loaded);
+	mag_drain(iovad, prev);
 }
 
 static void depot_flush(struct altdma_iova_domain *iovad,
@@ -688,7 +686,7 @@ static void depot_flush(struct altdma_iova_domain *iovad,
 	spin_unlock_irqrestore(&depot->lock, flags);
 	for (; mag; mag = next) {
 		next = mag->next;
-		mag_drain(iovad, mag, true);
+		mag_drain(iovad, mag);
 	}
 }
 
@@ -1077,7 +1075,7 @@ static unsigned int put_run(struct altdma_iova_domain *iovad, int cpu,
 		note_cached(iovad, rs[i], 1);
 	}
 	spin_unlock_irqrestore(&cc->lock, flags);
-	mag_drain(iovad, spill, true);
+	mag_drain(iovad, spill);
 	this_cpu_add(iovad->stats->frees, i);
 	this_cpu_add(iovad->stats->pages_freed, i * size);
 	if (i)
@@ -1157,6 +1155,16 @@ struct altdma_iova_range *altdma_iova_find(struct altdma_iova_domain *iovad,
 	return r;
 }
 
+/* Count a quarantined range (a copy, or one nobody can free) and say so. */
+static void quarantine_report(struct altdma_iova_domain *iovad,
+			      const struct altdma_iova_range *r)
+{
+	atomic64_inc(&iovad->quarantined);
+	atomic64_add(r->pfn_hi - r->pfn_lo + 1, &iovad->quarantined_pages);
+	pr_warn_ratelimited("%s: IOVA [%#lx-%#lx] quarantined (%u pages), never reused\n",
+			    iovad->name, r->pfn_lo, r->pfn_hi, r->npages);
+}
+
 /**
  * altdma_iova_quarantine_range() - keep an owned range out of use for good
  * @iovad: the domain
@@ -1176,10 +1184,7 @@ void altdma_iova_quarantine_range(struct altdma_iova_domain *iovad,
 	WRITE_ONCE(r->state, ALTDMA_IOVA_RESERVED);
 	xa_erase(&iovad->ranges, range_index(iovad, r->pfn_lo));
 	spin_unlock_irqrestore(&iovad->lock, flags);
-	atomic64_inc(&iovad->quarantined);
-	atomic64_add(r->pfn_hi - r->pfn_lo + 1, &iovad->quarantined_pages);
-	pr_warn_ratelimited("%s: IOVA [%#lx-%#lx] quarantined (%u pages), never reused\n",
-			    iovad->name, r->pfn_lo, r->pfn_hi, r->npages);
+	quarantine_report(iovad, r);
 }
 
 /**
@@ -1224,10 +1229,7 @@ int altdma_iova_quarantine(struct altdma_iova_domain *iovad,
 	if (kind != ALTDMA_IOVA_REFUSE_KINDS)
 		return refuse(iovad, kind, pfn, npages, &held, held.npages,
 			      _RET_IP_);
-	atomic64_inc(&iovad->quarantined);
-	atomic64_add(held.pfn_hi - held.pfn_lo + 1, &iovad->quarantined_pages);
-	pr_warn("%s: IOVA [%#lx-%#lx] quarantined (%lu pages), never reused\n",
-		iovad->name, held.pfn_lo, held.pfn_hi, npages);
+	quarantine_report(iovad, &held);
 	return 0;
 }
 
