@@ -2234,7 +2234,9 @@ static void sync_in_other_direction_is_refused(struct kunit *test)
  * Item 3: entries longer than 128 KiB (the allocator's largest alignment)
  * under a 256 KiB segment boundary and a raised max segment size: no DMA
  * segment ever crosses a boundary, wherever the wrap-around policy puts
- * the list (it sweeps every offset of the space over the rounds).
+ * the list: each allocation goes below the last, and a 128 KiB mapping
+ * on every other round moves the list's 128 KiB-aligned start to the
+ * other half of a boundary window.
  */
 static void long_entries_never_cross_the_boundary(struct kunit *test)
 {
@@ -2246,11 +2248,17 @@ static void long_entries_never_cross_the_boundary(struct kunit *test)
 	u8 *b = ops_buf(test, 6);
 	struct scatterlist sg[3];
 	unsigned int round;
+	dma_addr_t dma;
 	int n;
 
 	dma_set_seg_boundary(adev->dev, SZ_256K - 1);
 	dma_set_max_seg_size(adev->dev, SZ_256K);
-	for (round = 0; round < 400; round++) {
+	for (round = 0; round < 200; round++) {
+		if (round & 1) {
+			dma = ops_map(test, adev, b, SZ_128K, DMA_TO_DEVICE, 0);
+			dma_unmap_single(adev->dev, dma, SZ_128K,
+					 DMA_TO_DEVICE);
+		}
 		sg_init_table(sg, 3);
 		sg_set_buf(&sg[0], b, SZ_128K + SZ_64K);
 		sg_set_buf(&sg[1], b + SZ_64K, SZ_128K + SZ_16K);
