@@ -176,11 +176,6 @@ altdma_segs_next(struct altdma_seg_iter *it)
 	return it->chunk ? &it->chunk->seg[0] : NULL;
 }
 
-/* Every segment of @ext (or the one segment @one), in order. */
-#define altdma_for_each_seg(seg, ext, one, it)				\
-	for ((seg) = altdma_segs_first((ext), (one), &(it)); (seg);	\
-	     (seg) = altdma_segs_next(&(it)))
-
 /**
  * struct altdma_map - one mapping, and its IOVA range
  * @range: the IOVA range (first: the allocator allocates, indexes, caches

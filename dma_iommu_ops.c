@@ -1099,8 +1099,12 @@ struct seg_list {
 	struct altdma_map_seg one;
 };
 
-#define for_each_list_seg(seg, sl, it) \
-	altdma_for_each_seg(seg, (sl)->ext, &(sl)->one, it)
+/* The first segment of @sl; altdma_segs_next(@it) gives the others. */
+static struct altdma_map_seg *list_seg_first(struct seg_list *sl,
+					     struct altdma_seg_iter *it)
+{
+	return altdma_segs_first(sl->ext, &sl->one, it);
+}
 
 static bool crosses(dma_addr_t start, size_t len, unsigned long bmask)
 {
@@ -1144,7 +1148,7 @@ static int sg_layout(struct seg_list *sl, struct sg_limits *l, size_t *bytes)
 	int count = 0;
 
 	l->longest = 0;
-	for_each_list_seg(seg, sl, it) {
+	for (seg = list_seg_first(sl, &it); seg; seg = altdma_segs_next(&it)) {
 		seg->merged = prev && seg_data_off(seg) == 0 &&
 			      seg_data_off(prev) + prev->len == prev->span_len &&
 			      span_fits(seg, pos, l->align) &&
@@ -1187,7 +1191,7 @@ static void sg_finish(struct seg_list *sl, dma_addr_t iova,
 		sg_dma_address(s) = DMA_MAPPING_ERROR;
 		sg_dma_len(s) = 0;
 	}
-	for_each_list_seg(seg, sl, it) {
+	for (seg = list_seg_first(sl, &it); seg; seg = altdma_segs_next(&it)) {
 		seg->dma += iova;
 		if (out && seg->merged) {
 			sg_dma_len(out) += seg->len;
@@ -1206,7 +1210,7 @@ static void sg_unbounce_all(struct altdma_dev *adev, struct seg_list *sl,
 	struct altdma_map_seg *seg;
 	struct altdma_seg_iter it;
 
-	for_each_list_seg(seg, sl, it) {
+	for (seg = list_seg_first(sl, &it); seg; seg = altdma_segs_next(&it)) {
 		if (n-- <= 0)
 			break;
 		seg_unbounce(adev, seg, dir, attrs);

@@ -2287,6 +2287,7 @@ static void huge_list_needs_no_high_order_allocation(struct kunit *test)
 	struct sg_table sgt;
 	struct altdma_map *m;
 	u8 *b = ops_buf(test, 0);
+	unsigned long pfn;
 	int i, n;
 
 	dma_set_max_seg_size(adev->dev, SZ_1G);
@@ -2297,9 +2298,9 @@ static void huge_list_needs_no_high_order_allocation(struct kunit *test)
 	n = ops->map_sg(adev->dev, sgt.sgl, nents, DMA_TO_DEVICE, 0);
 	KUNIT_EXPECT_GT(test, n, 0);
 	if (n > 0) {
+		pfn = sg_dma_address(sgt.sgl) >> adev->shift;
 		rcu_read_lock();
-		m = altdma_map_of(altdma_iova_lookup(&adev->iovad,
-				  sg_dma_address(sgt.sgl) >> adev->shift));
+		m = altdma_map_of(altdma_iova_lookup(&adev->iovad, pfn));
 		for (ext = m->ext; ext; ext = ext->next, chunks++)
 			KUNIT_EXPECT_LE(test, ksize(ext), PAGE_SIZE);
 		rcu_read_unlock();
