@@ -1256,7 +1256,7 @@ static void rf_free(struct altdma_dev *adev, struct rf_buf *b)
 }
 
 /* The physical address of a byte of an allocation, remapped or not. */
-static phys_addr_t cpu_phys(const void *cpu)
+static phys_addr_t cpu_phys(void *cpu)
 {
 	if (is_vmalloc_addr(cpu))
 		return page_to_phys(vmalloc_to_page(cpu)) + offset_in_page(cpu);
