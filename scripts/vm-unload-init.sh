@@ -60,25 +60,9 @@ for opts in "inval=deferred" "bounce=force inval=strict policy=wrap"; do
 		accounted $NIC1
 done
 
-# issue 14: the DMA API contract (testmod/altdma_contract.c) on NIC1
-# without its driver, first on the kernel's dma-iommu (detached), then on
-# altdma (attached again): one check per line the module prints; a check
-# dma-iommu is known to fail is not run there, and the module says so. On
-# altdma, nothing it does may be refused.
-contract() { # contract LAYER
-	insmod /altdma_contract.ko dev=$NIC1
-	dmesg | sed -n "s/.*altdma_contract: \($1: .*\)/\1/p" > /tmp/contract
-	rmmod altdma_contract 2>/dev/null
-	grep -q "^$1: [0-9]* passed" /tmp/contract ||
-		check "$1: the contract module ran to its summary" false
-	while read -r line; do
-		case "$line" in
-		*": ok") check "contract: $line" true ;;
-		*": FAILED "*) check "contract: $line" false ;;
-		*": not run: "*) say "note: contract: $line" ;;
-		esac
-	done < /tmp/contract
-}
+# issue 14: the DMA API contract (contract in guest.sh) on NIC1 without
+# its driver, first on the kernel's dma-iommu (detached), then on altdma
+# (attached again). On altdma, nothing it does may be refused.
 echo $NIC1 > $A/detach
 contract dma-iommu
 echo "$NIC1" > $A/attach
