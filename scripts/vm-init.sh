@@ -224,7 +224,7 @@ check "both NICs back on their own ops" \
 # the attach/detach refusals above are deliberate; a DMA refusal is not,
 # but for the contract module's one wrapping buffer (called from it)
 export BAD='WARNING:|BUG:|Oops|Call Trace|KASAN|turning off the locking|still live|altdma: refused|DMAR: .*fault|failed with error'
-dmesg | grep -v 'from altdma_contract_init+' > /tmp/dmesg
+dmesg | grep -v 'altdma_contract_init+' > /tmp/dmesg
 check "dmesg: no warning, oops, refusal or leak" \
 	sh -c "! grep -E \"\$BAD\" /tmp/dmesg"
 grep -E "$BAD" /tmp/dmesg
