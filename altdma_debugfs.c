@@ -46,6 +46,25 @@ static void show_refused(struct seq_file *m, const struct altdma_dev_stats *st)
 	seq_putc(m, '\n');
 }
 
+/*
+ * bounce=sanitize: hand-offs checked and findings by kind (cpu_write: the
+ * CPU changed a buffer the device owned; dev_outside: the device wrote
+ * into the slot's padding; dev_to_device: into a to-device mapping).
+ */
+static void show_sanitize(struct seq_file *m, const struct altdma_dev_stats *st)
+{
+	static const char * const kinds[ALTDMA_SAN_KINDS] = {
+		"cpu_write", "dev_outside", "dev_to_device",
+	};
+	int k;
+
+	seq_printf(m, "sanitize_checks: %llu\n", st->san_checks);
+	seq_printf(m, "sanitize: %llu", st->san_found_total);
+	for (k = 0; k < ALTDMA_SAN_KINDS; k++)
+		seq_printf(m, " %s=%llu", kinds[k], st->san_found[k]);
+	seq_putc(m, '\n');
+}
+
 static int stats_show(struct seq_file *m, void *unused)
 {
 	struct altdma_attached *at = m->private;
@@ -75,6 +94,8 @@ static int stats_show(struct seq_file *m, void *unused)
 		   permille / 10, permille % 10, ist.cache_hits, lookups);
 	seq_printf(m, "iotlb_syncs: %llu\nflush_alls: %llu\ndeferred: %llu\n",
 		   st.iotlb_syncs, st.flush_alls, st.deferred);
+	if (at->adev->san)
+		show_sanitize(m, &st);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);

@@ -111,7 +111,7 @@ static int adev_check_config(const struct altdma_dev_config *cfg)
 		return -EINVAL;
 	if (!is_power_of_2(cfg->granule) || cfg->granule < PAGE_SIZE)
 		return -EINVAL;
-	if (cfg->bounce > ALTDMA_BOUNCE_OFF || cfg->inval > ALTDMA_INVAL_DEFERRED)
+	if (cfg->bounce > ALTDMA_BOUNCE_SANITIZE || cfg->inval > ALTDMA_INVAL_DEFERRED)
 		return -EINVAL;
 	return 0;
 }
@@ -193,6 +193,21 @@ ALLOW_ERROR_INJECTION(altdma_iova_domain_init, ERRNO);
 ALLOW_ERROR_INJECTION(altdma_bounce_pool_create, ERRNO);
 ALLOW_ERROR_INJECTION(altdma_fq_init, ERRNO);
 
+/*
+ * bounce=sanitize: every page and sg mapping bounces (a mask no size of
+ * at least one byte passes), watched by the sanitizer.
+ */
+static noinline __noipa int adev_init_san(struct altdma_dev *adev)
+{
+	adev->san = altdma_san_create(adev->dev, adev->pool);
+	if (!adev->san)
+		return -ENOMEM;
+	adev->bounce_mask = ~0UL;
+	return 0;
+}
+
+ALLOW_ERROR_INJECTION(adev_init_san, ERRNO);
+
 /**
  * altdma_dev_create() - set up altdma's state for a device
  * @cfg: the device, its backend and policies
@@ -235,7 +250,9 @@ struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 	ret = adev_init_iova(adev, cfg);
 	if (ret)
 		goto free_adev;
+	adev->bounce_mask = cfg->granule - 1;
 	if (adev->bounce == ALTDMA_BOUNCE_FORCE ||
+	    adev->bounce == ALTDMA_BOUNCE_SANITIZE ||
 	    (adev->bounce == ALTDMA_BOUNCE_AUTO && adev->untrusted)) {
 		adev->pool = altdma_bounce_pool_create(dev_name(cfg->dev),
 						       cfg->bounce_size,
@@ -246,6 +263,11 @@ struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 			goto free_iova;
 		}
 	}
+	if (adev->bounce == ALTDMA_BOUNCE_SANITIZE) {
+		ret = adev_init_san(adev);
+		if (ret)
+			goto free_pool;
+	}
 	if (adev->inval == ALTDMA_INVAL_DEFERRED) {
 		ret = altdma_fq_init(adev);
 		if (ret)
@@ -254,6 +276,7 @@ struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 	return adev;
 
 free_pool:
+	altdma_san_destroy(adev->san);
 	if (adev->pool)
 		altdma_bounce_pool_destroy(adev->pool);
 free_iova:
@@ -342,6 +365,7 @@ void altdma_dev_destroy(struct altdma_dev *adev)
 		dev_warn(adev->dev, "altdma: %lu mappings still live at teardown, unmapped\n",
 			 live);
 	adev_report_held(adev, live);
+	altdma_san_destroy(adev->san);
 	if (adev->pool)
 		altdma_bounce_pool_destroy(adev->pool);
 	altdma_iova_domain_destroy(&adev->iovad);
@@ -486,6 +510,18 @@ void altdma_dev_put(struct altdma_dev *adev)
 		percpu_ref_put(&adev->users);
 }
 
+/* The sanitizer's counters (bounce=sanitize). */
+static void adev_san_stats(struct altdma_san *san, struct altdma_dev_stats *st)
+{
+	int k;
+
+	st->san_checks = atomic64_read(&san->checks);
+	for (k = 0; k < ALTDMA_SAN_KINDS; k++) {
+		st->san_found[k] = atomic64_read(&san->found[k]);
+		st->san_found_total += st->san_found[k];
+	}
+}
+
 /**
  * altdma_dev_get_stats() - snapshot a context's counters
  * @adev: the context
@@ -519,6 +555,8 @@ void altdma_dev_get_stats(struct altdma_dev *adev, struct altdma_dev_stats *st)
 		st->refused[k] = atomic64_read(&adev->refused[k]);
 		st->refused_total += st->refused[k];
 	}
+	if (adev->san)
+		adev_san_stats(adev->san, st);
 }
 
 /**

@@ -19,6 +19,7 @@
 #include "altdma_map.h"
 #include "altdma_pt.h"
 #include "iova_alloc.h"
+#include "sanitize.h"
 #include "swiotlb_bounce.h"
 
 /**
@@ -27,11 +28,14 @@
  *	whose start or size is not granule-aligned
  * @ALTDMA_BOUNCE_FORCE: the same rule for any device
  * @ALTDMA_BOUNCE_OFF: never (not allowed for an untrusted device)
+ * @ALTDMA_BOUNCE_SANITIZE: every page and sg mapping, aligned or not, with
+ *	the DMA ownership sanitizer (sanitize.c) watching each hand-off
  */
 enum altdma_bounce_mode {
 	ALTDMA_BOUNCE_AUTO,
 	ALTDMA_BOUNCE_FORCE,
 	ALTDMA_BOUNCE_OFF,
+	ALTDMA_BOUNCE_SANITIZE,
 };
 
 /**
@@ -94,6 +98,9 @@ struct altdma_dev_config {
  * @iotlb_syncs: strict invalidations
  * @flush_alls: whole-IOTLB flushes of the deferred queues
  * @deferred: unmapped IOVA ranges that went through a flush queue
+ * @san_checks: hand-offs to the CPU the sanitizer checked (bounce=sanitize)
+ * @san_found: the sanitizer's findings by &enum altdma_san_kind
+ * @san_found_total: sum of @san_found
  */
 struct altdma_dev_stats {
 	u64 maps;
@@ -108,6 +115,9 @@ struct altdma_dev_stats {
 	u64 iotlb_syncs;
 	u64 flush_alls;
 	u64 deferred;
+	u64 san_checks;
+	u64 san_found[ALTDMA_SAN_KINDS];
+	u64 san_found_total;
 };
 
 /**
@@ -146,8 +156,11 @@ struct altdma_dev_pcpu {
  * @pt: page-table backend
  * @pt_priv: its private data
  * @pool: its bounce pool, or NULL when it never bounces
+ * @san: its sanitizer (bounce=sanitize), else NULL
  * @granule: IOVA page size
  * @shift: log2(@granule)
+ * @bounce_mask: a buffer whose start or size has a bit of it set bounces
+ *	(when there is a pool): @granule - 1, or every bit under sanitize
  * @bounce: &enum altdma_bounce_mode in force
  * @untrusted: the device is untrusted
  * @inval: &enum altdma_inval_mode in force
@@ -186,8 +199,10 @@ struct altdma_dev {
 	const struct altdma_pt_ops *pt;
 	void *pt_priv;
 	struct altdma_bounce_pool *pool;
+	struct altdma_san *san;
 	unsigned long granule;
 	unsigned int shift;
+	unsigned long bounce_mask;
 	enum altdma_bounce_mode bounce;
 	bool untrusted;
 	enum altdma_inval_mode inval;

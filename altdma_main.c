@@ -29,7 +29,7 @@ MODULE_PARM_DESC(devices, "PCI devices to attach at load, comma-separated (e.g. 
 
 static char *bounce = "auto";
 module_param(bounce, charp, 0444);
-MODULE_PARM_DESC(bounce, "default bounce mode: auto (untrusted devices only), force, off");
+MODULE_PARM_DESC(bounce, "default bounce mode: auto (untrusted devices only), force, off, sanitize (every mapping, with the DMA ownership sanitizer)");
 
 static char *inval = "strict";
 module_param(inval, charp, 0444);

@@ -155,6 +155,43 @@ TRACE_EVENT(altdma_misuse,
 		      (void *)__entry->caller)
 );
 
+TRACE_EVENT(altdma_sanitize,
+	    TP_PROTO(struct device *dev, const char *kind, const char *what,
+		     dma_addr_t dma, size_t size, u32 dir, long first,
+		     long last, unsigned long site, unsigned long caller),
+	    TP_ARGS(dev, kind, what, dma, size, dir, first, last, site,
+		    caller),
+	    TP_STRUCT__entry(__string(dev, dev_name(dev))
+			     __string(kind, kind)
+			     __string(what, what)
+			     __field(u64, dma)
+			     __field(size_t, size)
+			     __field(u32, dir)
+			     __field(long, first)
+			     __field(long, last)
+			     __field(unsigned long, site)
+			     __field(unsigned long, caller)
+	    ),
+	    TP_fast_assign(ALTDMA_TRACE_ASSIGN_STR(dev, dev_name(dev));
+			   ALTDMA_TRACE_ASSIGN_STR(kind, kind);
+			   ALTDMA_TRACE_ASSIGN_STR(what, what);
+			   __entry->dma = dma;
+			   __entry->size = size;
+			   __entry->dir = dir;
+			   __entry->first = first;
+			   __entry->last = last;
+			   __entry->site = site;
+			   __entry->caller = caller;
+	    ),
+	    TP_printk("%s %s: %s dma=0x%llx size=%zu dir=%s bytes=%ld..%ld mapped_by=%pS caller=%pS",
+		      __get_str(dev), __get_str(kind), __get_str(what),
+		      __entry->dma, __entry->size,
+		      __print_symbolic(__entry->dir, { 0, "bidi" }, { 1, "to_dev" },
+				       { 2, "from_dev" }, { 3, "none" }),
+		      __entry->first, __entry->last, (void *)__entry->site,
+		      (void *)__entry->caller)
+);
+
 #endif /* _ALTDMA_TRACE_H */
 
 /* This part must be outside the include guard. */

@@ -53,7 +53,8 @@ struct altdma_attach_opts altdma_default_opts = {
 };
 
 /* Option values, indexed by their enum (policy: 0 tree, 1 wrap). */
-const char * const altdma_bounce_names[3] = { "auto", "force", "off" };
+const char * const altdma_bounce_names[4] = { "auto", "force", "off",
+					       "sanitize" };
 const char * const altdma_inval_names[2] = { "strict", "deferred" };
 const char * const altdma_policy_names[2] = { "tree", "wrap" };
 
@@ -80,7 +81,7 @@ static int parse_one_opt(const char *key, const char *val,
 		i = kstrtoul(val, 0, &opts->bounce_pages);
 	}
 	if (i < 0)
-		pr_err("unknown option %s=%s (bounce=auto|force|off, inval=strict|deferred, policy=tree|wrap, iova_pages=N, bounce_pages=N)\n",
+		pr_err("unknown option %s=%s (bounce=auto|force|off|sanitize, inval=strict|deferred, policy=tree|wrap, iova_pages=N, bounce_pages=N)\n",
 		       key, val);
 	return i < 0 ? -EINVAL : 0;
 }
@@ -90,7 +91,8 @@ static int parse_one_opt(const char *key, const char *val,
  * @args: space-separated options (modified); may be empty
  * @opts: filled in place; keys not given keep their value
  *
- * Keys: bounce=auto|force|off, inval=strict|deferred, policy=tree|wrap,
+ * Keys: bounce=auto|force|off|sanitize, inval=strict|deferred,
+ * policy=tree|wrap,
  * iova_pages=N and bounce_pages=N (shrink the IOVA space and the bounce
  * pool to N granules; 0 keeps the default).
  *

@@ -60,7 +60,7 @@ struct altdma_attached {
 };
 
 extern struct altdma_attach_opts altdma_default_opts;
-extern const char * const altdma_bounce_names[3];
+extern const char * const altdma_bounce_names[4];
 extern const char * const altdma_inval_names[2];
 extern const char * const altdma_policy_names[2];
 

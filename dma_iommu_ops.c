@@ -123,7 +123,7 @@ static int dir_prot(const struct altdma_dev *adev, enum dma_data_direction dir,
 static bool needs_bounce(const struct altdma_dev *adev, phys_addr_t phys,
 			 size_t size)
 {
-	return adev->pool && ((phys | size) & (adev->granule - 1));
+	return adev->pool && ((phys | size) & adev->bounce_mask);
 }
 
 static void cache_for_device(struct altdma_dev *adev, phys_addr_t phys,
@@ -216,6 +216,8 @@ static noinline int seg_prepare_bounced(struct altdma_dev *adev,
 	this_cpu_add(adev->pcpu->bytes_bounced, seg->len);
 	trace_altdma_bounce(adev->dev, seg->orig, seg->bounce, seg->len, dir,
 			    true);
+	if (adev->san)
+		altdma_san_to_device(adev->san, seg->bounce, seg->len);
 	return 0;
 }
 
@@ -252,6 +254,9 @@ static void seg_unbounce(struct altdma_dev *adev, struct altdma_map_seg *seg,
 {
 	if (!seg->bounce)
 		return;
+	/* the buffer gets its bytes back, unpoisoned */
+	if (adev->san)
+		altdma_san_undo(adev->san, seg->bounce, seg->len);
 	altdma_bounce_unmap(adev->pool, seg->bounce, seg->len, dir,
 			    attrs | DMA_ATTR_SKIP_CPU_SYNC);
 	seg->bounce = 0;
@@ -595,9 +600,27 @@ refuse:
 	return NULL;
 }
 
+/*
+ * bounce=sanitize: the CPU takes a bounced segment back; check the hand-off
+ * before the pool copies anything (sanitize.c).
+ */
+static noinline void seg_san_to_cpu(struct altdma_dev *adev,
+				    const struct altdma_map *m,
+				    const struct altdma_map_seg *seg, bool unmap,
+				    const char *what, unsigned long caller)
+{
+	struct altdma_san_call call = {
+		.what = what, .dma = seg->dma, .site = m->site,
+		.caller = caller,
+	};
+
+	altdma_san_to_cpu(adev->san, seg->bounce, seg->len, unmap, &call);
+}
+
 /* CPU side of an unmap: caches, then bounce copies, once. */
 static void map_sync_unmap(struct altdma_dev *adev, struct altdma_map *m,
-			   unsigned long attrs, bool release_slots)
+			   unsigned long attrs, bool release_slots,
+			   const char *what, unsigned long caller)
 {
 	struct altdma_map_seg *seg;
 	struct altdma_seg_iter it;
@@ -610,6 +633,9 @@ static void map_sync_unmap(struct altdma_dev *adev, struct altdma_map *m,
 			cache_for_cpu(adev, seg_data(seg), seg->len, m->dir);
 		if (!seg->bounce)
 			continue;
+		if (adev->san)
+			seg_san_to_cpu(adev, m, seg, release_slots, what,
+				       caller);
 		if (release_slots) {
 			trace_altdma_bounce(adev->dev, seg->orig, seg->bounce,
 					    seg->len, m->dir, false);
@@ -663,13 +689,13 @@ static bool map_release(struct altdma_dev *adev, struct altdma_map *m,
 	if (unlikely(!spans_unmap(adev, m, n, &gather))) {
 		iotlb_sync(adev, &gather);
 		/* the device may still reach the slots: keep them, copy back */
-		map_sync_unmap(adev, m, attrs, false);
+		map_sync_unmap(adev, m, attrs, false, what, caller);
 		map_quarantine(adev, m, true, what, caller);
 		return false;
 	}
 	if (strict)
 		iotlb_sync(adev, &gather);
-	map_sync_unmap(adev, m, attrs, true);
+	map_sync_unmap(adev, m, attrs, true, what, caller);
 	this_cpu_inc(adev->pcpu->unmaps);
 	s = READ_ONCE(m->state);
 	/* a second unmap from now on is refused as one */
@@ -770,7 +796,9 @@ static dma_addr_t map_single(struct altdma_dev *adev, const struct map_req *q,
 		map_wrap_report(adev, q->type, q->size, caller);
 		goto fail;
 	}
-	if (unlikely(seg_prepare(adev, &seg, q->dir, q->attrs, !mmio)))
+	/* allocations are granule-aligned blocks: only pages ever bounce */
+	if (unlikely(seg_prepare(adev, &seg, q->dir, q->attrs,
+				 q->type == ALTDMA_MAP_PAGE)))
 		goto fail;
 	if (!mmio && !(q->attrs & DMA_ATTR_SKIP_CPU_SYNC))
 		cache_for_device(adev, seg_data(&seg), seg.len, q->dir);
@@ -887,12 +915,45 @@ static void altdma_unmap_resource(struct device *dev, dma_addr_t dma,
 
 /* ---- syncs ---- */
 
-/* Sync @size bytes at @phys, the memory the device uses there. */
+/*
+ * bounce=sanitize: a sync of bounced memory, each hand-off watched
+ * (sanitize.c): to the device, the buffer's poisoned bytes get their
+ * contents back before the pool copies it in, then it is handed over
+ * (shadowed, poisoned) again; to the CPU, it is checked before the pool
+ * copies the slot back.
+ */
+static noinline void sync_sanitized(struct altdma_dev *adev, phys_addr_t phys,
+				    size_t size, enum dma_data_direction dir,
+				    bool for_device,
+				    const struct altdma_san_call *call)
+{
+	if (for_device) {
+		altdma_san_undo(adev->san, phys, size);
+		if (altdma_bounce_sync_for_device(adev->pool, phys, size, dir))
+			return;
+		altdma_san_to_device(adev->san, phys, size);
+		cache_for_device(adev, phys, size, dir);
+	} else {
+		cache_for_cpu(adev, phys, size, dir);
+		altdma_san_to_cpu(adev->san, phys, size, false, call);
+		altdma_bounce_sync_for_cpu(adev->pool, phys, size, dir);
+	}
+}
+
+/*
+ * Sync @size bytes at @phys, the memory the device uses there; @call
+ * names the sync for the sanitizer.
+ */
 static void sync_phys(struct altdma_dev *adev, phys_addr_t phys, size_t size,
-		      enum dma_data_direction dir, bool for_device)
+		      enum dma_data_direction dir, bool for_device,
+		      const struct altdma_san_call *call)
 {
 	bool bounced = adev->pool && altdma_bounce_owns(adev->pool, phys);
 
+	if (unlikely(bounced && adev->san)) {
+		sync_sanitized(adev, phys, size, dir, for_device, call);
+		return;
+	}
 	if (for_device) {
 		/* a range the pool refused gets no cache maintenance either */
 		if (bounced && altdma_bounce_sync_for_device(adev->pool, phys,
@@ -960,6 +1021,9 @@ static void sync_one(struct altdma_dev *adev, dma_addr_t dma, size_t size,
 		     enum dma_data_direction dir, bool for_device,
 		     const char *what, unsigned long caller)
 {
+	struct altdma_san_call call = {
+		.what = what, .dma = dma, .caller = caller,
+	};
 	enum altdma_refusal kind = ALTDMA_REFUSE_UNKNOWN;
 	phys_addr_t phys = 0;
 	struct altdma_map *m;
@@ -967,6 +1031,7 @@ static void sync_one(struct altdma_dev *adev, dma_addr_t dma, size_t size,
 
 	m = map_holding(adev, dma, &s);
 	if (m) {
+		call.site = READ_ONCE(m->site);
 		kind = sync_mismatch(adev, m, dma, size, dir);
 		if (kind == ALTDMA_REFUSE_KINDS)
 			phys = adev->pt->iova_to_phys(adev->pt_priv, dma);
@@ -979,7 +1044,7 @@ static void sync_one(struct altdma_dev *adev, dma_addr_t dma, size_t size,
 		altdma_dev_refuse(adev, kind, what, dma, size, dir, caller);
 		return;
 	}
-	sync_phys(adev, phys, size, dir, for_device);
+	sync_phys(adev, phys, size, dir, for_device, &call);
 }
 
 static void sync_single(struct device *dev, dma_addr_t dma, size_t size,
@@ -1019,7 +1084,8 @@ static struct altdma_map_seg *sg_live_segs(struct altdma_dev *adev,
 					   enum dma_data_direction dir,
 					   const char *what,
 					   unsigned long caller,
-					   struct altdma_seg_iter *it)
+					   struct altdma_seg_iter *it,
+					   unsigned long *site)
 {
 	unsigned int n;
 	enum altdma_refusal kind = ALTDMA_REFUSE_UNKNOWN;
@@ -1041,6 +1107,7 @@ static struct altdma_map_seg *sg_live_segs(struct altdma_dev *adev,
 		if (m->dir != DMA_BIDIRECTIONAL && m->dir != dir)
 			goto refuse;
 		kind = ALTDMA_REFUSE_DOUBLE;
+		*site = m->site;
 		segs = map_segs_stable(m, s, &n, it);
 	}
 	if (segs)
@@ -1061,16 +1128,20 @@ static void sync_sg(struct device *dev, struct scatterlist *sgl, int nents,
 		    const char *what, unsigned long caller)
 {
 	dma_addr_t dma = sgl ? sg_dma_address(sgl) : DMA_MAPPING_ERROR;
+	struct altdma_san_call call = { .what = what, .caller = caller };
 	struct altdma_map_seg *seg;
 	struct altdma_seg_iter it;
 	struct altdma_dev *adev;
 
 	altdma_op_lock();
 	adev = adev_rcu(dev);
-	seg = adev ? sg_live_segs(adev, dma, nents, dir, what, caller, &it) :
-		     NULL;
-	for (; seg; seg = altdma_segs_next(&it))
-		sync_phys(adev, seg_data(seg), seg->len, dir, for_device);
+	seg = adev ? sg_live_segs(adev, dma, nents, dir, what, caller, &it,
+				  &call.site) : NULL;
+	for (; seg; seg = altdma_segs_next(&it)) {
+		call.dma = seg->dma;
+		sync_phys(adev, seg_data(seg), seg->len, dir, for_device,
+			  &call);
+	}
 	altdma_op_unlock();
 }
 

@@ -594,6 +594,45 @@ bool altdma_bounce_owns(struct altdma_bounce_pool *pool, phys_addr_t addr)
 }
 
 /**
+ * altdma_bounce_locate() - the live mapping whose data holds a range
+ * @pool: the pool
+ * @addr: bounce address
+ * @size: bytes from @addr
+ * @w: filled with the mapping's buffer, slot and pool index
+ *
+ * For the sanitizer (sanitize.c), which keeps a shadow byte and an owner
+ * bit per pool byte. Nothing is counted or reported: the map, unmap or
+ * sync that follows does that.
+ *
+ * Context: any context; the caller holds the mapping (a live map, unmap
+ * or sync of it), so the snapshot stays true until the mapping is
+ * released.
+ * Return: 0 if [@addr, @addr + @size) lies in one live mapping's data,
+ * else -EINVAL.
+ */
+int altdma_bounce_locate(struct altdma_bounce_pool *pool, phys_addr_t addr,
+			 size_t size, struct altdma_bounce_where *w)
+{
+	struct bounce_view v;
+	size_t index = 0;
+	unsigned int i;
+
+	if (lookup(pool, addr, &v) != BOUNCE_OK || addr < v.data ||
+	    addr - v.data > v.rec.size || size > v.rec.size - (addr - v.data))
+		return -EINVAL;
+	for (i = 0; &pool->segs[i] != v.seg; i++)
+		index += seg_bytes(&pool->segs[i]);
+	w->orig = v.rec.orig;
+	w->data = v.data;
+	w->size = v.rec.size;
+	w->span = v.span;
+	w->span_len = (size_t)v.rec.span_pages << pool->shift;
+	w->index = index + (v.data - v.seg->base);
+	w->dir = v.rec.dir;
+	return 0;
+}
+
+/**
  * altdma_bounce_max_mapping_size() - largest mapping an idle pool takes
  * @pool: the pool
  * @min_align_mask: the device's min_align_mask

@@ -241,6 +241,29 @@ struct altdma_bounce_slot {
 	size_t span_len;
 };
 
+/**
+ * struct altdma_bounce_where - the live mapping holding some bounce memory
+ * @orig: physical address of the caller's buffer (its data start)
+ * @data: bounce address of the data
+ * @size: size of the mapping's data in bytes
+ * @span: first byte of the mapping's slot span
+ * @span_len: bytes of the span
+ * @index: byte index of @data in the pool: the segments laid end to end
+ *	in address order, so [0, &altdma_bounce_pool.size)
+ * @dir: direction given to the map
+ *
+ * Context: a snapshot filled by altdma_bounce_locate().
+ */
+struct altdma_bounce_where {
+	phys_addr_t orig;
+	phys_addr_t data;
+	size_t size;
+	phys_addr_t span;
+	size_t span_len;
+	size_t index;
+	u32 dir;
+};
+
 struct altdma_bounce_pool *altdma_bounce_pool_create(const char *name,
 						     size_t size,
 						     unsigned long granule);
@@ -259,6 +282,8 @@ int altdma_bounce_sync_for_device(struct altdma_bounce_pool *pool,
 				  phys_addr_t addr, size_t size,
 				  enum dma_data_direction dir);
 bool altdma_bounce_owns(struct altdma_bounce_pool *pool, phys_addr_t addr);
+int altdma_bounce_locate(struct altdma_bounce_pool *pool, phys_addr_t addr,
+			 size_t size, struct altdma_bounce_where *w);
 size_t altdma_bounce_max_mapping_size(struct altdma_bounce_pool *pool,
 				      unsigned int min_align_mask);
 void altdma_bounce_get_stats(struct altdma_bounce_pool *pool,
