@@ -2459,5 +2459,397 @@ static struct kunit_suite contract_suite = {
 	.test_cases = contract_cases,
 };
 
+/* ---- altdma_dma_sanitize (issue 16) ---- */
+
+static struct altdma_dev *ops_sanitized(struct kunit *test)
+{
+	struct ops_setup s = { .bounce = ALTDMA_BOUNCE_SANITIZE };
+	struct altdma_dev *adev = ops_dev(test, &s);
+
+	KUNIT_ASSERT_NOT_NULL(test, adev->san);
+	return adev;
+}
+
+/* A driver's call sites, each a frame of its own. */
+static noinline dma_addr_t san_map_here(struct device *dev, void *buf,
+					size_t size,
+					enum dma_data_direction dir,
+					unsigned long attrs)
+{
+	return dma_map_single_attrs(dev, buf, size, dir, attrs);
+}
+
+static noinline void san_unmap_here(struct device *dev, dma_addr_t dma,
+				    size_t size, enum dma_data_direction dir,
+				    unsigned long attrs)
+{
+	dma_unmap_single_attrs(dev, dma, size, dir, attrs);
+}
+
+static noinline void san_sync_here(struct device *dev, dma_addr_t dma,
+				   size_t size, enum dma_data_direction dir)
+{
+	dma_sync_single_for_cpu(dev, dma, size, dir);
+}
+
+/* The sanitizer's findings, total and of @kind. */
+static u64 san_found(struct altdma_dev *adev, int kind)
+{
+	struct altdma_dev_stats st;
+
+	altdma_dev_get_stats(adev, &st);
+	return kind < 0 ? st.san_found_total : st.san_found[kind];
+}
+
+/* A symbol starts with @name. */
+static void expect_sym(struct kunit *test, unsigned long addr,
+		       const char *name)
+{
+	char sym[KSYM_SYMBOL_LEN];
+
+	sprint_symbol_no_offset(sym, addr);
+	KUNIT_EXPECT_EQ_MSG(test, strncmp(sym, name, strlen(name)), 0,
+			    "%s is not %s", sym, name);
+}
+
+/* The one finding of @kind: where, what changed, who mapped, who found. */
+static void expect_report(struct kunit *test, struct altdma_dev *adev,
+			  enum altdma_san_kind kind, dma_addr_t dma,
+			  size_t size, enum dma_data_direction dir,
+			  long first, long last, size_t changed,
+			  const char *found)
+{
+	struct altdma_san_report r;
+	int k;
+
+	for (k = 0; k < ALTDMA_SAN_KINDS; k++)
+		KUNIT_EXPECT_EQ_MSG(test, san_found(adev, k),
+				    (u64)(k == kind), "kind %d", k);
+	KUNIT_ASSERT_TRUE(test, altdma_san_last(adev->san, kind, &r));
+	KUNIT_EXPECT_EQ(test, r.dma, dma);
+	KUNIT_EXPECT_EQ(test, r.size, size);
+	KUNIT_EXPECT_EQ(test, r.dir, (u32)dir);
+	KUNIT_EXPECT_EQ(test, r.first, first);
+	KUNIT_EXPECT_EQ(test, r.last, last);
+	KUNIT_EXPECT_EQ(test, r.changed, changed);
+	expect_sym(test, r.site, "san_map_here");
+	expect_sym(test, r.found, found);
+}
+
+/* Fill @p with a pattern no poison or zero run looks like. */
+static void san_pattern(u8 *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (u8)(i * 7 + 3) ^ 0x5a;
+}
+
+/*
+ * A page mapping bounces even when aligned, and the device never sees the
+ * buffer itself; an allocation does not bounce.
+ */
+static void sanitize_bounces_every_streaming_mapping(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_sanitized(test);
+	u8 *a = ops_buf(test, 0), *cpu;
+	dma_addr_t dma;
+
+	dma = ops_map(test, adev, a, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_PTR_NE(test, ops_dev_mem(test, dma), a);
+	dma_unmap_single(adev->dev, dma, PAGE_SIZE, DMA_TO_DEVICE);
+	cpu = dma_alloc_coherent(adev->dev, PAGE_SIZE, &dma, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	KUNIT_EXPECT_PTR_EQ(test, ops_dev_mem(test, dma), cpu);
+	dma_free_coherent(adev->dev, PAGE_SIZE, cpu, dma);
+	KUNIT_EXPECT_EQ(test, san_found(adev, -1), 0ULL);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * Kind 1: the driver writes 8 bytes of a to-device buffer between map and
+ * unmap. Reported at the unmap with the exact bytes, the mapping's and the
+ * unmap's callers; the device saw the bytes handed over, the unmap went on
+ * as always, the driver's write stays.
+ */
+static void cpu_write_while_device_owns_is_reported(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_sanitized(test);
+	u8 *a = ops_buf(test, 0), *want = kunit_kzalloc(test, 0x300, GFP_KERNEL);
+	struct ops_snap before, after;
+	dma_addr_t dma;
+
+	KUNIT_ASSERT_NOT_NULL(test, want);
+	san_pattern(a + 0x10, 0x300);
+	dma = san_map_here(adev->dev, a + 0x10, 0x300, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(adev->dev, dma));
+	KUNIT_EXPECT_EQ(test, memcmp(ops_dev_mem(test, dma), a + 0x10, 0x300),
+			0);
+	memset(a + 0x10 + 0x40, 0xee, 8);
+	memcpy(want, a + 0x10, 0x300);
+	ops_snap(adev, ops_pt(test), &before);
+	san_unmap_here(adev->dev, dma, 0x300, DMA_TO_DEVICE, 0);
+	ops_snap(adev, ops_pt(test), &after);
+	expect_report(test, adev, ALTDMA_SAN_CPU_WRITE, dma, 0x300,
+		      DMA_TO_DEVICE, 0x40, 0x47, 8, "san_unmap_here");
+	KUNIT_EXPECT_EQ(test, memcmp(a + 0x10, want, 0x300), 0);
+	KUNIT_EXPECT_EQ(test, after.dev.unmaps, before.dev.unmaps + 1);
+	KUNIT_EXPECT_EQ(test, after.pool.unmaps, before.pool.unmaps + 1);
+	KUNIT_EXPECT_EQ(test, after.dev.refused_total,
+			before.dev.refused_total);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * Kind 1 on a bidirectional buffer, found by a sync_for_cpu: the byte the
+ * driver wrote over the poison is reported, then the device's data comes
+ * back as always.
+ */
+static void cpu_write_to_bidirectional_found_by_sync(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_sanitized(test);
+	u8 *a = ops_buf(test, 0), *d;
+	dma_addr_t dma;
+
+	san_pattern(a, 0x100);
+	dma = san_map_here(adev->dev, a, 0x100, DMA_BIDIRECTIONAL, 0);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(adev->dev, dma));
+	d = ops_dev_mem(test, dma);
+	memset(d, 0x42, 0x100);
+	a[5] = 0x01;
+	san_sync_here(adev->dev, dma, 0x100, DMA_BIDIRECTIONAL);
+	expect_report(test, adev, ALTDMA_SAN_CPU_WRITE, dma, 0x100,
+		      DMA_BIDIRECTIONAL, 5, 5, 1, "san_sync_here");
+	KUNIT_EXPECT_FALSE(test, memchr_inv(a, 0x42, 0x100));
+	dma_unmap_single(adev->dev, dma, 0x100, DMA_BIDIRECTIONAL);
+	KUNIT_EXPECT_EQ(test, san_found(adev, -1), 1ULL);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * Kind 2: a from-device buffer reads as poison until the sync, the synced
+ * part then reads the device's bytes, the rest stays poison until the
+ * unmap, which gives back the device's bytes and, where it wrote nothing,
+ * the buffer's own. With DMA_ATTR_SKIP_CPU_SYNC at the unmap and no sync,
+ * the buffer's own bytes come back (nothing is copied, as with swiotlb).
+ */
+static void cpu_read_before_sync_reads_poison(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_sanitized(test);
+	u8 *a = ops_buf(test, 0), *want = kunit_kzalloc(test, 0x200, GFP_KERNEL);
+	dma_addr_t dma;
+
+	KUNIT_ASSERT_NOT_NULL(test, want);
+	san_pattern(a, 0x200);
+	memcpy(want, a, 0x200);
+	dma = ops_map(test, adev, a, 0x200, DMA_FROM_DEVICE, 0);
+	KUNIT_EXPECT_FALSE(test, memchr_inv(a, ALTDMA_SAN_POISON, 0x200));
+	memset(ops_dev_mem(test, dma), 0x77, 0x100);
+	KUNIT_EXPECT_FALSE(test, memchr_inv(a, ALTDMA_SAN_POISON, 0x200));
+	dma_sync_single_for_cpu(adev->dev, dma, 0x100, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_FALSE(test, memchr_inv(a, 0x77, 0x100));
+	KUNIT_EXPECT_FALSE(test, memchr_inv(a + 0x100, ALTDMA_SAN_POISON,
+					    0x100));
+	dma_unmap_single(adev->dev, dma, 0x200, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_FALSE(test, memchr_inv(a, 0x77, 0x100));
+	KUNIT_EXPECT_EQ(test, memcmp(a + 0x100, want + 0x100, 0x100), 0);
+
+	/* no sync, SKIP_CPU_SYNC at the unmap: the buffer's own bytes */
+	san_pattern(a, 0x200);
+	dma = ops_map(test, adev, a, 0x200, DMA_FROM_DEVICE, 0);
+	KUNIT_EXPECT_FALSE(test, memchr_inv(a, ALTDMA_SAN_POISON, 0x200));
+	memset(ops_dev_mem(test, dma), 0x77, 0x200);
+	dma_unmap_single_attrs(adev->dev, dma, 0x200, DMA_FROM_DEVICE,
+			       DMA_ATTR_SKIP_CPU_SYNC);
+	KUNIT_EXPECT_EQ(test, memcmp(a, want, 0x200), 0);
+	KUNIT_EXPECT_EQ(test, san_found(adev, -1), 0ULL);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * Kind 3: the device writes 2 bytes before its data and 4 after it:
+ * reported at the unmap as bytes -2..0x103; the buffer around the mapping
+ * is untouched and the device's data comes back.
+ */
+static void device_write_outside_mapping_is_reported(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_sanitized(test);
+	u8 *a = ops_buf(test, 0), *d;
+	dma_addr_t dma;
+
+	/* the data keeps its page offset: 0x80 bytes of padding before it */
+	dma_set_min_align_mask(adev->dev, 0xfff);
+	san_pattern(a, PAGE_SIZE);
+	dma = san_map_here(adev->dev, a + 0x80, 0x100, DMA_FROM_DEVICE, 0);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(adev->dev, dma));
+	d = ops_dev_mem(test, dma);
+	memset(d, 0x33, 0x100);
+	memset(d - 2, 0x99, 2);
+	memset(d + 0x100, 0x99, 4);
+	san_unmap_here(adev->dev, dma, 0x100, DMA_FROM_DEVICE, 0);
+	expect_report(test, adev, ALTDMA_SAN_DEV_OUTSIDE, dma, 0x100,
+		      DMA_FROM_DEVICE, -2, 0x103, 6, "san_unmap_here");
+	KUNIT_EXPECT_FALSE(test, memchr_inv(a + 0x80, 0x33, 0x100));
+	KUNIT_EXPECT_NE(test, a[0x7f], 0x99);
+	KUNIT_EXPECT_NE(test, a[0x180], 0x99);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * Kind 3: the device writes 16 bytes of a to-device mapping: reported at
+ * the unmap; nothing is copied back.
+ */
+static void device_write_to_device_mapping_is_reported(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_sanitized(test);
+	u8 *a = ops_buf(test, 0), *want = kunit_kzalloc(test, 0x100, GFP_KERNEL);
+	dma_addr_t dma;
+
+	KUNIT_ASSERT_NOT_NULL(test, want);
+	san_pattern(a, 0x100);
+	memcpy(want, a, 0x100);
+	dma = san_map_here(adev->dev, a, 0x100, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(adev->dev, dma));
+	memset(ops_dev_mem(test, dma) + 0x20, 0x00, 0x10);
+	san_unmap_here(adev->dev, dma, 0x100, DMA_TO_DEVICE, 0);
+	expect_report(test, adev, ALTDMA_SAN_DEV_TO_DEVICE, dma, 0x100,
+		      DMA_TO_DEVICE, 0x20, 0x2f, 0x10, "san_unmap_here");
+	KUNIT_EXPECT_EQ(test, memcmp(a, want, 0x100), 0);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * One legal life of a buffer in @dir with @attrs at map and unmap: (with
+ * SKIP_CPU_SYNC, a sync_for_device first, as page_pool does); the device
+ * writes the first 0x100 bytes (not for to-device); sync_for_cpu of them;
+ * the CPU reads them and writes 0x10; sync_for_device; sync_for_cpu of
+ * all; unmap; the CPU writes after. No finding, and the buffer ends as
+ * swiotlb leaves it.
+ */
+static void san_legal_life(struct kunit *test, struct altdma_dev *adev,
+			   u8 *a, enum dma_data_direction dir,
+			   unsigned long attrs)
+{
+	u8 *want = kunit_kzalloc(test, 0x400, GFP_KERNEL);
+	dma_addr_t dma;
+
+	KUNIT_ASSERT_NOT_NULL(test, want);
+	san_pattern(a, 0x400);
+	memcpy(want, a, 0x400);
+	dma = ops_map(test, adev, a, 0x400, dir, attrs);
+	if (attrs & DMA_ATTR_SKIP_CPU_SYNC)
+		dma_sync_single_for_device(adev->dev, dma, 0x400, dir);
+	if (dir != DMA_TO_DEVICE) {
+		memset(ops_dev_mem(test, dma), 0xa1, 0x100);
+		memset(want, 0xa1, 0x100);
+	}
+	dma_sync_single_for_cpu(adev->dev, dma, 0x100, dir);
+	KUNIT_EXPECT_EQ(test, memcmp(a, want, 0x100), 0);
+	memset(a, 0xc3, 0x10);
+	dma_sync_single_for_device(adev->dev, dma, 0x100, dir);
+	/* a from-device slot keeps the device's bytes (swiotlb copies none) */
+	if (dir != DMA_FROM_DEVICE)
+		memset(want, 0xc3, 0x10);
+	dma_sync_single_for_cpu(adev->dev, dma, 0x400, dir);
+	if (dir == DMA_TO_DEVICE)
+		memset(want, 0xc3, 0x10);
+	KUNIT_EXPECT_EQ(test, memcmp(a, want, 0x400), 0);
+	dma_unmap_single_attrs(adev->dev, dma, 0x400, dir, attrs);
+	KUNIT_EXPECT_EQ(test, memcmp(a, want, 0x400), 0);
+	a[0x200] ^= 0xff;
+	KUNIT_EXPECT_EQ_MSG(test, san_found(adev, -1), 0ULL,
+			    "dir %d attrs %#lx", dir, attrs);
+}
+
+/*
+ * No false positive over the legal sequences of every direction, with and
+ * without SKIP_CPU_SYNC, for pages and for an sg list.
+ */
+static void legal_sequences_report_nothing(struct kunit *test)
+{
+	static const enum dma_data_direction dirs[] = {
+		DMA_TO_DEVICE, DMA_FROM_DEVICE, DMA_BIDIRECTIONAL,
+	};
+	struct altdma_dev *adev = ops_sanitized(test);
+	u8 *a = ops_buf(test, 0), *b = ops_buf(test, 0);
+	struct altdma_dev_stats st;
+	struct scatterlist sg[2];
+	unsigned int i;
+	int n;
+
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		san_legal_life(test, adev, a + 0x30, dirs[i], 0);
+		san_legal_life(test, adev, a + 0x30, dirs[i],
+			       DMA_ATTR_SKIP_CPU_SYNC);
+	}
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		san_pattern(a, 0x200);
+		san_pattern(b, 0x300);
+		sg_init_table(sg, 2);
+		sg_set_buf(&sg[0], a, 0x200);
+		sg_set_buf(&sg[1], b, 0x300);
+		n = dma_map_sg(adev->dev, sg, 2, dirs[i]);
+		KUNIT_ASSERT_GT(test, n, 0);
+		dma_sync_sg_for_cpu(adev->dev, sg, 2, dirs[i]);
+		a[1] = 0x11;
+		dma_sync_sg_for_device(adev->dev, sg, 2, dirs[i]);
+		dma_unmap_sg(adev->dev, sg, 2, dirs[i]);
+		b[2] = 0x22;
+	}
+	altdma_dev_get_stats(adev, &st);
+	KUNIT_EXPECT_GT(test, st.san_checks, 0ULL);
+	KUNIT_EXPECT_EQ(test, st.san_found_total, 0ULL);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * Kind 1 in an sg list: a write into the second entry is reported at the
+ * unmap with that entry's address and the bytes from its start.
+ */
+static void cpu_write_in_sg_entry_is_reported(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_sanitized(test);
+	u8 *a = ops_buf(test, 0), *b = ops_buf(test, 0);
+	struct altdma_san_report r;
+	struct scatterlist sg[2];
+	int n;
+
+	sg_init_table(sg, 2);
+	sg_set_buf(&sg[0], a, 0x200);
+	sg_set_buf(&sg[1], b + 0x40, 0x300);
+	n = dma_map_sg(adev->dev, sg, 2, DMA_TO_DEVICE);
+	KUNIT_ASSERT_EQ(test, n, 2);
+	b[0x40 + 0x123] = 0xff;
+	dma_unmap_sg(adev->dev, sg, 2, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, san_found(adev, ALTDMA_SAN_CPU_WRITE), 1ULL);
+	KUNIT_ASSERT_TRUE(test, altdma_san_last(adev->san,
+						ALTDMA_SAN_CPU_WRITE, &r));
+	KUNIT_EXPECT_EQ(test, r.dma, sg_dma_address(&sg[1]));
+	KUNIT_EXPECT_EQ(test, r.size, (size_t)0x300);
+	KUNIT_EXPECT_EQ(test, r.first, 0x123L);
+	KUNIT_EXPECT_EQ(test, r.last, 0x123L);
+	KUNIT_EXPECT_STREQ(test, r.what, "unmap_sg");
+	ops_expect_clean(test, adev);
+}
+
+static struct kunit_case sanitize_cases[] = {
+	KUNIT_CASE(sanitize_bounces_every_streaming_mapping),
+	KUNIT_CASE(cpu_write_while_device_owns_is_reported),
+	KUNIT_CASE(cpu_write_to_bidirectional_found_by_sync),
+	KUNIT_CASE(cpu_write_in_sg_entry_is_reported),
+	KUNIT_CASE(cpu_read_before_sync_reads_poison),
+	KUNIT_CASE(device_write_outside_mapping_is_reported),
+	KUNIT_CASE(device_write_to_device_mapping_is_reported),
+	KUNIT_CASE(legal_sequences_report_nothing),
+	{}
+};
+
+static struct kunit_suite sanitize_suite = {
+	.name = "altdma_dma_sanitize",
+	.init = ops_init,
+	.exit = ops_exit,
+	.test_cases = sanitize_cases,
+};
+
 kunit_test_suites(&unmap_suite, &map_suite, &bounce_suite, &inval_suite,
-		  &contract_suite);
+		  &contract_suite, &sanitize_suite);
