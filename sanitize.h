@@ -103,7 +103,7 @@ struct altdma_san_report {
 struct altdma_san {
 	struct device *dev;
 	struct altdma_bounce_pool *pool;
-	spinlock_t lock;
+	spinlock_t lock;	/* the hand-offs: @shadow, @own, @last */
 	u8 *shadow;
 	unsigned long *own;
 	atomic64_t checks;
