@@ -9,6 +9,7 @@
  *   /sys/kernel/debug/altdma/PCI-NAME/mappings   live mappings, caller of each
  *   /sys/kernel/debug/altdma/PCI-NAME/iova       IOVA space, fragmentation
  *   /sys/kernel/debug/altdma/PCI-NAME/bounce     bounce pool state
+ *   /sys/kernel/debug/altdma/PCI-NAME/sanitize   the sanitizer's findings
  *
  * A refused write fails with the errno and one line in the kernel log.
  */
@@ -269,6 +270,39 @@ static int bounce_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(bounce);
 
+/*
+ * bounce=sanitize: per kind, the findings and the last one (symbols
+ * resolved here, at read time).
+ */
+static int sanitize_show(struct seq_file *m, void *unused)
+{
+	static const char * const kinds[ALTDMA_SAN_KINDS] = {
+		"cpu_write", "dev_outside", "dev_to_device",
+	};
+	struct altdma_attached *at = m->private;
+	struct altdma_san *san = at->adev->san;
+	struct altdma_san_report r;
+	int k;
+
+	if (!san) {
+		seq_puts(m, "sanitize: off (attach with bounce=sanitize)\n");
+		return 0;
+	}
+	seq_printf(m, "checks: %lld\n", (long long)atomic64_read(&san->checks));
+	for (k = 0; k < ALTDMA_SAN_KINDS; k++) {
+		seq_printf(m, "%s: %lld", kinds[k],
+			   (long long)atomic64_read(&san->found[k]));
+		if (altdma_san_last(san, k, &r))
+			seq_printf(m, " last: dma=%pad size=%zu dir=%s bytes=%ld..%ld changed=%zu mapped_by=%pS found_by=%s caller=%pS from=%pS",
+				   &r.dma, r.size, dir_names[r.dir & 3],
+				   r.first, r.last, r.changed, (void *)r.site,
+				   r.what, (void *)r.caller, (void *)r.found);
+		seq_putc(m, '\n');
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(sanitize);
+
 static void show_one(struct altdma_attached *at, void *arg)
 {
 	seq_printf(arg, "%s\n", dev_name(at->dev));
@@ -367,6 +401,7 @@ void altdma_debugfs_add(struct altdma_attached *at)
 	debugfs_create_file("mappings", 0400, at->dir, at, &mappings_fops);
 	debugfs_create_file("iova", 0400, at->dir, at, &iova_fops);
 	debugfs_create_file("bounce", 0400, at->dir, at, &bounce_fops);
+	debugfs_create_file("sanitize", 0400, at->dir, at, &sanitize_fops);
 }
 
 /**
