@@ -2470,13 +2470,19 @@ static struct altdma_dev *ops_sanitized(struct kunit *test)
 	return adev;
 }
 
-/* A driver's call sites, each a frame of its own. */
+/*
+ * A driver's call sites, each a frame of its own: the barrier after the
+ * call keeps it from being a tail call.
+ */
 static noinline dma_addr_t san_map_here(struct device *dev, void *buf,
 					size_t size,
 					enum dma_data_direction dir,
 					unsigned long attrs)
 {
-	return dma_map_single_attrs(dev, buf, size, dir, attrs);
+	dma_addr_t dma = dma_map_single_attrs(dev, buf, size, dir, attrs);
+
+	barrier();
+	return dma;
 }
 
 static noinline void san_unmap_here(struct device *dev, dma_addr_t dma,
@@ -2484,12 +2490,14 @@ static noinline void san_unmap_here(struct device *dev, dma_addr_t dma,
 				    unsigned long attrs)
 {
 	dma_unmap_single_attrs(dev, dma, size, dir, attrs);
+	barrier();
 }
 
 static noinline void san_sync_here(struct device *dev, dma_addr_t dma,
 				   size_t size, enum dma_data_direction dir)
 {
 	dma_sync_single_for_cpu(dev, dma, size, dir);
+	barrier();
 }
 
 /* The sanitizer's findings, total and of @kind. */
