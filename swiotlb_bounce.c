@@ -139,28 +139,55 @@ static bool refusal_first(struct altdma_bounce_pool *pool,
 	return !test_and_set_bit(kind, &pool->reported);
 }
 
+static struct altdma_bounce_seg *find_seg(struct altdma_bounce_pool *pool,
+					  phys_addr_t addr);
+
+/* Room for pool_pos()'s text: "seg 4294967295+0xffffffffffffffff". */
+#define POOL_POS_LEN	40
+
+/*
+ * Where @addr lies in @pool, for the kernel log, which gets no physical
+ * address (dmesg may be readable by anyone): "seg N+0xOFF", or "outside
+ * the pool". Root finds each segment's base in debugfs "bounce".
+ */
+static const char *pool_pos(struct altdma_bounce_pool *pool, phys_addr_t addr,
+			    char *buf)
+{
+	struct altdma_bounce_seg *seg = find_seg(pool, addr);
+
+	if (!seg)
+		return "outside the pool";
+	snprintf(buf, POOL_POS_LEN, "seg %u+%#llx",
+		 (unsigned int)(seg - pool->segs), (u64)(addr - seg->base));
+	return buf;
+}
+
 /*
  * Refuse a call on a bounce address: counted, and the first of each kind in
- * the pool reported in one line with what the pool holds there.
+ * the pool reported in one line with what the pool holds there. The line
+ * gives positions in the pool and sizes, never a physical address.
  */
-static int refuse(struct altdma_bounce_pool *pool,
-		  enum altdma_bounce_refusal kind, const char *op,
-		  phys_addr_t addr, size_t size, const struct bounce_view *v,
-		  unsigned long caller)
+static noinline int refuse(struct altdma_bounce_pool *pool,
+			   enum altdma_bounce_refusal kind, const char *op,
+			   phys_addr_t addr, size_t size,
+			   const struct bounce_view *v, unsigned long caller)
 {
+	char at[POOL_POS_LEN], data[POOL_POS_LEN], span[POOL_POS_LEN];
+
 	if (!refusal_first(pool, kind))
 		return -EINVAL;
 	if (v->seg)
-		pr_warn("%s: refused bounce %s (%s): addr %pa size %zu; %s mapping data %pa size %zu in span %pa+%#lx, orig %pa; caller %pS\n",
-			pool->name, op, refusal_names[kind], &addr, size,
-			state_names[rec_state(v->rec.state)], &v->data,
-			v->rec.size, &v->span,
+		pr_warn("%s: refused bounce %s (%s): at %s size %zu; %s mapping of %zu bytes at %s in a span of %#lx bytes at %s; caller %pS\n",
+			pool->name, op, refusal_names[kind],
+			pool_pos(pool, addr, at), size,
+			state_names[rec_state(v->rec.state)], v->rec.size,
+			pool_pos(pool, v->data, data),
 			(unsigned long)v->rec.span_pages << pool->shift,
-			&v->rec.orig, (void *)caller);
+			pool_pos(pool, v->span, span), (void *)caller);
 	else
-		pr_warn("%s: refused bounce %s (%s): addr %pa size %zu; no mapping there; caller %pS\n",
-			pool->name, op, refusal_names[kind], &addr, size,
-			(void *)caller);
+		pr_warn("%s: refused bounce %s (%s): at %s size %zu; no mapping there; caller %pS\n",
+			pool->name, op, refusal_names[kind],
+			pool_pos(pool, addr, at), size, (void *)caller);
 	return -EINVAL;
 }
 
@@ -169,10 +196,10 @@ static int refuse_map(struct altdma_bounce_pool *pool, phys_addr_t orig,
 		      enum dma_data_direction dir, unsigned long caller)
 {
 	if (refusal_first(pool, ALTDMA_BOUNCE_REFUSE_MAP))
-		pr_warn("%s: refused bounce map (%s): orig %pa size %zu min_align_mask %#x dir %d; largest segment %zu bytes, largest slot alignment %lu granules; caller %pS\n",
+		pr_warn("%s: refused bounce map (%s): size %zu, offset %#llx under min_align_mask %#x, dir %d; largest segment %zu bytes, largest slot alignment %lu granules; caller %pS\n",
 			pool->name, refusal_names[ALTDMA_BOUNCE_REFUSE_MAP],
-			&orig, size, mask, dir, pool->seg_max, pool->align_max,
-			(void *)caller);
+			size, (u64)(orig & mask), mask, dir, pool->seg_max,
+			pool->align_max, (void *)caller);
 	return -EINVAL;
 }
 
