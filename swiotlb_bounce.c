@@ -49,9 +49,49 @@
 #include "swiotlb_bounce.h"
 
 static unsigned long bounce_pool_size = ALTDMA_BOUNCE_DEFAULT_SIZE;
-module_param(bounce_pool_size, ulong, 0444);
+
+/* bounce_pool_size=: bytes, at most ALTDMA_BOUNCE_MAX_SIZE. */
+static int bounce_pool_size_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned long size;
+	int ret = kstrtoul(val, 0, &size);
+
+	if (ret)
+		return ret;
+	if (size > ALTDMA_BOUNCE_MAX_SIZE) {
+		pr_err("bounce_pool_size=%lu refused: more than 256 MiB\n",
+		       size);
+		return -EINVAL;
+	}
+	*(unsigned long *)kp->arg = size;
+	return 0;
+}
+
+static const struct kernel_param_ops bounce_pool_size_ops = {
+	.set = bounce_pool_size_set,
+	.get = param_get_ulong,
+};
+
+module_param_cb(bounce_pool_size, &bounce_pool_size_ops, &bounce_pool_size,
+		0444);
 MODULE_PARM_DESC(bounce_pool_size,
-		 "Bytes of bounce memory in a pool created with size 0 (default 4 MiB)");
+		 "Bytes of bounce memory in a pool created with size 0 (default 4 MiB; at most 256 MiB and a quarter of RAM, a larger value is refused)");
+
+/**
+ * altdma_bounce_max_size() - the largest pool altdma_bounce_pool_create()
+ *	accepts
+ *
+ * %ALTDMA_BOUNCE_MAX_SIZE, or a quarter of RAM if that is less: a pool is
+ * allocated up front, one per device that bounces.
+ *
+ * Context: any context.
+ * Return: bytes.
+ */
+size_t altdma_bounce_max_size(void)
+{
+	return min_t(u64, ALTDMA_BOUNCE_MAX_SIZE,
+		     (u64)totalram_pages() << PAGE_SHIFT >> 2);
+}
 
 /* &altdma_bounce_rec.state: state in the low bits, generation above. */
 #define REC_STATE_MASK		3U
@@ -854,8 +894,8 @@ static int pool_segs_init(struct altdma_bounce_pool *pool,
  * smaller orders but never below @granule; it is zeroed.
  *
  * Context: process context, may sleep.
- * Return: the pool, ERR_PTR(-EINVAL) for a bad granule or size, or
- * ERR_PTR(-ENOMEM).
+ * Return: the pool, ERR_PTR(-EINVAL) for a bad granule or a size above
+ * altdma_bounce_max_size() (one error line), or ERR_PTR(-ENOMEM).
  */
 struct altdma_bounce_pool *altdma_bounce_pool_create(const char *name,
 						     size_t size,
@@ -870,8 +910,11 @@ struct altdma_bounce_pool *altdma_bounce_pool_create(const char *name,
 	    granule > PAGE_SIZE << ALTDMA_MAX_PAGE_ORDER)
 		return ERR_PTR(-EINVAL);
 	size = size ?: READ_ONCE(bounce_pool_size) ?: ALTDMA_BOUNCE_DEFAULT_SIZE;
-	if (size > SIZE_MAX - granule)
+	if (size > altdma_bounce_max_size()) {
+		pr_err("%s: bounce pool of %zu bytes refused: more than %zu bytes (at most 256 MiB and a quarter of RAM)\n",
+		       name ?: "altdma-bounce", size, altdma_bounce_max_size());
 		return ERR_PTR(-EINVAL);
+	}
 	pool = kzalloc(sizeof(*pool), GFP_KERNEL);
 	if (!pool)
 		return ERR_PTR(-ENOMEM);
