@@ -65,6 +65,11 @@ else
 		{ tail -n 20 "$out/build.log"; die "altdma.ko build failed"; }
 	cp "$mod/altdma.ko" "$out/altdma.ko"
 	flock -u 7
+	# the DMA API test driver, for the page-table accounting check
+	mkdir -p "$out/testmod"
+	cp -p "$ALTDMA_REPO"/testmod/Kbuild "$ALTDMA_REPO"/testmod/*.[ch] "$out/testmod/"
+	make -C "$kdir" M="$out/testmod" modules >>"$out/build.log" 2>&1 ||
+		{ tail -n 20 "$out/build.log"; die "altdma_stress.ko build failed"; }
 	mods="virtio_pci virtio_blk virtio_net ext4"
 	if [ "$profile" = virtio ]; then
 		# the endpoints defer their probe until the vIOMMU is up
@@ -83,6 +88,7 @@ cp "$ALTDMA_REPO/scripts/vm-guest.sh" "$root/guest.sh"
 chmod +x "$root/init"
 if [ -z "$debug" ]; then
 	cp "$out/altdma.ko" "$root/altdma.ko"
+	cp "$out/testmod/altdma_stress.ko" "$root/altdma_stress.ko"
 	# shellcheck disable=SC2086 # $mods is a list of module names
 	altdma_stock_modules "$root" "$kver" $mods
 else
