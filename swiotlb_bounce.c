@@ -74,6 +74,7 @@ static const struct kernel_param_ops bounce_pool_size_ops = {
 
 module_param_cb(bounce_pool_size, &bounce_pool_size_ops, &bounce_pool_size,
 		0444);
+__MODULE_PARM_TYPE(bounce_pool_size, "ulong");
 MODULE_PARM_DESC(bounce_pool_size,
 		 "Bytes of bounce memory in a pool created with size 0 (default 4 MiB; at most 256 MiB and a quarter of RAM, a larger value is refused)");
 
