@@ -14,6 +14,7 @@
  *  - 6.3: iommu_map() takes a gfp argument and iommu_map_atomic() is gone;
  *  - 6.8: MAX_ORDER (exclusive) became MAX_PAGE_ORDER (inclusive);
  *  - 6.9: dma_map_ops.alloc_pages became alloc_pages_op;
+ *  - 6.10: dma_map_ops lost alloc_noncontiguous/free_noncontiguous;
  *  - 6.10: the DMA API calls dma-iommu directly, before dev->dma_ops, for
  *    a device whose dev->dma_iommu is set (its group's default domain is a
  *    DMA domain); an attach clears it and a detach restores it;
@@ -37,6 +38,7 @@
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/rcupdate.h>
+#include <linux/scatterlist.h>
 #include <linux/version.h>
 #include <linux/vmstat.h>
 
@@ -57,6 +59,30 @@ static inline void altdma_arch_sync_for_cpu(phys_addr_t phys, size_t size,
 #define ALTDMA_MAX_PAGE_ORDER	MAX_PAGE_ORDER
 #else
 #define ALTDMA_MAX_PAGE_ORDER	(MAX_ORDER - 1)
+#endif
+
+/*
+ * dma_alloc_noncontiguous() calls a layer's alloc_noncontiguous op, which
+ * returns the sg_table of a struct dma_sgt_handle, up to 6.9; from 6.10
+ * only dma-iommu builds such buffers and every other layer gets one
+ * contiguous block from its alloc_pages op, so the ops are left out.
+ */
+#if KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE
+#define ALTDMA_OP_NONCONTIG(alloc, free)
+/**
+ * struct altdma_sgt_handle - a noncontiguous allocation (not an op on this
+ *	kernel: the DMA layer's functions build but are never called)
+ * @sgt: the table of its pages, mapped as one DMA segment
+ * @pages: its pages
+ */
+struct altdma_sgt_handle {
+	struct sg_table sgt;
+	struct page **pages;
+};
+#else
+#define ALTDMA_OP_NONCONTIG(alloc, free)				\
+	.alloc_noncontiguous = (alloc), .free_noncontiguous = (free),
+#define altdma_sgt_handle dma_sgt_handle
 #endif
 
 /* The designated initializer of the dma_alloc_pages() op. */

@@ -119,13 +119,14 @@ static void show_caller(struct seq_file *m, const struct altdma_map *rec,
 static void show_rec(struct seq_file *m, struct altdma_map *rec,
 		     unsigned int shift, char *sym)
 {
-	struct altdma_map_seg *segs;
-	unsigned int i, n, bounced = 0;
 	dma_addr_t iova = altdma_map_iova(rec, shift);
+	struct altdma_map_seg *seg;
+	struct altdma_seg_iter it;
+	unsigned int n, bounced = 0;
 
-	segs = altdma_map_segs(rec, &n);
-	for (i = 0; i < n; i++)
-		bounced += !!segs[i].bounce;
+	for (seg = altdma_map_segs(rec, &n, &it); seg;
+	     seg = altdma_segs_next(&it))
+		bounced += !!seg->bounce;
 	seq_printf(m, "dma=%pad size=%zu dir=%s type=%s iova=%pad pages=%u bounced=%u",
 		   &rec->dma, rec->size,
 		   rec->dir < ARRAY_SIZE(dir_names) ? dir_names[rec->dir] : "?",

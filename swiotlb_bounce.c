@@ -396,18 +396,19 @@ static void count_in_use(struct altdma_bounce_pool *pool, long delta)
 		;
 }
 
-/* Zero the span around the data and fill the data (copy or zero). */
+/*
+ * Zero the span around the data and copy the buffer in, whatever the
+ * direction and attributes: with %DMA_ATTR_SKIP_CPU_SYNC too, so that a
+ * device writing less than the buffer leaves the buffer's own bytes for a
+ * later unmap or sync to copy back, not zeros (swiotlb does the same).
+ */
 static void slot_fill(struct altdma_bounce_pool *pool, phys_addr_t span,
 		      const struct bounce_req *req, phys_addr_t orig,
-		      size_t size, unsigned long attrs)
+		      size_t size)
 {
 	size_t span_len = (size_t)req->span_pages << pool->shift;
 	u8 *va = phys_to_virt(span);
 
-	if (attrs & DMA_ATTR_SKIP_CPU_SYNC) {
-		memset(va, 0, span_len);
-		return;
-	}
 	memset(va, 0, req->offset);
 	copy_to_slot(pool, span + req->offset, orig, size);
 	memset(va + req->offset + size, 0, span_len - req->offset - size);
@@ -445,14 +446,15 @@ static void rec_publish(struct altdma_bounce_pool *pool,
  * @min_align_mask: the device's dma_get_min_align_mask(); the data keeps
  *	@orig's offset within it
  * @dir: DMA direction
- * @attrs: DMA attributes; with %DMA_ATTR_SKIP_CPU_SYNC nothing is copied
- *	and the whole span, data included, is zeroed
+ * @attrs: DMA attributes, kept for the unmap (%DMA_ATTR_SKIP_CPU_SYNC
+ *	does not stop the copy into the slot, see below)
  * @out: filled with the data's bounce address and the span to map
  *
  * Takes a granule-aligned slot, zeroes every byte of the span that is not
- * data and, unless told to skip CPU syncs, copies the buffer into the slot
- * for every direction (for %DMA_FROM_DEVICE too, so that a device writing
- * less than @size leaves no stale pool data behind). A request no segment
+ * data and copies the buffer into the slot for every direction and even
+ * with %DMA_ATTR_SKIP_CPU_SYNC (as swiotlb does): a device that writes
+ * less than @size must leave the buffer's own bytes behind for the copy
+ * back, neither stale pool data nor zeros. A request no segment
  * could ever hold (size 0 or larger than a segment less the offset, an
  * alignment above the largest slot class, an invalid direction) is
  * refused, counted and reported once per pool.
@@ -480,7 +482,7 @@ int altdma_bounce_map(struct altdma_bounce_pool *pool, phys_addr_t orig,
 		return -ENOMEM;
 	}
 	span = seg->base + ((phys_addr_t)idx << pool->shift);
-	slot_fill(pool, span, &req, orig, size, attrs);
+	slot_fill(pool, span, &req, orig, size);
 	rec_publish(pool, seg, idx, &req, orig, size, dir, attrs);
 	count_in_use(pool, altdma_iova_alloc_size(&seg->iovad, req.npages));
 	this_cpu_inc(pool->stats->maps);

@@ -211,6 +211,24 @@ wait 2>/dev/null
 wait_until "both NICs back in the first network namespace" 1200 \
 	sh -c "ip link show $nic0 && ip link show $nic1" > /dev/null
 
+# issue 14: the DMA API contract on NIC1 without its driver, on altdma
+# (bounce=force inval=strict policy=wrap) and on the kernel's own layer;
+# then NIC1 attached as before with its driver back (stock kernels: the
+# test module is built against their headers only)
+nic1_bound() { [ -n "$(netif_of $NIC1)" ]; }
+if [ -e /altdma_contract.ko ]; then
+	echo none > /sys/bus/pci/devices/$NIC1/driver_override
+	echo $NIC1 > /sys/bus/pci/devices/$NIC1/driver/unbind
+	contract altdma
+	echo $NIC1 > $A/detach
+	contract dma-iommu
+	echo "$NIC1 bounce=force inval=strict policy=wrap" > $A/attach
+	echo > /sys/bus/pci/devices/$NIC1/driver_override
+	echo $NIC1 > /sys/bus/pci/drivers_probe
+	check "$NIC1 attached again, its driver back" \
+		wait_until "$NIC1 bound to its driver" 1200 nic1_bound
+fi
+
 # detach, unload, then the original ops still work
 for d in $BLK $NIC0 $NIC1; do
 	check "detach $d" sh -c "echo $d > $A/detach"
@@ -226,9 +244,10 @@ check "disk written through altdma reads the same through the kernel's ops" \
 	[ "$(sha256sum < /dev/vda)" = "$disksum" ]
 check "both NICs back on their own ops" \
 	wait_until "both NICs bound to their driver again" 1200 nics_bound
-# the attach/detach refusals above are deliberate; a DMA refusal is not
+# the attach/detach refusals above are deliberate; a DMA refusal is not,
+# but for the contract module's one wrapping buffer (called from it)
 export BAD='WARNING:|BUG:|Oops|Call Trace|KASAN|turning off the locking|still live|altdma: refused|DMAR: .*fault|failed with error'
-dmesg > /tmp/dmesg
+dmesg | grep -v 'altdma_contract_init+' > /tmp/dmesg
 check "dmesg: no warning, oops, refusal or leak" \
 	sh -c "! grep -E \"\$BAD\" /tmp/dmesg"
 grep -E "$BAD" /tmp/dmesg

@@ -72,6 +72,7 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/vmalloc.h>
 
 #include "altdma_api.h"
 
@@ -1325,6 +1326,14 @@ static void co_free(struct st_dev *d, struct co_buf *b)
 	b->cpu = NULL;
 }
 
+/* The physical address of a byte of an allocation, remapped or not. */
+static phys_addr_t co_phys(void *cpu)
+{
+	if (is_vmalloc_addr(cpu))
+		return page_to_phys(vmalloc_to_page(cpu)) + offset_in_page(cpu);
+	return virt_to_phys(cpu);
+}
+
 /* Every page of @b translates to its own memory; nothing overlaps it. */
 static int co_check(struct st_dev *d, struct co_buf *bufs, unsigned int n)
 {
@@ -1334,7 +1343,7 @@ static int co_check(struct st_dev *d, struct co_buf *bufs, unsigned int n)
 
 	for (off = 0; off < b->size; off += PAGE_SIZE)
 		if (iommu_iova_to_phys(d->dom, b->dma + off) !=
-		    virt_to_phys(b->cpu + off)) {
+		    co_phys(b->cpu + off)) {
 			pr_err("%s: dma %pad + %zu does not reach its buffer\n",
 			       dev_name(d->dev), &b->dma, off);
 			return -EIO;
