@@ -89,6 +89,35 @@ n=$(printf '%s' "$out" | grep -c .)
 [ "$n" -eq 0 ] || printf '%s\n' "$out" | head -20
 count "kernel-doc -none: $n warnings" "$n"
 
+# no physical address in the kernel log (issue 14): a log call (pr_*,
+# dev_*, printk, WARN*) whose format has %pa (not %pad, a DMA address) or
+# %px is a finding; debugfs (seq_printf) and trace events may show them
+out=$(python3 - ./*.c ./*.h testmod/*.c <<'PY'
+import re, sys
+call = re.compile(r'\b(pr_\w+|dev_\w+|printk\w*|WARN\w*)\s*\(')
+lit = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
+bad = re.compile(r'%(pa(?!d)|px)')
+for path in sys.argv[1:]:
+    text = open(path).read()
+    for m in call.finditer(text):
+        depth, i, fmt = 1, m.end(), ''
+        while i < len(text) and depth:
+            s = lit.match(text, i)
+            if s:
+                fmt += s.group(0)
+                i = s.end()
+                continue
+            depth += {'(': 1, ')': -1}.get(text[i], 0)
+            i += 1
+        if bad.search(fmt):
+            line = text.count('\n', 0, m.start()) + 1
+            print(f'{path}:{line}: {m.group(1)}() prints a physical address')
+PY
+)
+n=$(printf '%s' "$out" | grep -c .)
+[ "$n" -eq 0 ] || printf '%s\n' "$out" | head -20
+count "no physical address (%pa, %px) in a kernel log format: $n findings" "$n"
+
 # coccicheck over a scratch copy (M=); a report line names a file and line,
 # and a semantic patch that could not run on a file (EXN) counts too
 obj=$ALTDMA_BUILD/cocci
