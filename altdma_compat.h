@@ -21,7 +21,10 @@
  *  - 6.10: __assign_str() in a trace event takes only the field;
  *  - 6.11: iommu_paging_domain_alloc(dev) allocates an unmanaged domain
  *    for the IOMMU instance of the device (iommu_domain_alloc(bus) is on
- *    its way out).
+ *    its way out);
+ *  - 6.11: the IOMMU drivers count their page-table pages in
+ *    NR_IOMMU_PAGES and NR_SECONDARY_PAGETABLE, and uncount them when
+ *    they free them (iommu_put_pages_list(), not available to modules).
  */
 #ifndef _ALTDMA_COMPAT_H
 #define _ALTDMA_COMPAT_H
@@ -31,10 +34,13 @@
 #include <linux/err.h>
 #include <linux/gfp.h>
 #include <linux/iommu.h>
+#include <linux/list.h>
+#include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/rcupdate.h>
 #include <linux/scatterlist.h>
 #include <linux/version.h>
+#include <linux/vmstat.h>
 
 static inline void altdma_arch_sync_for_device(phys_addr_t phys, size_t size,
 					       enum dma_data_direction dir)
@@ -116,6 +122,30 @@ static inline struct iommu_domain *altdma_domain_alloc(struct device *dev)
 	struct iommu_domain *domain = iommu_domain_alloc(dev->bus);
 
 	return domain ?: ERR_PTR(-ENODEV);
+#endif
+}
+
+/*
+ * Give back the page-table pages an IOMMU driver put on a gather's
+ * freelist (deferred mode keeps them until the flush). From 6.11 the
+ * drivers count each such page (order 0) in NR_IOMMU_PAGES and
+ * NR_SECONDARY_PAGETABLE and free them with iommu_put_pages_list(), a
+ * helper of drivers/iommu/iommu-pages.h that modules cannot use: uncount
+ * them the same way, then put them, or the counters drift up.
+ */
+static inline void altdma_put_pt_pages(struct list_head *pages)
+{
+#if KERNEL_VERSION(6, 11, 0) <= LINUX_VERSION_CODE
+	struct page *p, *next;
+
+	list_for_each_entry_safe(p, next, pages, lru) {
+		list_del(&p->lru);
+		mod_node_page_state(page_pgdat(p), NR_IOMMU_PAGES, -1);
+		mod_lruvec_page_state(p, NR_SECONDARY_PAGETABLE, -1);
+		put_page(p);
+	}
+#else
+	put_pages_list(pages);
 #endif
 }
 

@@ -7,7 +7,8 @@
  *   /sys/kernel/debug/altdma/devices   one line per attached device
  *   /sys/kernel/debug/altdma/PCI-NAME/stats      counters
  *   /sys/kernel/debug/altdma/PCI-NAME/mappings   live mappings, caller of each
- *   /sys/kernel/debug/altdma/PCI-NAME/iova       IOVA space, fragmentation
+ *   /sys/kernel/debug/altdma/PCI-NAME/iova       IOVA space, fragmentation,
+ *                                                 reserved ranges
  *   /sys/kernel/debug/altdma/PCI-NAME/bounce     bounce pool state
  *   /sys/kernel/debug/altdma/PCI-NAME/sanitize   the sanitizer's findings
  *
@@ -203,6 +204,15 @@ static void show_space(struct seq_file *m, const char *prefix,
 		 sp->free_pages);
 }
 
+/* One "reserve:" line per range kept out of the space, as the attach did. */
+static int show_reserved(void *arg, u64 first, u64 last, const char *what)
+{
+	struct seq_file *m = arg;
+
+	seq_printf(m, "reserve: 0x%llx-0x%llx %s\n", first, last, what);
+	return 0;
+}
+
 static int iova_show(struct seq_file *m, void *unused)
 {
 	struct altdma_attached *at = m->private;
@@ -227,6 +237,7 @@ static int iova_show(struct seq_file *m, void *unused)
 		   sp.ranges[ALTDMA_IOVA_RESERVED],
 		   sp.range_pages[ALTDMA_IOVA_RESERVED], ist.quarantined,
 		   ist.quarantined_pages);
+	altdma_walk_reserved(at->dev, show_reserved, m);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(iova);

@@ -662,6 +662,26 @@ static bool map_bounced(struct altdma_map *m)
 }
 
 /*
+ * Invalidate what a short unmap of @m took out, now: the quarantined range
+ * never reaches a flush queue, and the page-table pages on the gather's
+ * freelist go back when it is synced. A queued (deferred) gather holds no
+ * range (the IOMMU drivers leave it to a later flush of all), so it gets
+ * the whole IOVA range of @m and is synced as a strict one.
+ */
+static void quarantine_sync(struct altdma_dev *adev, struct altdma_map *m,
+			    struct iommu_iotlb_gather *gather)
+{
+	if (gather->queued) {
+		gather->queued = false;
+		iommu_iotlb_gather_add_range(gather,
+					     altdma_map_iova(m, adev->shift),
+					     (size_t)m->range.npages <<
+					     adev->shift);
+	}
+	iotlb_sync(adev, gather);
+}
+
+/*
  * Tear down a claimed mapping: page tables, invalidation, CPU sync and
  * bounce slots, then the object goes back, with no second check, to the
  * IOVA caches (strict) or to this CPU's flush queue (deferred). Bounced
@@ -687,7 +707,7 @@ static bool map_release(struct altdma_dev *adev, struct altdma_map *m,
 	gather.queued = !strict;
 	altdma_map_segs(m, &n, &it);
 	if (unlikely(!spans_unmap(adev, m, n, &gather))) {
-		iotlb_sync(adev, &gather);
+		quarantine_sync(adev, m, &gather);
 		/* the device may still reach the slots: keep them, copy back */
 		map_sync_unmap(adev, m, attrs, false, what, caller);
 		map_quarantine(adev, m, true, what, caller);

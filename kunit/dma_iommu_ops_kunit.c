@@ -2043,10 +2043,49 @@ static void untrusted_device_is_always_strict(struct kunit *test)
 	ops_expect_clean(test, adev);
 }
 
+/*
+ * Issue 14 item 8: a short unmap in deferred mode quarantines the IOVA and
+ * invalidates what was unmapped at once. The range never reaches a flush
+ * queue, and the gather of a deferred unmap holds no range (the backend,
+ * like the IOMMU drivers, leaves a queued gather empty for a later flush
+ * of all): the quarantine path must sync the mapping's whole range itself.
+ */
+static void deferred_short_unmap_is_invalidated_at_once(struct kunit *test)
+{
+	struct ops_setup s = { .inval = ALTDMA_INVAL_DEFERRED };
+	struct altdma_dev *adev = ops_dev(test, &s);
+	struct pt_soft *pt = ops_pt(test);
+	u8 *b = ops_buf(test, 2);
+	struct altdma_dev_stats st;
+	unsigned int stale = 0;
+	unsigned long index;
+	dma_addr_t dma;
+	void *e;
+
+	KUNIT_ASSERT_EQ(test, adev->inval, ALTDMA_INVAL_DEFERRED);
+	dma = ops_map(test, adev, b, 4 * SZ_4K, DMA_TO_DEVICE, 0);
+	pt->short_by = SZ_4K;
+	dma_unmap_single(adev->dev, dma, 4 * SZ_4K, DMA_TO_DEVICE);
+	pt->short_by = 0;
+	altdma_dev_get_stats(adev, &st);
+	KUNIT_EXPECT_EQ(test, st.quarantined, 1ULL);
+	KUNIT_EXPECT_EQ(test, st.deferred, 0ULL);
+	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 1UL);
+	/* no flush of all happened: the quarantine's own sync invalidated */
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->flush_alls), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->syncs), 1);
+	xa_for_each(&pt->stale, index, e)
+		stale++;
+	KUNIT_EXPECT_EQ_MSG(test, stale, 0U,
+			    "%u unmapped pages of the quarantined range left in the IOTLB",
+			    stale);
+}
+
 static struct kunit_case inval_cases[] = {
 	KUNIT_CASE(strict_syncs_before_reuse),
 	KUNIT_CASE(deferred_never_reuses_iova_before_flush),
 	KUNIT_CASE(untrusted_device_is_always_strict),
+	KUNIT_CASE(deferred_short_unmap_is_invalidated_at_once),
 	{}
 };
 

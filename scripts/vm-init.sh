@@ -150,6 +150,29 @@ check "iova: fragmentation reported" grep -q '^fragmentation: [0-9.]*%$' $A/$NIC
 check "bounce: $NIC1 pool shows its maps and copies" sh -c \
 	"grep -q '^maps: [1-9]' $A/$NIC1/bounce && grep -q '^bytes_to_device: [1-9]' $A/$NIC1/bounce && grep -q '^seg0_fragmentation: ' $A/$NIC1/bounce"
 check "bounce: $BLK has no pool" grep -q '^pool: none' $A/$BLK/bounce
+# issue 14 item 4: as dma-iommu, the host bridge's windows are reserved
+check "iova: $BLK keeps the PCI host bridge's windows out ($(grep -c ' pci-window$' $A/$BLK/iova) listed)" \
+	grep -q '^reserve: 0x[0-9a-f]*-0x[0-9a-f]* pci-window$' $A/$BLK/iova
+
+# issue 14 item 9, stock kernels: 4 MiB map/unmap pairs on the deferred
+# NIC, each freeing a page-table page (VT-d) through altdma's flush queue,
+# leave the kernel's count of IOMMU page-table pages (6.11+) where it was.
+# A first pass places the tables of the space the rounds use.
+ptpages() { awk '/^nr_iommu_pages /{ print $2 }' /proc/vmstat; }
+pttables() {
+	insmod /altdma_stress.ko mode=pttables devs=$NIC0 rounds=128 &&
+		rmmod altdma_stress
+}
+if [ -e /altdma_stress.ko ]; then
+	check "pttables: 128 map/unmap pairs of 4 MiB on the deferred $NIC0" pttables
+	pt0=$(ptpages)
+	check "pttables: 128 more pairs" pttables
+	pt1=$(ptpages)
+	if [ -n "$pt0" ]; then
+		check "pttables: nr_iommu_pages $pt0 -> $pt1 (less than 16 more)" \
+			[ $((pt1 - pt0)) -lt 16 ]
+	fi
+fi
 
 # trace events, through tracefs: read the disk (deferred: map, unmap, a
 # flush of all) and ping over the forced-bounce NIC (strict: bounce and an

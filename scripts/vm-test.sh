@@ -64,13 +64,15 @@ else
 	make -C "$mod" KDIR="$kdir" >"$out/build.log" 2>&1 ||
 		{ tail -n 20 "$out/build.log"; die "altdma.ko build failed"; }
 	cp "$mod/altdma.ko" "$out/altdma.ko"
-	# the contract walker (issue 14), run on a NIC on both layers
+	# the test drivers: the contract walker (issue 14), run on a NIC on
+	# both layers, and altdma_stress (the page-table accounting check)
 	mkdir -p "$mod/testmod"
 	cp -p "$ALTDMA_REPO"/testmod/Kbuild "$ALTDMA_REPO"/testmod/*.[ch] \
 		"$mod/testmod/"
 	make -C "$kdir" M="$mod/testmod" modules >>"$out/build.log" 2>&1 ||
 		{ tail -n 20 "$out/build.log"; die "testmod build failed"; }
-	cp "$mod/testmod/altdma_contract.ko" "$out/altdma_contract.ko"
+	cp "$mod/testmod/altdma_contract.ko" "$mod/testmod/altdma_stress.ko" \
+		"$out/"
 	flock -u 7
 	mods="virtio_pci virtio_blk virtio_net ext4"
 	if [ "$profile" = virtio ]; then
@@ -89,7 +91,8 @@ cp "$ALTDMA_REPO/scripts/vm-init.sh" "$root/init"
 cp "$ALTDMA_REPO/scripts/vm-guest.sh" "$root/guest.sh"
 chmod +x "$root/init"
 if [ -z "$debug" ]; then
-	cp "$out/altdma.ko" "$out/altdma_contract.ko" "$root/"
+	cp "$out/altdma.ko" "$out/altdma_contract.ko" "$out/altdma_stress.ko" \
+		"$root/"
 	# shellcheck disable=SC2086 # $mods is a list of module names
 	altdma_stock_modules "$root" "$kver" $mods
 else

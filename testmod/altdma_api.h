@@ -8,10 +8,11 @@
 #ifndef _ALTDMA_STRESS_API_H
 #define _ALTDMA_STRESS_API_H
 
+#include <linux/dma-map-ops.h>
+
 int altdma_attach_request(char *req);
 int altdma_detach_by_name(const char *name);
 
-struct dma_map_ops;
 extern const struct dma_map_ops altdma_dma_ops;
 
 #endif /* _ALTDMA_STRESS_API_H */
