@@ -263,6 +263,7 @@ static unsigned int step_seen;		/* bit per enum altdma_attach_step */
 static unsigned int step_bad;		/* inconsistent states seen */
 static unsigned int step_binds;		/* binds the hook did in the window */
 static unsigned long step_notify;	/* bus event the hook sends, or 0 */
+static void *step_buf;			/* mapped in the teardown window */
 
 /*
  * A device is on one layer at a time: the original ops only on the
@@ -295,6 +296,27 @@ static void step_check(struct device *dev, enum altdma_attach_step step)
 		kunit_err(step_test, "step %d: context and bounce pool freed while the device is still on altdma's domain\n",
 			  step);
 	}
+}
+
+/*
+ * A late DMA call in the teardown window (the context is gone, the device
+ * still on altdma's domain) maps nothing: no layer but altdma's may map
+ * for the device then, and altdma's has no context.
+ */
+static void step_late_map(struct device *dev, enum altdma_attach_step step)
+{
+	dma_addr_t dma;
+
+	step_check(dev, step);
+	if (step != ALTDMA_STEP_UNREGISTERED)
+		return;
+	dma = dma_map_single(dev, step_buf, 64, DMA_TO_DEVICE);
+	if (dma_mapping_error(dev, dma))
+		return;
+	step_bad++;
+	kunit_err(step_test, "a map in the teardown window succeeded through %s ops\n",
+		  dev->dma_ops == &altdma_dma_ops ? "altdma's" : "the original");
+	dma_unmap_single(dev, dma, 64, DMA_TO_DEVICE);
 }
 
 /* A driver binds in the attach window, once: a sysfs bind racing it. */
@@ -376,7 +398,8 @@ static void teardown_never_mixes_layers(struct kunit *test)
 
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	opts.bounce = ALTDMA_BOUNCE_FORCE;	/* a bounce pool to free */
-	step_start(test, step_check);
+	step_buf = buf;
+	step_start(test, step_late_map);
 	KUNIT_ASSERT_EQ(test, altdma_attach_dev(c->dev, &opts), 0);
 	c->domain = iommu_get_domain_for_dev(c->dev);
 	dma = dma_map_single(c->dev, buf + 64, 512, DMA_TO_DEVICE);
