@@ -14,13 +14,17 @@
  *  - 6.3: iommu_map() takes a gfp argument and iommu_map_atomic() is gone;
  *  - 6.8: MAX_ORDER (exclusive) became MAX_PAGE_ORDER (inclusive);
  *  - 6.9: dma_map_ops.alloc_pages became alloc_pages_op;
+ *  - 6.10: dma_map_ops lost alloc_noncontiguous/free_noncontiguous;
  *  - 6.10: the DMA API calls dma-iommu directly, before dev->dma_ops, for
  *    a device whose dev->dma_iommu is set (its group's default domain is a
  *    DMA domain); an attach clears it and a detach restores it;
  *  - 6.10: __assign_str() in a trace event takes only the field;
  *  - 6.11: iommu_paging_domain_alloc(dev) allocates an unmanaged domain
  *    for the IOMMU instance of the device (iommu_domain_alloc(bus) is on
- *    its way out).
+ *    its way out);
+ *  - 6.11: the IOMMU drivers count their page-table pages in
+ *    NR_IOMMU_PAGES and NR_SECONDARY_PAGETABLE, and uncount them when
+ *    they free them (iommu_put_pages_list(), not available to modules).
  */
 #ifndef _ALTDMA_COMPAT_H
 #define _ALTDMA_COMPAT_H
@@ -30,9 +34,13 @@
 #include <linux/err.h>
 #include <linux/gfp.h>
 #include <linux/iommu.h>
+#include <linux/list.h>
+#include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/rcupdate.h>
+#include <linux/scatterlist.h>
 #include <linux/version.h>
+#include <linux/vmstat.h>
 
 static inline void altdma_arch_sync_for_device(phys_addr_t phys, size_t size,
 					       enum dma_data_direction dir)
@@ -51,6 +59,30 @@ static inline void altdma_arch_sync_for_cpu(phys_addr_t phys, size_t size,
 #define ALTDMA_MAX_PAGE_ORDER	MAX_PAGE_ORDER
 #else
 #define ALTDMA_MAX_PAGE_ORDER	(MAX_ORDER - 1)
+#endif
+
+/*
+ * dma_alloc_noncontiguous() calls a layer's alloc_noncontiguous op, which
+ * returns the sg_table of a struct dma_sgt_handle, up to 6.9; from 6.10
+ * only dma-iommu builds such buffers and every other layer gets one
+ * contiguous block from its alloc_pages op, so the ops are left out.
+ */
+#if KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE
+#define ALTDMA_OP_NONCONTIG(alloc, free)
+/**
+ * struct altdma_sgt_handle - a noncontiguous allocation (not an op on this
+ *	kernel: the DMA layer's functions build but are never called)
+ * @sgt: the table of its pages, mapped as one DMA segment
+ * @pages: its pages
+ */
+struct altdma_sgt_handle {
+	struct sg_table sgt;
+	struct page **pages;
+};
+#else
+#define ALTDMA_OP_NONCONTIG(alloc, free)				\
+	.alloc_noncontiguous = (alloc), .free_noncontiguous = (free),
+#define altdma_sgt_handle dma_sgt_handle
 #endif
 
 /* The designated initializer of the dma_alloc_pages() op. */
@@ -90,6 +122,30 @@ static inline struct iommu_domain *altdma_domain_alloc(struct device *dev)
 	struct iommu_domain *domain = iommu_domain_alloc(dev->bus);
 
 	return domain ?: ERR_PTR(-ENODEV);
+#endif
+}
+
+/*
+ * Give back the page-table pages an IOMMU driver put on a gather's
+ * freelist (deferred mode keeps them until the flush). From 6.11 the
+ * drivers count each such page (order 0) in NR_IOMMU_PAGES and
+ * NR_SECONDARY_PAGETABLE and free them with iommu_put_pages_list(), a
+ * helper of drivers/iommu/iommu-pages.h that modules cannot use: uncount
+ * them the same way, then put them, or the counters drift up.
+ */
+static inline void altdma_put_pt_pages(struct list_head *pages)
+{
+#if KERNEL_VERSION(6, 11, 0) <= LINUX_VERSION_CODE
+	struct page *p, *next;
+
+	list_for_each_entry_safe(p, next, pages, lru) {
+		list_del(&p->lru);
+		mod_node_page_state(page_pgdat(p), NR_IOMMU_PAGES, -1);
+		mod_lruvec_page_state(p, NR_SECONDARY_PAGETABLE, -1);
+		put_page(p);
+	}
+#else
+	put_pages_list(pages);
 #endif
 }
 

@@ -7,7 +7,8 @@
  *   /sys/kernel/debug/altdma/devices   one line per attached device
  *   /sys/kernel/debug/altdma/PCI-NAME/stats      counters
  *   /sys/kernel/debug/altdma/PCI-NAME/mappings   live mappings, caller of each
- *   /sys/kernel/debug/altdma/PCI-NAME/iova       IOVA space, fragmentation
+ *   /sys/kernel/debug/altdma/PCI-NAME/iova       IOVA space, fragmentation,
+ *                                                 reserved ranges
  *   /sys/kernel/debug/altdma/PCI-NAME/bounce     bounce pool state
  *
  * A refused write fails with the errno and one line in the kernel log.
@@ -118,13 +119,14 @@ static void show_caller(struct seq_file *m, const struct altdma_map *rec,
 static void show_rec(struct seq_file *m, struct altdma_map *rec,
 		     unsigned int shift, char *sym)
 {
-	struct altdma_map_seg *segs;
-	unsigned int i, n, bounced = 0;
 	dma_addr_t iova = altdma_map_iova(rec, shift);
+	struct altdma_map_seg *seg;
+	struct altdma_seg_iter it;
+	unsigned int n, bounced = 0;
 
-	segs = altdma_map_segs(rec, &n);
-	for (i = 0; i < n; i++)
-		bounced += !!segs[i].bounce;
+	for (seg = altdma_map_segs(rec, &n, &it); seg;
+	     seg = altdma_segs_next(&it))
+		bounced += !!seg->bounce;
 	seq_printf(m, "dma=%pad size=%zu dir=%s type=%s iova=%pad pages=%u bounced=%u",
 		   &rec->dma, rec->size,
 		   rec->dir < ARRAY_SIZE(dir_names) ? dir_names[rec->dir] : "?",
@@ -180,6 +182,15 @@ static void show_space(struct seq_file *m, const char *prefix,
 		 sp->free_pages);
 }
 
+/* One "reserve:" line per range kept out of the space, as the attach did. */
+static int show_reserved(void *arg, u64 first, u64 last, const char *what)
+{
+	struct seq_file *m = arg;
+
+	seq_printf(m, "reserve: 0x%llx-0x%llx %s\n", first, last, what);
+	return 0;
+}
+
 static int iova_show(struct seq_file *m, void *unused)
 {
 	struct altdma_attached *at = m->private;
@@ -204,6 +215,7 @@ static int iova_show(struct seq_file *m, void *unused)
 		   sp.ranges[ALTDMA_IOVA_RESERVED],
 		   sp.range_pages[ALTDMA_IOVA_RESERVED], ist.quarantined,
 		   ist.quarantined_pages);
+	altdma_walk_reserved(at->dev, show_reserved, m);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(iova);

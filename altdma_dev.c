@@ -116,6 +116,18 @@ static int adev_check_config(const struct altdma_dev_config *cfg)
 	return 0;
 }
 
+/*
+ * The last IOVA byte the domain hands out: never the granule that holds
+ * DMA_MAPPING_ERROR, so no mapping can end up at the error value (an
+ * aperture to the top of the 64-bit space, as virtio-iommu may advertise).
+ */
+static dma_addr_t iova_end(const struct altdma_dev_config *cfg)
+{
+	dma_addr_t top = DMA_MAPPING_ERROR & ~(dma_addr_t)(cfg->granule - 1);
+
+	return cfg->iova_end >= top ? top - 1 : cfg->iova_end;
+}
+
 static int adev_init_iova(struct altdma_dev *adev,
 			  const struct altdma_dev_config *cfg)
 {
@@ -123,7 +135,7 @@ static int adev_init_iova(struct altdma_dev *adev,
 		.name = dev_name(cfg->dev),
 		.granule = cfg->granule,
 		.start = cfg->iova_start,
-		.end = cfg->iova_end,
+		.end = iova_end(cfg),
 		.policy = cfg->policy,
 		/* every range is a mapping object */
 		.obj_size = sizeof(struct altdma_map),
@@ -261,12 +273,13 @@ free_adev:
  */
 static unsigned long adev_release_maps(struct altdma_dev *adev)
 {
-	struct altdma_map_seg *segs;
 	struct iommu_iotlb_gather gather;
 	struct altdma_iova_range *r;
 	unsigned long index, live = 0;
+	struct altdma_map_seg *seg;
+	struct altdma_seg_iter it;
 	struct altdma_map *m;
-	unsigned int i, n;
+	unsigned int n;
 
 	iommu_iotlb_gather_init(&gather);
 	xa_for_each(&adev->iovad.ranges, index, r) {
@@ -276,13 +289,12 @@ static unsigned long adev_release_maps(struct altdma_dev *adev)
 		if (++live <= ALTDMA_LIVE_REPORT_MAX)
 			dev_warn(adev->dev, "altdma: still live at teardown: dma %pad, size %zu, dir %u, mapped by %pS\n",
 				 &m->dma, m->size, m->dir, (void *)m->caller);
-		segs = altdma_map_segs(m, &n);
-		for (i = 0; i < n; i++)
+		for (seg = altdma_map_segs(m, &n, &it); seg;
+		     seg = altdma_segs_next(&it))
 			altdma_pt_unmap(adev->pt, adev->pt_priv,
 					altdma_map_iova(m, adev->shift) +
-					segs[i].span_off, segs[i].span_len,
-					&gather);
-		kfree(m->ext);
+					seg->span_off, seg->span_len, &gather);
+		altdma_map_segs_free(m->ext);
 		m->ext = NULL;
 	}
 	altdma_pt_iotlb_sync(adev->pt, adev->pt_priv, &gather);

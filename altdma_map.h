@@ -10,7 +10,9 @@
 
 #include <linux/bits.h>
 #include <linux/dma-direction.h>
+#include <linux/mm.h>
 #include <linux/rcupdate.h>
+#include <linux/slab.h>
 #include <linux/types.h>
 
 #include "iova_alloc.h"
@@ -100,19 +102,79 @@ struct altdma_map_seg {
 };
 
 /**
- * struct altdma_map_segs - the segments of an sg mapping of more than one
- * @rcu: frees the array after readers (a sync racing with the unmap)
- * @n: segments in @seg
- * @seg: the segments
+ * struct altdma_map_segs - a chunk of the segments of an sg mapping of more
+ *	than one
+ * @rcu: frees the whole chain after readers (a sync racing with the unmap);
+ *	used in the first chunk only
+ * @next: the next chunk, or NULL
+ * @n: segments in the whole chain (in the first chunk; the count travels
+ *	with the chain, so a reader that loaded the pointer once always has a
+ *	count that matches it)
+ * @here: segments in this chunk, at least one
+ * @seg: this chunk's segments
  *
- * The count travels with the array, so a reader that loaded the pointer
- * once always has a count that matches it.
+ * A chunk is at most a page, so a list of any length is held without a
+ * high-order allocation (map_sg() allocates in atomic context).
  */
 struct altdma_map_segs {
 	struct rcu_head rcu;
+	struct altdma_map_segs *next;
 	unsigned int n;
+	unsigned int here;
 	struct altdma_map_seg seg[];
 };
+
+/* Segments one chunk holds: the chunk is then at most one page. */
+#define ALTDMA_MAP_SEGS_PER_CHUNK					\
+	((PAGE_SIZE - sizeof(struct altdma_map_segs)) /			\
+	 sizeof(struct altdma_map_seg))
+
+/**
+ * struct altdma_seg_iter - a walk over the segments of a mapping
+ * @chunk: the chunk of the current segment; NULL for a mapping of one
+ * @k: index of the current segment in @chunk
+ */
+struct altdma_seg_iter {
+	struct altdma_map_segs *chunk;
+	unsigned int k;
+};
+
+/**
+ * altdma_segs_first() - start a walk over segments
+ * @ext: the chain of a list of more than one, or NULL
+ * @one: the segment of a mapping of one (used when @ext is NULL)
+ * @it: the walk
+ *
+ * Context: any context; see altdma_map_segs() for readers.
+ * Return: the first segment.
+ */
+static inline struct altdma_map_seg *
+altdma_segs_first(struct altdma_map_segs *ext, struct altdma_map_seg *one,
+		  struct altdma_seg_iter *it)
+{
+	it->chunk = ext;
+	it->k = 0;
+	return ext ? &ext->seg[0] : one;
+}
+
+/**
+ * altdma_segs_next() - the next segment of a walk
+ * @it: the walk
+ *
+ * Context: any context; see altdma_map_segs() for readers.
+ * Return: the next segment, or NULL after the last.
+ */
+static inline struct altdma_map_seg *
+altdma_segs_next(struct altdma_seg_iter *it)
+{
+	if (!it->chunk)
+		return NULL;
+	if (++it->k < it->chunk->here)
+		return &it->chunk->seg[it->k];
+	it->chunk = it->chunk->next;
+	it->k = 0;
+	return it->chunk ? &it->chunk->seg[0] : NULL;
+}
 
 /**
  * struct altdma_map - one mapping, and its IOVA range
@@ -125,15 +187,19 @@ struct altdma_map_segs {
  * @site: the driver's call site (the first return address outside the
  *	DMA API); 0 when not captured (see altdma_map_site())
  * @cpu_addr: kernel address of a coherent allocation or of the pages of
- *	dma_alloc_pages(); a free must give the same
+ *	dma_alloc_pages() (for a noncontiguous allocation, its sg_table
+ *	handle; without a kernel mapping, @pages); a free must give the same
+ * @pages: the pages of an allocation built of separate pages (mapped
+ *	contiguously in IOVA), else NULL
  * @state: generation and &enum altdma_map_state. Publishing a mapping
  *	stores a new generation with MAPPED (release); an unmap claims it
  *	with a cmpxchg from the exact word it read, so an unmap that read
  *	an earlier life of a recycled object can never claim the new one.
  * @dir: direction given to the map
  * @type: &enum altdma_map_type
- * @ext: the segments of an sg mapping of more than one, else NULL and
- *	@seg0 holds the one segment; read with altdma_map_segs()
+ * @ext: the segments of an sg mapping of more than one (a chain of
+ *	chunks), else NULL and @seg0 holds the one segment; read with
+ *	altdma_map_segs()
  * @seg0: the segment of a mapping of one
  *
  * The fields are written by the owner of the object (the mapper, after
@@ -149,6 +215,7 @@ struct altdma_map {
 	unsigned long caller;
 	unsigned long site;
 	void *cpu_addr;
+	struct page **pages;
 	u32 state;
 	u8 dir;
 	u8 type;
@@ -172,19 +239,38 @@ static inline struct altdma_map *altdma_map_of(struct altdma_iova_range *r)
  * altdma_map_segs() - the segments of a mapping
  * @m: the mapping
  * @n: set to the number of segments
+ * @it: set up for altdma_segs_next()
  *
  * Context: any context; a reader that is not the mapping's owner must be
  * in an RCU read-side section (rcu_read_lock() or rcu_read_lock_sched())
- * while it uses the array.
- * Return: the array of *@n segments.
+ * while it walks the segments.
+ * Return: the first of *@n segments.
  */
 static inline struct altdma_map_seg *altdma_map_segs(struct altdma_map *m,
-						     unsigned int *n)
+						     unsigned int *n,
+						     struct altdma_seg_iter *it)
 {
 	struct altdma_map_segs *ext = READ_ONCE(m->ext);
 
 	*n = ext ? ext->n : 1;
-	return ext ? ext->seg : &m->seg0;
+	return altdma_segs_first(ext, &m->seg0, it);
+}
+
+/**
+ * altdma_map_segs_free() - free a chain of segment chunks now
+ * @ext: the first chunk, or NULL
+ *
+ * Context: any context; no reader may hold the chain (see map_drop_segs()
+ * in dma_iommu_ops.c for the RCU way).
+ */
+static inline void altdma_map_segs_free(struct altdma_map_segs *ext)
+{
+	struct altdma_map_segs *next;
+
+	for (; ext; ext = next) {
+		next = ext->next;
+		kfree(ext);
+	}
 }
 
 /**

@@ -30,6 +30,7 @@
 #include <linux/err.h>
 #include <linux/error-injection.h>
 #include <linux/mutex.h>
+#include <linux/overflow.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -81,6 +82,27 @@ const char * const altdma_bounce_names[3] = { "auto", "force", "off" };
 const char * const altdma_inval_names[2] = { "strict", "deferred" };
 const char * const altdma_policy_names[2] = { "tree", "wrap" };
 
+/*
+ * bounce_pages=N: at most ALTDMA_BOUNCE_MAX_SIZE bytes of the smallest
+ * granule (the attach checks N granules of the device's own).
+ */
+static int parse_bounce_pages(const char *val, struct altdma_attach_opts *opts)
+{
+	unsigned long n;
+
+	if (kstrtoul(val, 0, &n)) {
+		pr_err("unknown option bounce_pages=%s (bounce_pages=N)\n", val);
+		return -EINVAL;
+	}
+	if (n > ALTDMA_BOUNCE_MAX_SIZE / PAGE_SIZE) {
+		pr_err("option bounce_pages=%s refused: a bounce pool is at most 256 MiB (%lu pages)\n",
+		       val, ALTDMA_BOUNCE_MAX_SIZE / PAGE_SIZE);
+		return -EINVAL;
+	}
+	opts->bounce_pages = n;
+	return 0;
+}
+
 static int parse_one_opt(const char *key, const char *val,
 			 struct altdma_attach_opts *opts)
 {
@@ -101,7 +123,7 @@ static int parse_one_opt(const char *key, const char *val,
 	} else if (!strcmp(key, "iova_pages")) {
 		i = kstrtoul(val, 0, &opts->iova_pages);
 	} else if (!strcmp(key, "bounce_pages")) {
-		i = kstrtoul(val, 0, &opts->bounce_pages);
+		return parse_bounce_pages(val, opts);
 	}
 	if (i < 0)
 		pr_err("unknown option %s=%s (bounce=auto|force|off, inval=strict|deferred, policy=tree|wrap, iova_pages=N, bounce_pages=N)\n",
@@ -183,29 +205,185 @@ static int check_attachable(struct device *dev)
 	return 0;
 }
 
-/* Keep the group's reserved regions out of the IOVA space. */
-static noinline __noipa int reserve_regions(struct altdma_dev *adev,
-					    struct iommu_group *group)
+/* How each kind of reserved region is shown (debugfs "iova"). */
+static const char *resv_name(enum iommu_resv_type type)
 {
-	struct altdma_iova_domain *iovad = &adev->iovad;
-	struct iommu_resv_region *r;
-	unsigned long lo, hi;
+	switch (type) {
+	case IOMMU_RESV_DIRECT:
+	case IOMMU_RESV_DIRECT_RELAXABLE:
+		return "direct";
+	case IOMMU_RESV_RESERVED:
+		return "reserved";
+	case IOMMU_RESV_MSI:
+		return "msi";
+	case IOMMU_RESV_SW_MSI:
+		return "sw-msi";
+	default:
+		return "other";
+	}
+}
+
+/**
+ * altdma_walk_resv_regions() - call @fn for each IOMMU reserved region
+ * @regions: a list of &struct iommu_resv_region
+ *	(iommu_get_group_resv_regions())
+ * @fn: called with the first and last byte of each region and its kind;
+ *	a non-zero return stops the walk
+ * @arg: passed to @fn
+ *
+ * A region of length zero holds nothing: it is skipped, and the walk goes
+ * on to the regions after it.
+ *
+ * Context: any context @fn may run in.
+ * Return: 0, or what @fn returned.
+ */
+int altdma_walk_resv_regions(const struct list_head *regions,
+			     altdma_resv_fn fn, void *arg)
+{
+	const struct iommu_resv_region *r;
+	int ret;
+
+	list_for_each_entry(r, regions, list) {
+		if (!r->length)
+			continue;
+		ret = fn(arg, r->start, r->start + r->length - 1,
+			 resv_name(r->type));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * The lowest DMA range of @bridge at or above bus address @pos, or NULL:
+ * the list is not sorted (dma-iommu sorts it in place; we leave the
+ * bridge's list alone).
+ */
+static struct resource_entry *next_dma_range(struct pci_host_bridge *bridge,
+					     u64 pos)
+{
+	struct resource_entry *w, *next = NULL;
+
+	resource_list_for_each_entry(w, &bridge->dma_ranges) {
+		if (w->res->end - w->offset < pos)
+			continue;
+		if (!next || w->res->start - w->offset <
+			     next->res->start - next->offset)
+			next = w;
+	}
+	return next;
+}
+
+/**
+ * altdma_walk_pci_windows() - call @fn for each bus range a PCI device's
+ *	DMA must not use
+ * @dev: the DMA device; nothing is walked unless it is a PCI device
+ * @fn: called with the first and last bus address of each range and its
+ *	kind; a non-zero return stops the walk
+ * @arg: passed to @fn
+ *
+ * As dma-iommu's iova_reserve_pci_windows(): the memory windows of the
+ * device's host bridge ("pci-window": a DMA address there would reach a
+ * peer's BAR, not the IOMMU), and, when the bridge lists DMA ranges, the
+ * holes between and above them ("pci-dma-hole").
+ *
+ * Context: any context @fn may run in.
+ * Return: 0, or what @fn returned.
+ */
+int altdma_walk_pci_windows(struct device *dev, altdma_resv_fn fn, void *arg)
+{
+	struct pci_host_bridge *bridge;
+	struct resource_entry *w;
+	u64 pos = 0;
+	int ret;
+
+	if (!dev_is_pci(dev))
+		return 0;
+	bridge = pci_find_host_bridge(to_pci_dev(dev)->bus);
+	resource_list_for_each_entry(w, &bridge->windows) {
+		if (resource_type(w->res) != IORESOURCE_MEM)
+			continue;
+		ret = fn(arg, w->res->start - w->offset,
+			 w->res->end - w->offset, "pci-window");
+		if (ret)
+			return ret;
+	}
+	if (list_empty(&bridge->dma_ranges))
+		return 0;
+	while ((w = next_dma_range(bridge, pos))) {
+		if (w->res->start - w->offset > pos) {
+			ret = fn(arg, pos, w->res->start - w->offset - 1,
+				 "pci-dma-hole");
+			if (ret)
+				return ret;
+		}
+		pos = w->res->end - w->offset + 1;
+		if (!pos)
+			return 0;	/* the last range ends at the top */
+	}
+	return fn(arg, pos, U64_MAX, "pci-dma-hole");
+}
+
+/**
+ * altdma_walk_reserved() - call @fn for every range kept out of a device's
+ *	IOVA space
+ * @dev: the DMA device
+ * @fn: as altdma_walk_resv_regions()
+ * @arg: passed to @fn
+ *
+ * Its IOMMU group's reserved regions, then its PCI host bridge's windows
+ * (altdma_walk_pci_windows()).
+ *
+ * Context: process context, may sleep.
+ * Return: 0, -ENODEV if @dev has no IOMMU group, or what @fn returned.
+ */
+int altdma_walk_reserved(struct device *dev, altdma_resv_fn fn, void *arg)
+{
+	struct iommu_group *group = iommu_group_get(dev);
 	LIST_HEAD(regions);
 	int ret;
 
+	if (!group)
+		return -ENODEV;
 	ret = iommu_get_group_resv_regions(group, &regions);
-	list_for_each_entry(r, &regions, list) {
-		if (ret || !r->length)
-			break;
-		lo = r->start >> adev->shift;
-		hi = (r->start + r->length - 1) >> adev->shift;
-		if (hi < iovad->start_pfn || lo > iovad->end_pfn)
-			continue;
-		ret = altdma_iova_reserve(iovad, max(lo, iovad->start_pfn),
-					  min(hi, iovad->end_pfn));
-	}
-	iommu_put_resv_regions(adev->dev, &regions);
+	if (!ret)
+		ret = altdma_walk_resv_regions(&regions, fn, arg);
+	iommu_put_resv_regions(dev, &regions);
+	iommu_group_put(group);
+	if (!ret)
+		ret = altdma_walk_pci_windows(dev, fn, arg);
 	return ret;
+}
+
+/**
+ * altdma_reserve_one() - an &altdma_resv_fn: keep a range out of a domain
+ * @arg: the &struct altdma_iova_domain
+ * @first: first byte
+ * @last: last byte (inclusive)
+ * @what: unused
+ *
+ * The part of the range inside the domain is reserved; a range wholly
+ * outside it is nothing to reserve.
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or altdma_iova_reserve()'s error.
+ */
+int altdma_reserve_one(void *arg, u64 first, u64 last, const char *what)
+{
+	struct altdma_iova_domain *iovad = arg;
+	unsigned long lo = first >> iovad->shift, hi = last >> iovad->shift;
+
+	if (first > last || hi < iovad->start_pfn || lo > iovad->end_pfn)
+		return 0;
+	return altdma_iova_reserve(iovad, max(lo, iovad->start_pfn),
+				   min(hi, iovad->end_pfn));
+}
+
+/* Keep the group's reserved regions and the bridge's windows out. */
+static noinline __noipa int reserve_regions(struct altdma_dev *adev)
+{
+	return altdma_walk_reserved(adev->dev, altdma_reserve_one,
+				    &adev->iovad);
 }
 
 ALLOW_ERROR_INJECTION(reserve_regions, ERRNO);
@@ -234,17 +412,39 @@ static noinline __noipa int domain_attach(struct iommu_domain *domain,
 
 ALLOW_ERROR_INJECTION(domain_attach, ERRNO);
 
+/*
+ * The bounce_pages option: N granules of the device, within the bound of
+ * a pool (no overflow, at most altdma_bounce_max_size()).
+ */
+static int bounce_size(struct altdma_dev_config *cfg,
+		       const struct altdma_attach_opts *opts)
+{
+	size_t bytes;
+
+	if (!opts->bounce_pages)
+		return 0;
+	if (check_mul_overflow((size_t)opts->bounce_pages,
+			       (size_t)cfg->granule, &bytes) ||
+	    bytes > altdma_bounce_max_size()) {
+		dev_err(cfg->dev, "altdma: attach refused: bounce_pages=%lu of %lu bytes is more than a bounce pool may hold (%zu bytes)\n",
+			opts->bounce_pages, cfg->granule,
+			altdma_bounce_max_size());
+		return -EINVAL;
+	}
+	cfg->bounce_size = bytes;
+	return 0;
+}
+
 /* The iova_pages and bounce_pages options: a few granules of each. */
-static void shrink(struct altdma_dev_config *cfg,
-		   const struct altdma_attach_opts *opts)
+static int shrink(struct altdma_dev_config *cfg,
+		  const struct altdma_attach_opts *opts)
 {
 	dma_addr_t first = max_t(dma_addr_t, cfg->iova_start, cfg->granule);
 
 	if (opts->iova_pages &&
 	    opts->iova_pages < (cfg->iova_end - first) / cfg->granule)
 		cfg->iova_end = first + opts->iova_pages * cfg->granule - 1;
-	if (opts->bounce_pages)
-		cfg->bounce_size = opts->bounce_pages * cfg->granule;
+	return bounce_size(cfg, opts);
 }
 
 /* The context over @domain: the aperture is the IOVA space. */
@@ -265,19 +465,18 @@ static struct altdma_dev *make_adev(struct device *dev,
 		.inval = opts->inval,
 		.policy = opts->wrap ? &altdma_iova_policy_wrap : NULL,
 	};
-	struct iommu_group *group;
 	struct altdma_dev *adev;
 	int ret;
 
 	if (!geo->force_aperture || geo->aperture_end <= geo->aperture_start)
 		cfg.iova_end = DMA_BIT_MASK(48);
-	shrink(&cfg, opts);
+	ret = shrink(&cfg, opts);
+	if (ret)
+		return ERR_PTR(ret);
 	adev = altdma_dev_create(&cfg);
 	if (IS_ERR(adev))
 		return adev;
-	group = iommu_group_get(dev);
-	ret = group ? reserve_regions(adev, group) : -ENODEV;
-	iommu_group_put(group);
+	ret = reserve_regions(adev);
 	if (ret) {
 		altdma_dev_destroy(adev);
 		return ERR_PTR(ret);

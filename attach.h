@@ -67,6 +67,20 @@ struct altdma_attached {
 	bool removed;
 };
 
+/*
+ * Called for each range kept out of a device's IOVA space: its first and
+ * last byte (bus addresses) and its kind ("msi", "pci-window", ...); a
+ * non-zero return stops the walk.
+ */
+typedef int (*altdma_resv_fn)(void *arg, u64 first, u64 last,
+			      const char *what);
+
+int altdma_walk_resv_regions(const struct list_head *regions,
+			     altdma_resv_fn fn, void *arg);
+int altdma_walk_pci_windows(struct device *dev, altdma_resv_fn fn, void *arg);
+int altdma_walk_reserved(struct device *dev, altdma_resv_fn fn, void *arg);
+int altdma_reserve_one(void *arg, u64 first, u64 last, const char *what);
+
 extern struct altdma_attach_opts altdma_default_opts;
 extern const char * const altdma_bounce_names[3];
 extern const char * const altdma_inval_names[2];

@@ -35,6 +35,7 @@
 #include <linux/rcupdate.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 
 #include "altdma_compat.h"
 #include "altdma_trace.h"
@@ -263,14 +264,14 @@ static bool spans_unmap(struct altdma_dev *adev, struct altdma_map *m,
 			unsigned int n, struct iommu_iotlb_gather *gather)
 {
 	dma_addr_t iova = altdma_map_iova(m, adev->shift);
-	const struct altdma_map_seg *segs, *seg;
+	const struct altdma_map_seg *seg;
+	struct altdma_seg_iter it;
 	unsigned int i, nsegs;
 	bool whole = true;
 	size_t done;
 
-	segs = altdma_map_segs(m, &nsegs);
-	for (i = 0; i < n; i++) {
-		seg = &segs[i];
+	seg = altdma_map_segs(m, &nsegs, &it);
+	for (i = 0; i < n; i++, seg = altdma_segs_next(&it)) {
 		done = altdma_pt_unmap(adev->pt, adev->pt_priv,
 				       iova + seg->span_off, seg->span_len,
 				       gather);
@@ -308,13 +309,17 @@ static void iotlb_sync(struct altdma_dev *adev,
  */
 static void map_drop_segs(struct altdma_map *m)
 {
-	struct altdma_map_segs *ext = m->ext;
+	struct altdma_map_segs *ext = m->ext, *next;
 
 	if (!ext)
 		return;
 	smp_wmb();	/* the state before the pointer; pairs with the rmb */
 	WRITE_ONCE(m->ext, NULL);
-	kfree_rcu(ext, rcu);
+	/* every chunk after the readers that may be walking the chain */
+	for (; ext; ext = next) {
+		next = ext->next;
+		kfree_rcu(ext, rcu);
+	}
 }
 
 /*
@@ -323,9 +328,10 @@ static void map_drop_segs(struct altdma_map *m)
  * state since, else the array, valid until altdma_op_unlock().
  */
 static struct altdma_map_seg *map_segs_stable(struct altdma_map *m, u32 s,
-					      unsigned int *n)
+					      unsigned int *n,
+					      struct altdma_seg_iter *it)
 {
-	struct altdma_map_seg *segs = altdma_map_segs(m, n);
+	struct altdma_map_seg *segs = altdma_map_segs(m, n, it);
 
 	smp_rmb();	/* the pointer before the state; pairs with the wmb */
 	return READ_ONCE(m->state) == s ? segs : NULL;
@@ -407,13 +413,13 @@ static int spans_map(struct altdma_dev *adev, struct altdma_map *m, int prot,
 		     unsigned long caller, bool *kept)
 {
 	dma_addr_t iova = altdma_map_iova(m, adev->shift);
-	const struct altdma_map_seg *segs, *seg;
+	const struct altdma_map_seg *seg;
+	struct altdma_seg_iter it;
 	unsigned int i, n;
 	int ret;
 
-	segs = altdma_map_segs(m, &n);
-	for (i = 0; i < n; i++) {
-		seg = &segs[i];
+	seg = altdma_map_segs(m, &n, &it);
+	for (i = 0; i < n; i++, seg = altdma_segs_next(&it)) {
 		ret = altdma_pt_map(adev->pt, adev->pt_priv,
 				    iova + seg->span_off, seg->span_phys,
 				    seg->span_len, prot, GFP_ATOMIC);
@@ -593,12 +599,12 @@ refuse:
 static void map_sync_unmap(struct altdma_dev *adev, struct altdma_map *m,
 			   unsigned long attrs, bool release_slots)
 {
-	struct altdma_map_seg *segs, *seg;
-	unsigned int i, n;
+	struct altdma_map_seg *seg;
+	struct altdma_seg_iter it;
+	unsigned int n;
 
-	segs = altdma_map_segs(m, &n);
-	for (i = 0; i < n; i++) {
-		seg = &segs[i];
+	for (seg = altdma_map_segs(m, &n, &it); seg;
+	     seg = altdma_segs_next(&it)) {
 		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
 		    m->type != ALTDMA_MAP_RESOURCE)
 			cache_for_cpu(adev, seg_data(seg), seg->len, m->dir);
@@ -618,14 +624,35 @@ static void map_sync_unmap(struct altdma_dev *adev, struct altdma_map *m,
 
 static bool map_bounced(struct altdma_map *m)
 {
-	struct altdma_map_seg *segs;
-	unsigned int i, n;
+	struct altdma_map_seg *seg;
+	struct altdma_seg_iter it;
+	unsigned int n;
 
-	segs = altdma_map_segs(m, &n);
-	for (i = 0; i < n; i++)
-		if (segs[i].bounce)
+	for (seg = altdma_map_segs(m, &n, &it); seg;
+	     seg = altdma_segs_next(&it))
+		if (seg->bounce)
 			return true;
 	return false;
+}
+
+/*
+ * Invalidate what a short unmap of @m took out, now: the quarantined range
+ * never reaches a flush queue, and the page-table pages on the gather's
+ * freelist go back when it is synced. A queued (deferred) gather holds no
+ * range (the IOMMU drivers leave it to a later flush of all), so it gets
+ * the whole IOVA range of @m and is synced as a strict one.
+ */
+static void quarantine_sync(struct altdma_dev *adev, struct altdma_map *m,
+			    struct iommu_iotlb_gather *gather)
+{
+	if (gather->queued) {
+		gather->queued = false;
+		iommu_iotlb_gather_add_range(gather,
+					     altdma_map_iova(m, adev->shift),
+					     (size_t)m->range.npages <<
+					     adev->shift);
+	}
+	iotlb_sync(adev, gather);
 }
 
 /*
@@ -644,6 +671,7 @@ static bool map_release(struct altdma_dev *adev, struct altdma_map *m,
 {
 	bool strict = adev->inval == ALTDMA_INVAL_STRICT || map_bounced(m);
 	struct iommu_iotlb_gather gather;
+	struct altdma_seg_iter it;
 	unsigned int n;
 	u32 s;
 
@@ -651,9 +679,9 @@ static bool map_release(struct altdma_dev *adev, struct altdma_map *m,
 			   strict);
 	iommu_iotlb_gather_init(&gather);
 	gather.queued = !strict;
-	altdma_map_segs(m, &n);
+	altdma_map_segs(m, &n, &it);
 	if (unlikely(!spans_unmap(adev, m, n, &gather))) {
-		iotlb_sync(adev, &gather);
+		quarantine_sync(adev, m, &gather);
 		/* the device may still reach the slots: keep them, copy back */
 		map_sync_unmap(adev, m, attrs, false);
 		map_quarantine(adev, m, true, what, caller);
@@ -678,6 +706,34 @@ static bool map_release(struct altdma_dev *adev, struct altdma_map *m,
 }
 
 /* ---- single mappings ---- */
+
+/* Whether [@phys, @phys + @size) runs past the end of the address space. */
+static bool wraps(phys_addr_t phys, size_t size)
+{
+	return phys + size - 1 < phys;
+}
+
+static const char *const map_call_names[] = {
+	[ALTDMA_MAP_PAGE] = "map_page",
+	[ALTDMA_MAP_SG] = "map_sg",
+	[ALTDMA_MAP_RESOURCE] = "map_resource",
+	[ALTDMA_MAP_COHERENT] = "alloc",
+	[ALTDMA_MAP_PAGES] = "alloc_pages",
+};
+
+/*
+ * A buffer that wraps past the end of the address space (dma-iommu maps
+ * its first pages and records the size): refused, one rate-limited line
+ * without the physical address, counted as a failed map.
+ */
+static noinline void map_wrap_report(struct altdma_dev *adev,
+				     enum altdma_map_type type, size_t size,
+				     unsigned long caller)
+{
+	dev_warn_ratelimited(adev->dev, "altdma: refused %s: size %zu runs past the end of the address space; caller %pS (from %pS); nothing mapped\n",
+			     map_call_names[type], size, (void *)caller,
+			     (void *)altdma_caller_of(caller));
+}
 
 /**
  * struct map_req - one contiguous buffer to map
@@ -714,6 +770,7 @@ static void map_fill(struct altdma_map *m, const struct map_req *q,
 	m->caller = caller;
 	m->site = altdma_map_site(caller);
 	m->cpu_addr = q->cpu_addr;
+	m->pages = NULL;
 	m->ext = NULL;
 }
 
@@ -729,6 +786,10 @@ static dma_addr_t map_single(struct altdma_dev *adev, const struct map_req *q,
 
 	if (unlikely(!prot || !q->size))
 		goto fail;
+	if (unlikely(wraps(q->phys, q->size))) {
+		map_wrap_report(adev, q->type, q->size, caller);
+		goto fail;
+	}
 	if (unlikely(seg_prepare(adev, &seg, q->dir, q->attrs, !mmio)))
 		goto fail;
 	if (!mmio && !(q->attrs & DMA_ATTR_SKIP_CPU_SYNC))
@@ -846,20 +907,12 @@ static void altdma_unmap_resource(struct device *dev, dma_addr_t dma,
 
 /* ---- syncs ---- */
 
-/* Sync [@dma, @dma + @size) through whatever memory the device uses there. */
-static void sync_one(struct altdma_dev *adev, dma_addr_t dma, size_t size,
-		     enum dma_data_direction dir, bool for_device,
-		     const char *what, unsigned long caller)
+/* Sync @size bytes at @phys, the memory the device uses there. */
+static void sync_phys(struct altdma_dev *adev, phys_addr_t phys, size_t size,
+		      enum dma_data_direction dir, bool for_device)
 {
-	phys_addr_t phys = adev->pt->iova_to_phys(adev->pt_priv, dma);
-	bool bounced;
+	bool bounced = adev->pool && altdma_bounce_owns(adev->pool, phys);
 
-	if (!phys) {
-		altdma_dev_refuse(adev, ALTDMA_REFUSE_UNKNOWN, what, dma, size,
-				  dir, caller);
-		return;
-	}
-	bounced = adev->pool && altdma_bounce_owns(adev->pool, phys);
 	if (for_device) {
 		/* a range the pool refused gets no cache maintenance either */
 		if (bounced && altdma_bounce_sync_for_device(adev->pool, phys,
@@ -871,6 +924,82 @@ static void sync_one(struct altdma_dev *adev, dma_addr_t dma, size_t size,
 		if (bounced)
 			altdma_bounce_sync_for_cpu(adev->pool, phys, size, dir);
 	}
+}
+
+/* The live mapping object whose IOVA range holds @dma, or NULL. */
+static struct altdma_map *map_holding(struct altdma_dev *adev, dma_addr_t dma,
+				      u32 *state)
+{
+	unsigned long pfn = dma >> adev->shift;
+	struct altdma_iova_range *r = altdma_iova_lookup(&adev->iovad, pfn);
+	struct altdma_map *m;
+
+	if (!r)
+		r = altdma_iova_find(&adev->iovad, pfn);
+	if (!r)
+		return NULL;
+	m = altdma_map_of(r);
+	/* pairs with the release in map_publish(): the fields are set */
+	*state = smp_load_acquire(&m->state);
+	if ((*state & ALTDMA_MAP_STATE_MASK) != ALTDMA_MAP_MAPPED)
+		return NULL;
+	return m;
+}
+
+/*
+ * Why a sync of [@dma, @dma + @size) in @dir may not go to the live
+ * mapping @m, or KINDS: it must stay inside the buffer mapped (for an sg
+ * mapping, inside its IOVA range: drivers sync single entries of a list)
+ * and, unless the mapping is bidirectional, use its direction
+ * (DMA_API_DEBUG's "syncs DMA memory with different direction").
+ */
+static enum altdma_refusal sync_mismatch(struct altdma_dev *adev,
+					 const struct altdma_map *m,
+					 dma_addr_t dma, size_t size,
+					 enum dma_data_direction dir)
+{
+	dma_addr_t first = m->dma, last = m->dma + m->size - 1;
+
+	if (m->type == ALTDMA_MAP_SG) {
+		first = altdma_map_iova(m, adev->shift);
+		last = ((dma_addr_t)(m->range.pfn_hi + 1) << adev->shift) - 1;
+	}
+	if (!size || dma < first || dma > last || size - 1 > last - dma)
+		return ALTDMA_REFUSE_SIZE;
+	if (m->dir != DMA_BIDIRECTIONAL && m->dir != dir)
+		return ALTDMA_REFUSE_DIR;
+	return ALTDMA_REFUSE_KINDS;
+}
+
+/*
+ * Sync [@dma, @dma + @size) of a live mapping through whatever memory the
+ * device uses there, or refuse: no live mapping there, a range outside it
+ * or another direction.
+ */
+static void sync_one(struct altdma_dev *adev, dma_addr_t dma, size_t size,
+		     enum dma_data_direction dir, bool for_device,
+		     const char *what, unsigned long caller)
+{
+	enum altdma_refusal kind = ALTDMA_REFUSE_UNKNOWN;
+	phys_addr_t phys = 0;
+	struct altdma_map *m;
+	u32 s;
+
+	m = map_holding(adev, dma, &s);
+	if (m) {
+		kind = sync_mismatch(adev, m, dma, size, dir);
+		if (kind == ALTDMA_REFUSE_KINDS)
+			phys = adev->pt->iova_to_phys(adev->pt_priv, dma);
+		if (READ_ONCE(m->state) != s)
+			kind = ALTDMA_REFUSE_UNKNOWN;
+	}
+	if (kind != ALTDMA_REFUSE_KINDS || !phys) {
+		if (kind == ALTDMA_REFUSE_KINDS)
+			kind = ALTDMA_REFUSE_UNKNOWN;
+		altdma_dev_refuse(adev, kind, what, dma, size, dir, caller);
+		return;
+	}
+	sync_phys(adev, phys, size, dir, for_device);
 }
 
 static void sync_single(struct device *dev, dma_addr_t dma, size_t size,
@@ -910,8 +1039,9 @@ static struct altdma_map_seg *sg_live_segs(struct altdma_dev *adev,
 					   enum dma_data_direction dir,
 					   const char *what,
 					   unsigned long caller,
-					   unsigned int *n)
+					   struct altdma_seg_iter *it)
 {
+	unsigned int n;
 	enum altdma_refusal kind = ALTDMA_REFUSE_UNKNOWN;
 	struct altdma_map_seg *segs = NULL;
 	struct altdma_map *m = map_find(adev, dma);
@@ -927,8 +1057,11 @@ static struct altdma_map_seg *sg_live_segs(struct altdma_dev *adev,
 		kind = ALTDMA_REFUSE_SIZE;
 		if (nents < 0 || m->size != nents)
 			goto refuse;
+		kind = ALTDMA_REFUSE_DIR;
+		if (m->dir != DMA_BIDIRECTIONAL && m->dir != dir)
+			goto refuse;
 		kind = ALTDMA_REFUSE_DOUBLE;
-		segs = map_segs_stable(m, s, n);
+		segs = map_segs_stable(m, s, &n, it);
 	}
 	if (segs)
 		return segs;
@@ -938,26 +1071,26 @@ refuse:
 }
 
 /*
- * Sync a mapped list segment by segment, each through the memory its DMA
- * address translates to (the bounce slot when bounced), never sg_phys()
- * (seed 003, fix 1).
+ * Sync a mapped list segment by segment, each through the memory the
+ * device uses for it (the bounce slot when bounced), never sg_phys()
+ * (seed 003, fix 1). The direction must be the mapping's (or the mapping
+ * bidirectional).
  */
 static void sync_sg(struct device *dev, struct scatterlist *sgl, int nents,
 		    enum dma_data_direction dir, bool for_device,
 		    const char *what, unsigned long caller)
 {
 	dma_addr_t dma = sgl ? sg_dma_address(sgl) : DMA_MAPPING_ERROR;
-	struct altdma_map_seg *segs;
+	struct altdma_map_seg *seg;
+	struct altdma_seg_iter it;
 	struct altdma_dev *adev;
-	unsigned int i, n;
 
 	altdma_op_lock();
 	adev = adev_rcu(dev);
-	segs = adev ? sg_live_segs(adev, dma, nents, dir, what, caller, &n) :
-		      NULL;
-	for (i = 0; segs && i < n; i++)
-		sync_one(adev, segs[i].dma, segs[i].len, dir, for_device,
-			 what, caller);
+	seg = adev ? sg_live_segs(adev, dma, nents, dir, what, caller, &it) :
+		     NULL;
+	for (; seg; seg = altdma_segs_next(&it))
+		sync_phys(adev, seg_data(seg), seg->len, dir, for_device);
 	altdma_op_unlock();
 }
 
@@ -976,73 +1109,109 @@ static void altdma_sync_sg_for_device(struct device *dev,
 
 /* ---- scatterlists ---- */
 
+/**
+ * struct seg_list - the segments of a list being mapped
+ * @ext: the chunks of a list of more than one, or NULL
+ * @one: the segment of a list of one
+ */
+struct seg_list {
+	struct altdma_map_segs *ext;
+	struct altdma_map_seg one;
+};
+
+/* The first segment of @sl; altdma_segs_next(@it) gives the others. */
+static struct altdma_map_seg *list_seg_first(struct seg_list *sl,
+					     struct altdma_seg_iter *it)
+{
+	return altdma_segs_first(sl->ext, &sl->one, it);
+}
+
 static bool crosses(dma_addr_t start, size_t len, unsigned long bmask)
 {
 	return (start & ~(dma_addr_t)bmask) !=
 	       ((start + len - 1) & ~(dma_addr_t)bmask);
 }
 
-/*
- * Lay the segments' spans out in one IOVA range, relative to its start.
- * A segment joins the previous DMA segment when it starts on a granule,
- * the previous one ends on one, and the result stays within @max_seg and
- * does not cross @bmask. A new DMA segment that would cross @bmask starts
- * at the next boundary instead; its span keeps the min_align_mask
- * alignment (@align bytes). Returns the number of DMA segments; *@bytes
- * gets the size.
+/**
+ * struct sg_limits - where the DMA segments of a list may go
+ * @base: IOVA of the range the list is laid out in (0 while its size is
+ *	found: then @bmask is below the range's alignment, or the layout is
+ *	done again at the real base)
+ * @align: the min_align_mask alignment of spans, bytes
+ * @bmask: the device's segment boundary mask (at least a granule)
+ * @max_seg: the device's max segment size
+ * @longest: set to the longest DMA segment laid out, bytes
  */
-static int sg_layout(struct altdma_map_seg *segs, unsigned int n,
-		     size_t align, unsigned long bmask, size_t max_seg,
-		     size_t *bytes)
+struct sg_limits {
+	dma_addr_t base;
+	size_t align;
+	unsigned long bmask;
+	size_t max_seg;
+	size_t longest;
+};
+
+/*
+ * Lay the segments' spans out in one IOVA range at @l->base, relative to
+ * it. A segment joins the previous DMA segment when it starts on a
+ * granule, the previous one ends on one, and the result stays within the
+ * max segment size and does not cross the boundary (at its real address).
+ * A new DMA segment that would cross the boundary starts at the next one
+ * instead; its span keeps the min_align_mask alignment. Returns the number
+ * of DMA segments; *@bytes gets the size.
+ */
+static int sg_layout(struct seg_list *sl, struct sg_limits *l, size_t *bytes)
 {
 	struct altdma_map_seg *seg, *prev = NULL;
-	dma_addr_t cur_start = 0;
+	dma_addr_t cur_start = 0, b = l->base;
 	size_t pos = 0, cur_len = 0;
-	unsigned int i;
+	struct altdma_seg_iter it;
 	int count = 0;
 
-	for (i = 0; i < n; i++, prev = seg) {
-		seg = &segs[i];
+	l->longest = 0;
+	for (seg = list_seg_first(sl, &it); seg; seg = altdma_segs_next(&it)) {
 		seg->merged = prev && seg_data_off(seg) == 0 &&
 			      seg_data_off(prev) + prev->len == prev->span_len &&
-			      span_fits(seg, pos, align) &&
-			      cur_len + seg->len <= max_seg &&
-			      !crosses(cur_start, cur_len + seg->len, bmask);
+			      span_fits(seg, pos, l->align) &&
+			      cur_len + seg->len <= l->max_seg &&
+			      !crosses(b + cur_start, cur_len + seg->len,
+				       l->bmask);
 		if (seg->merged) {
 			cur_len += seg->len;
 		} else {
-			pos = span_place(seg, pos, align);
-			if (crosses(pos + seg_data_off(seg), seg->len, bmask))
-				pos = span_place(seg, ALIGN(pos + 1,
-							    (size_t)bmask + 1),
-						 align);
+			pos = span_place(seg, pos, l->align);
+			if (crosses(b + pos + seg_data_off(seg), seg->len,
+				    l->bmask))
+				pos = span_place(seg, ALIGN(b + pos + 1,
+							    (dma_addr_t)l->bmask + 1) - b,
+						 l->align);
 			cur_start = pos + seg_data_off(seg);
 			cur_len = seg->len;
 			count++;
 		}
+		l->longest = max(l->longest, cur_len);
 		seg->span_off = pos;
 		seg->dma = pos + seg_data_off(seg);
 		pos += seg->span_len;
+		prev = seg;
 	}
 	*bytes = pos;
 	return count;
 }
 
 /* Write the DMA segments into the list: merged segments share an entry. */
-static void sg_finish(struct altdma_map_seg *segs, unsigned int n,
-		      dma_addr_t iova, struct scatterlist *sgl, int nents)
+static void sg_finish(struct seg_list *sl, dma_addr_t iova,
+		      struct scatterlist *sgl, int nents)
 {
 	struct scatterlist *s, *out = NULL;
 	struct altdma_map_seg *seg;
-	unsigned int i;
+	struct altdma_seg_iter it;
 	int j;
 
 	for_each_sg(sgl, s, nents, j) {
 		sg_dma_address(s) = DMA_MAPPING_ERROR;
 		sg_dma_len(s) = 0;
 	}
-	for (i = 0; i < n; i++) {
-		seg = &segs[i];
+	for (seg = list_seg_first(sl, &it); seg; seg = altdma_segs_next(&it)) {
 		seg->dma += iova;
 		if (out && seg->merged) {
 			sg_dma_len(out) += seg->len;
@@ -1054,75 +1223,148 @@ static void sg_finish(struct altdma_map_seg *segs, unsigned int n,
 	}
 }
 
-static int sg_prepare_all(struct altdma_dev *adev, struct altdma_map_seg *segs,
-			  struct scatterlist *sgl, int nents,
-			  enum dma_data_direction dir, unsigned long attrs)
+static void sg_unbounce_all(struct altdma_dev *adev, struct seg_list *sl,
+			    int n, enum dma_data_direction dir,
+			    unsigned long attrs)
 {
 	struct altdma_map_seg *seg;
+	struct altdma_seg_iter it;
+
+	for (seg = list_seg_first(sl, &it); seg; seg = altdma_segs_next(&it)) {
+		if (n-- <= 0)
+			break;
+		seg_unbounce(adev, seg, dir, attrs);
+	}
+}
+
+static int sg_prepare_all(struct altdma_dev *adev, struct seg_list *sl,
+			  struct scatterlist *sgl, int nents,
+			  enum dma_data_direction dir, unsigned long attrs,
+			  unsigned long caller)
+{
+	struct altdma_map_seg *seg;
+	struct altdma_seg_iter it;
 	struct scatterlist *s;
 	int i, ret;
 
+	seg = altdma_segs_first(sl->ext, &sl->one, &it);
 	for_each_sg(sgl, s, nents, i) {
-		seg = &segs[i];
 		seg->orig = sg_phys(s);
 		seg->len = s->length;
-		ret = s->length ? seg_prepare(adev, seg, dir, attrs, true) :
-				  -EINVAL;
+		ret = -EINVAL;
+		if (unlikely(s->length && wraps(seg->orig, seg->len)))
+			map_wrap_report(adev, ALTDMA_MAP_SG, seg->len, caller);
+		else if (s->length)
+			ret = seg_prepare(adev, seg, dir, attrs, true);
 		if (ret) {
-			while (i--)
-				seg_unbounce(adev, &segs[i], dir, attrs);
+			sg_unbounce_all(adev, sl, i, dir, attrs);
 			return ret;
 		}
 		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 			cache_for_device(adev, seg_data(seg), seg->len, dir);
+		seg = altdma_segs_next(&it);
 	}
 	return 0;
 }
 
-static void sg_unbounce_all(struct altdma_dev *adev,
-			    struct altdma_map_seg *segs, unsigned int n,
-			    enum dma_data_direction dir, unsigned long attrs)
+/*
+ * Lay the list out for the device's segment limits, relative to a base
+ * aligned to the boundary; returns the number of DMA segments, *@bytes
+ * the IOVA it needs and *@align its alignment in pages.
+ */
+static int sg_place(struct altdma_dev *adev, struct seg_list *sl,
+		    struct sg_limits *l, size_t *bytes, unsigned long *align)
 {
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		seg_unbounce(adev, &segs[i], dir, attrs);
+	*align = mask_pages(adev);
+	l->base = 0;
+	l->align = *align << adev->shift;
+	l->bmask = max_t(unsigned long, dma_get_seg_boundary(adev->dev),
+			 adev->granule - 1);
+	l->max_seg = dma_get_max_seg_size(adev->dev);
+	return sg_layout(sl, l, bytes);
 }
 
 /*
- * Lay the list out for the device's segment limits; returns the number of
- * DMA segments, *@bytes the IOVA it needs and *@align its alignment.
+ * Whether a range of @bytes may sit anywhere its alignment allows without
+ * moving a boundary: the allocator aligns ranges up to
+ * %ALTDMA_IOVA_ALIGN_MAX pages to their power-of-two size, so such a range
+ * lies inside one boundary window whenever the window is at least that
+ * large, and a window no larger than the alignment is a divisor of it.
  */
-static int sg_place(struct altdma_dev *adev, struct altdma_map_seg *segs,
-		    unsigned int n, size_t *bytes, unsigned long *align)
+static bool sg_base_free(const struct altdma_dev *adev,
+			 const struct sg_limits *l, size_t bytes)
 {
-	unsigned long bmask = dma_get_seg_boundary(adev->dev);
-	size_t max_seg = dma_get_max_seg_size(adev->dev);
 	size_t big = (size_t)ALTDMA_IOVA_ALIGN_MAX << adev->shift;
-	size_t abytes;
-	int count;
 
-	*align = mask_pages(adev);
-	abytes = *align << adev->shift;
-	bmask = max(bmask, adev->granule - 1);
-	count = sg_layout(segs, n, abytes, bmask, max_seg, bytes);
-	/* above the largest aligned size the IOVA is only aligned to @big */
-	if (*bytes > big && bmask >= big) {
-		bmask = big - 1;
-		count = sg_layout(segs, n, abytes, bmask, max_seg, bytes);
-	}
-	return count;
+	return bytes <= big || l->bmask < big;
 }
 
-/* The segment array of a list of more than one (an allocation point). */
+/* Give back an object that never held a mapping. */
+static void map_unused(struct altdma_dev *adev, struct altdma_map *m)
+{
+	WRITE_ONCE(m->dma, DMA_MAPPING_ERROR);
+	altdma_iova_put_range(&adev->iovad, &m->range);
+}
+
+/*
+ * The object and IOVA of a list laid out by sg_place(). A range larger
+ * than the allocator's alignment may start anywhere inside a boundary
+ * window: the list is laid out again at the range's real address, in a
+ * range with room for one more boundary gap (the longest DMA segment), and
+ * once more in a larger one if that was not enough. No DMA segment ever
+ * crosses the boundary (issue 14, item 3).
+ */
+static struct altdma_map *sg_alloc_iova(struct altdma_dev *adev,
+					struct seg_list *sl,
+					struct sg_limits *l, size_t bytes,
+					unsigned long align, int *count)
+{
+	size_t room = bytes, need;
+	struct altdma_map *m;
+	int tries;
+
+	if (sg_base_free(adev, l, bytes))
+		return map_alloc(adev, bytes, align, dma_get_mask(adev->dev));
+	for (tries = 0; tries < 3; tries++) {
+		room = ALIGN(room + l->longest, adev->granule);
+		m = map_alloc(adev, room, align, dma_get_mask(adev->dev));
+		if (!m)
+			return NULL;
+		l->base = altdma_map_iova(m, adev->shift);
+		*count = sg_layout(sl, l, &need);
+		if (need <= room)
+			return m;
+		map_unused(adev, m);
+		room = need;
+	}
+	return NULL;
+}
+
+/*
+ * The segment chunks of a list of more than one (an allocation point):
+ * order-0 allocations only, whatever the list's length.
+ */
 static noinline __noipa struct altdma_map_segs *sg_segs_alloc(int nents)
 {
-	struct altdma_map_segs *ext;
+	struct altdma_map_segs *first = NULL, **link = &first, *ext;
+	unsigned int left = nents, here;
 
-	ext = kmalloc(struct_size(ext, seg, nents), GFP_ATOMIC | __GFP_NOWARN);
-	if (ext)
-		ext->n = nents;
-	return ext;
+	while (left) {
+		here = min_t(unsigned int, left, ALTDMA_MAP_SEGS_PER_CHUNK);
+		ext = kmalloc(struct_size(ext, seg, here),
+			      GFP_ATOMIC | __GFP_NOWARN);
+		if (!ext) {
+			altdma_map_segs_free(first);
+			return NULL;
+		}
+		ext->here = here;
+		ext->next = NULL;
+		*link = ext;
+		link = &ext->next;
+		left -= here;
+	}
+	first->n = nents;
+	return first;
 }
 
 ALLOW_ERROR_INJECTION(sg_segs_alloc, NULL);
@@ -1130,7 +1372,7 @@ ALLOW_ERROR_INJECTION(sg_segs_alloc, NULL);
 /*
  * Called under altdma_op_lock() (see altdma_map_sg()): on a failed map of
  * the spans, map_abort() has given the object back and dropped the
- * segment array with kfree_rcu(), so @segs is still readable here for the
+ * segment chunks with kfree_rcu(), so they are still readable here for the
  * bounce slots to be given back.
  */
 static int map_sg(struct altdma_dev *adev, struct scatterlist *sgl,
@@ -1141,9 +1383,9 @@ static int map_sg(struct altdma_dev *adev, struct scatterlist *sgl,
 		.rec_size = nents, .dir = dir, .attrs = attrs,
 		.type = ALTDMA_MAP_SG,
 	};
-	struct altdma_map_segs *ext = NULL;
-	struct altdma_map_seg one, *segs = &one;
+	struct seg_list sl = { .ext = NULL };
 	int prot, count, ret = -EINVAL;
+	struct sg_limits lim;
 	unsigned long align;
 	struct altdma_map *m;
 	bool kept = false;
@@ -1154,29 +1396,30 @@ static int map_sg(struct altdma_dev *adev, struct scatterlist *sgl,
 		goto fail;
 	ret = -ENOMEM;
 	if (nents > 1) {
-		ext = sg_segs_alloc(nents);
-		if (!ext)
+		sl.ext = sg_segs_alloc(nents);
+		if (!sl.ext)
 			goto fail;
-		segs = ext->seg;
 	}
-	ret = sg_prepare_all(adev, segs, sgl, nents, dir, attrs);
+	ret = sg_prepare_all(adev, &sl, sgl, nents, dir, attrs, caller);
 	if (ret)
 		goto free_ext;
-	count = sg_place(adev, segs, nents, &bytes, &align);
-	m = map_alloc(adev, bytes, align, dma_get_mask(adev->dev));
+	count = sg_place(adev, &sl, &lim, &bytes, &align);
+	m = sg_alloc_iova(adev, &sl, &lim, bytes, align, &count);
 	ret = -ENOMEM;
 	if (!m)
 		goto unbounce;
-	sg_finish(segs, nents, altdma_map_iova(m, adev->shift), sgl, nents);
-	map_fill(m, &q, segs[0].dma, caller);
-	if (ext)
-		m->ext = ext;
+	sg_finish(&sl, altdma_map_iova(m, adev->shift), sgl, nents);
+	map_fill(m, &q, sg_dma_address(sgl), caller);
+	if (sl.ext)
+		m->ext = sl.ext;
 	else
-		m->seg0 = one;
+		m->seg0 = sl.one;
 	ret = spans_map(adev, m, prot, caller, &kept);
 	if (ret) {
-		ext = NULL;	/* the object's now, and dropped with it */
-		goto unbounce;
+		/* the chunks were the object's: dropped with it, after RCU */
+		if (!kept)
+			sg_unbounce_all(adev, &sl, nents, dir, attrs);
+		goto fail;
 	}
 	/* before the publish: afterwards an unmap may race with us */
 	trace_altdma_map(adev->dev, ALTDMA_MAP_SG, m->dma, nents, dir,
@@ -1187,9 +1430,9 @@ static int map_sg(struct altdma_dev *adev, struct scatterlist *sgl,
 
 unbounce:
 	if (!kept)
-		sg_unbounce_all(adev, segs, nents, dir, attrs);
+		sg_unbounce_all(adev, &sl, nents, dir, attrs);
 free_ext:
-	kfree(ext);
+	altdma_map_segs_free(sl.ext);
 fail:
 	atomic64_inc(&adev->failed);
 	return ret;
@@ -1228,7 +1471,7 @@ static size_t alloc_bytes(const struct altdma_dev *adev, size_t size)
 	return ALIGN(PAGE_ALIGN(size), adev->granule);
 }
 
-/* Zeroed pages of a coherent allocation. */
+/* Zeroed pages of a coherent or dma_alloc_pages() allocation. */
 static noinline __noipa struct page *coherent_pages(gfp_t gfp,
 						    size_t bytes)
 {
@@ -1237,6 +1480,178 @@ static noinline __noipa struct page *coherent_pages(gfp_t gfp,
 
 ALLOW_ERROR_INJECTION(coherent_pages, NULL);
 
+/*
+ * Whether a coherent allocation is built of separate pages, mapped
+ * contiguously in IOVA and remapped for the CPU, as dma-iommu builds
+ * them: when the caller may sleep, did not ask for one block, and the size
+ * needs more than a cheap order (or the caller asked for single pages).
+ * Sizes of any length then work, under fragmentation too, and take only
+ * the pages they need.
+ */
+static bool alloc_split(gfp_t gfp, unsigned long attrs, size_t bytes)
+{
+	if (!gfpflags_allow_blocking(gfp) ||
+	    (attrs & DMA_ATTR_FORCE_CONTIGUOUS))
+		return false;
+	return get_order(bytes) > PAGE_ALLOC_COSTLY_ORDER ||
+	       (attrs & DMA_ATTR_ALLOC_SINGLE_PAGES);
+}
+
+static void split_pages_free(struct page **pages, unsigned int count)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++)
+		__free_page(pages[i]);
+	kvfree(pages);
+}
+
+/*
+ * @count zeroed pages (a multiple of the granule's), in blocks as large as
+ * the page allocator gives cheaply and never smaller than a granule, so
+ * that every granule is physically contiguous; split into single pages.
+ */
+static noinline __noipa struct page **split_pages_alloc(struct altdma_dev *adev,
+							unsigned int count,
+							gfp_t gfp,
+							unsigned long attrs)
+{
+	unsigned int min_order = get_order(adev->granule), order, i = 0, j;
+	struct page **pages = kvcalloc(count, sizeof(*pages), GFP_KERNEL);
+	gfp_t big = __GFP_NORETRY | __GFP_NOWARN;
+	struct page *p;
+
+	if (!pages)
+		return NULL;
+	gfp = (gfp & ~__GFP_COMP) | __GFP_ZERO;
+	if (attrs & DMA_ATTR_NO_WARN)
+		gfp |= __GFP_NOWARN;
+	order = (attrs & DMA_ATTR_ALLOC_SINGLE_PAGES) ? min_order :
+		ALTDMA_MAX_PAGE_ORDER;
+	while (i < count) {
+		while (order > min_order && (1U << order) > count - i)
+			order--;
+		p = alloc_pages(order > min_order ? gfp | big : gfp, order);
+		if (!p && order > min_order) {
+			order--;
+			continue;
+		}
+		if (!p)
+			goto fail;
+		split_page(p, order);
+		for (j = 0; j < (1U << order); j++)
+			pages[i++] = p + j;
+	}
+	return pages;
+fail:
+	split_pages_free(pages, i);
+	return NULL;
+}
+
+ALLOW_ERROR_INJECTION(split_pages_alloc, NULL);
+
+/*
+ * Map @count pages at the start of @m's range, run by physically
+ * contiguous run; on failure undo (map_abort(): the range back, or
+ * quarantined with the pages kept for good). Sleeps.
+ */
+static int split_pages_map(struct altdma_dev *adev, struct altdma_map *m,
+			   struct page **pages, unsigned int count, int prot,
+			   unsigned long caller, bool *kept)
+{
+	dma_addr_t iova = altdma_map_iova(m, adev->shift);
+	unsigned int i = 0, run;
+	int ret;
+
+	while (i < count) {
+		for (run = 1; i + run < count &&
+		     page_to_pfn(pages[i + run]) == page_to_pfn(pages[i]) + run;
+		     run++)
+			;
+		ret = altdma_pt_map(adev->pt, adev->pt_priv,
+				    iova + ((dma_addr_t)i << PAGE_SHIFT),
+				    page_to_phys(pages[i]),
+				    (size_t)run << PAGE_SHIFT, prot, GFP_KERNEL);
+		if (ret) {
+			m->seg0.span_len = (size_t)i << PAGE_SHIFT;
+			*kept = !map_abort(adev, m, i ? 1 : 0, caller);
+			return ret;
+		}
+		i += run;
+	}
+	return 0;
+}
+
+/*
+ * Map the pages of an allocation built of separate pages (@q->size bytes,
+ * @q->cpu_addr already set) contiguously in IOVA and publish it; returns
+ * the DMA address or DMA_MAPPING_ERROR (*@kept: the pages must never be
+ * freed, the device may still reach them). Sleeps.
+ */
+static dma_addr_t split_map(struct altdma_dev *adev, const struct map_req *q,
+			    struct page **pages, unsigned long caller,
+			    bool *kept)
+{
+	int prot = dir_prot(adev, q->dir, q->attrs, false);
+	struct altdma_map *m;
+	dma_addr_t dma;
+
+	m = map_alloc(adev, q->size, 1, q->mask);
+	if (!m)
+		goto fail;
+	dma = altdma_map_iova(m, adev->shift);
+	map_fill(m, q, dma, caller);
+	m->seg0 = (struct altdma_map_seg){
+		.orig = page_to_phys(pages[0]),
+		.span_phys = page_to_phys(pages[0]),
+		.dma = dma, .len = q->size, .span_len = q->size,
+	};
+	m->pages = pages;
+	if (split_pages_map(adev, m, pages, q->size >> PAGE_SHIFT, prot,
+			    caller, kept))
+		goto fail;
+	trace_altdma_map(adev->dev, q->type, dma, q->rec_size, q->dir, dma,
+			 m->range.npages, m->site);
+	map_publish(adev, m);
+	return dma;
+fail:
+	atomic64_inc(&adev->failed);
+	return DMA_MAPPING_ERROR;
+}
+
+/*
+ * A coherent allocation of separate pages, remapped for the CPU (with
+ * DMA_ATTR_NO_KERNEL_MAPPING, no mapping: the pages array is the cookie
+ * the driver gives back, as with dma-iommu). Sleeps.
+ */
+static void *alloc_coherent_split(struct altdma_dev *adev, struct map_req *q,
+				  dma_addr_t *handle, gfp_t gfp,
+				  unsigned long caller)
+{
+	unsigned int count = q->size >> PAGE_SHIFT;
+	bool kept = false, mapped = !(q->attrs & DMA_ATTR_NO_KERNEL_MAPPING);
+	struct page **pages;
+	void *cpu_addr;
+
+	pages = split_pages_alloc(adev, count, gfp, q->attrs);
+	if (!pages)
+		return NULL;
+	cpu_addr = mapped ? vmap(pages, count, VM_MAP, PAGE_KERNEL) : pages;
+	if (!cpu_addr)
+		goto free;
+	q->cpu_addr = cpu_addr;
+	*handle = split_map(adev, q, pages, caller, &kept);
+	if (*handle != DMA_MAPPING_ERROR)
+		return cpu_addr;
+	if (mapped)
+		vunmap(cpu_addr);
+	if (kept)
+		return NULL;
+free:
+	split_pages_free(pages, count);
+	return NULL;
+}
+
 static void *alloc_coherent(struct altdma_dev *adev, size_t size,
 			    dma_addr_t *handle, gfp_t gfp, unsigned long attrs,
 			    unsigned long caller)
@@ -1244,8 +1659,10 @@ static void *alloc_coherent(struct altdma_dev *adev, size_t size,
 	struct device *dev = adev->dev;
 	struct map_req q = {
 		.rec_size = size, .dir = DMA_BIDIRECTIONAL,
-		.attrs = attrs & DMA_ATTR_PRIVILEGED,
+		.attrs = attrs & (DMA_ATTR_PRIVILEGED |
+				  DMA_ATTR_NO_KERNEL_MAPPING),
 		.type = ALTDMA_MAP_COHERENT,
+		.mask = dev->coherent_dma_mask,
 	};
 	struct page *page;
 	void *cpu_addr;
@@ -1253,12 +1670,17 @@ static void *alloc_coherent(struct altdma_dev *adev, size_t size,
 	if (!handle || !size)
 		return NULL;
 	q.size = alloc_bytes(adev, size);
+	if (alloc_split(gfp, attrs, q.size))
+		return alloc_coherent_split(adev, &q, handle, gfp, caller);
+	if (attrs & DMA_ATTR_NO_WARN)
+		gfp |= __GFP_NOWARN;
+	if (get_order(q.size) > ALTDMA_MAX_PAGE_ORDER)
+		return NULL;
 	page = coherent_pages(gfp, q.size);
 	if (!page)
 		return NULL;
 	cpu_addr = page_address(page);
 	q.phys = page_to_phys(page);
-	q.mask = dev->coherent_dma_mask;
 	q.cpu_addr = cpu_addr;
 	*handle = map_single(adev, &q, caller);
 	if (*handle == DMA_MAPPING_ERROR) {
@@ -1281,24 +1703,60 @@ static void *altdma_alloc(struct device *dev, size_t size,
 	return cpu_addr;
 }
 
+/**
+ * struct freed - what a free gives back once its mapping is released
+ * @done: the mapping was released (else refused or quarantined: nothing
+ *	may be given back)
+ * @pages: the pages of an allocation built of separate pages, or NULL
+ * @count: their number
+ * @order: the order of a contiguous allocation
+ */
+struct freed {
+	bool done;
+	struct page **pages;
+	unsigned int count;
+	unsigned int order;
+};
+
 /*
  * A free (@q names the allocation's memory in cpu_addr): release the
- * mapping and give the pages back, or refuse it (map_claim() checks the
- * memory with the rest) and leave the mapping as it was.
+ * mapping, or refuse it (map_claim() checks the memory with the rest) and
+ * leave the mapping as it was. The memory itself goes back afterwards,
+ * outside the read-side section (see give_back()).
  */
 static void free_on(struct device *dev, const struct claim_req *q,
-		    unsigned long attrs)
+		    struct freed *f)
 {
 	struct altdma_dev *adev;
 	struct altdma_map *m;
 
+	f->done = false;
 	altdma_op_lock();
 	adev = adev_rcu(dev);
 	m = adev ? map_claim(adev, q) : NULL;
-	if (m && map_release(adev, m, attrs, q->what, q->caller))
-		__free_pages(virt_to_page(q->cpu_addr),
-			     get_order(alloc_bytes(adev, q->size)));
+	if (m) {
+		f->pages = m->pages;
+		f->count = alloc_bytes(adev, q->size) >> PAGE_SHIFT;
+		f->order = get_order(alloc_bytes(adev, q->size));
+		/* no CPU sync: the memory goes back to the page allocator */
+		f->done = map_release(adev, m, DMA_ATTR_SKIP_CPU_SYNC, q->what,
+				      q->caller);
+	}
 	altdma_op_unlock();
+}
+
+/* Give a released allocation's memory back; @cpu_addr as it was given. */
+static void give_back(const struct freed *f, const void *cpu_addr)
+{
+	if (!f->done)
+		return;
+	if (!f->pages) {
+		__free_pages(virt_to_page(cpu_addr), f->order);
+		return;
+	}
+	if (cpu_addr != f->pages && is_vmalloc_addr(cpu_addr))
+		vunmap(cpu_addr);
+	split_pages_free(f->pages, f->count);
 }
 
 static void altdma_free(struct device *dev, size_t size, void *cpu_addr,
@@ -1311,8 +1769,10 @@ static void altdma_free(struct device *dev, size_t size, void *cpu_addr,
 		.cpu_bad = "free (cpu address does not match)",
 		.caller = _RET_IP_,
 	};
+	struct freed f;
 
-	free_on(dev, &q, DMA_ATTR_SKIP_CPU_SYNC);
+	free_on(dev, &q, &f);
+	give_back(&f, cpu_addr);
 }
 
 static struct page *altdma_alloc_pages(struct device *dev, size_t size,
@@ -1328,7 +1788,10 @@ static struct page *altdma_alloc_pages(struct device *dev, size_t size,
 	if (!adev || !handle || !size)
 		goto out;
 	q.size = alloc_bytes(adev, size);
-	page = alloc_pages(gfp, get_order(q.size));
+	if (get_order(q.size) > ALTDMA_MAX_PAGE_ORDER)
+		goto out;
+	/* zeroed, as dma-direct and dma-iommu give them (issue 14, item 1) */
+	page = coherent_pages(gfp, q.size);
 	if (!page)
 		goto out;
 	q.phys = page_to_phys(page);
@@ -1356,22 +1819,136 @@ static void altdma_free_pages(struct device *dev, size_t size,
 		.cpu_bad = "free_pages (page does not match)",
 		.caller = _RET_IP_,
 	};
+	struct freed f;
 
-	free_on(dev, &q, 0);
+	free_on(dev, &q, &f);
+	give_back(&f, q.cpu_addr);
+}
+
+/*
+ * dma_alloc_noncontiguous() (up to 6.9, see altdma_compat.h): separate
+ * pages mapped as one DMA segment, in the handle the DMA API expects
+ * (dma_vmap_noncontiguous() and dma_mmap_noncontiguous() use its pages).
+ * The handle is the allocation's identity for the free.
+ */
+static __maybe_unused struct sg_table *
+altdma_alloc_noncontiguous(struct device *dev, size_t size,
+			   enum dma_data_direction dir, gfp_t gfp,
+			   unsigned long attrs)
+{
+	struct altdma_dev *adev = adev_held(dev);
+	struct map_req q = {
+		.rec_size = size, .dir = dir, .type = ALTDMA_MAP_PAGES,
+		.attrs = attrs & DMA_ATTR_PRIVILEGED,
+	};
+	struct altdma_sgt_handle *sh = NULL;
+	struct page **pages = NULL;
+	bool kept = false;
+	dma_addr_t dma;
+
+	if (!adev || !size || !gfpflags_allow_blocking(gfp))
+		goto out;
+	q.size = alloc_bytes(adev, size);
+	q.mask = dev->coherent_dma_mask;
+	sh = kzalloc(sizeof(*sh), GFP_KERNEL);
+	pages = sh ? split_pages_alloc(adev, q.size >> PAGE_SHIFT, gfp,
+				       attrs) : NULL;
+	if (!pages ||
+	    sg_alloc_table_from_pages(&sh->sgt, pages, q.size >> PAGE_SHIFT,
+				      0, q.size, GFP_KERNEL))
+		goto fail;
+	sh->pages = pages;
+	q.cpu_addr = sh;
+	dma = split_map(adev, &q, pages, _RET_IP_, &kept);
+	if (dma == DMA_MAPPING_ERROR)
+		goto fail_table;
+	sh->sgt.sgl->dma_address = dma;
+	sg_dma_len(sh->sgt.sgl) = size;
+	sh->sgt.nents = 1;
+	goto out;
+
+fail_table:
+	sg_free_table(&sh->sgt);
+fail:
+	if (pages && !kept)
+		split_pages_free(pages, q.size >> PAGE_SHIFT);
+	kfree(sh);
+	sh = NULL;
+out:
+	altdma_dev_put(adev);
+	return sh ? &sh->sgt : NULL;
+}
+
+static __maybe_unused void altdma_free_noncontiguous(struct device *dev,
+						     size_t size,
+						     struct sg_table *sgt,
+						     enum dma_data_direction dir)
+{
+	struct altdma_sgt_handle *sh =
+		container_of(sgt, struct altdma_sgt_handle, sgt);
+	struct claim_req q = {
+		.dma = sg_dma_address(sgt->sgl), .size = size, .dir = dir,
+		.type = ALTDMA_MAP_PAGES, .what = "free_noncontiguous",
+		.cpu_addr = sh,
+		.cpu_bad = "free_noncontiguous (table does not match)",
+		.caller = _RET_IP_,
+	};
+	struct freed f;
+
+	free_on(dev, &q, &f);
+	if (!f.done)
+		return;
+	split_pages_free(sh->pages, f.count);
+	sg_free_table(&sh->sgt);
+	kfree(sh);
+}
+
+/*
+ * The pages of the coherent allocation at @cpu_addr: one block in the
+ * linear map, or the separate pages of its mapping object (found by
+ * @dma); *@count pages. NULL when @cpu_addr is neither.
+ */
+static struct page **alloc_pages_of(struct device *dev, void *cpu_addr,
+				    dma_addr_t dma, struct page **one,
+				    size_t size, unsigned int *count)
+{
+	struct page **pages = NULL;
+	struct altdma_dev *adev;
+	struct altdma_map *m;
+
+	*count = PAGE_ALIGN(size) >> PAGE_SHIFT;
+	altdma_op_lock();
+	adev = adev_rcu(dev);
+	m = adev ? map_find(adev, dma) : NULL;
+	if (m && altdma_map_live(m) && m->cpu_addr == cpu_addr &&
+	    m->type == ALTDMA_MAP_COHERENT &&
+	    *count <= m->seg0.len >> PAGE_SHIFT)
+		pages = m->pages;
+	altdma_op_unlock();
+	if (!pages && cpu_addr && virt_addr_valid(cpu_addr)) {
+		*one = virt_to_page(cpu_addr);
+		return one;
+	}
+	return pages;
 }
 
 static int altdma_get_sgtable(struct device *dev, struct sg_table *sgt,
 			      void *cpu_addr, dma_addr_t dma, size_t size,
 			      unsigned long attrs)
 {
+	struct page *one, **pages;
+	unsigned int count;
 	int ret;
 
-	if (!cpu_addr || !virt_addr_valid(cpu_addr))
+	pages = alloc_pages_of(dev, cpu_addr, dma, &one, size, &count);
+	if (!pages)
 		return -ENXIO;
+	if (pages != &one)
+		return sg_alloc_table_from_pages(sgt, pages, count, 0,
+						 PAGE_ALIGN(size), GFP_KERNEL);
 	ret = sg_alloc_table(sgt, 1, GFP_KERNEL);
 	if (!ret)
-		sg_set_page(sgt->sgl, virt_to_page(cpu_addr), PAGE_ALIGN(size),
-			    0);
+		sg_set_page(sgt->sgl, one, PAGE_ALIGN(size), 0);
 	return ret;
 }
 
@@ -1379,15 +1956,16 @@ static int altdma_mmap(struct device *dev, struct vm_area_struct *vma,
 		       void *cpu_addr, dma_addr_t dma, size_t size,
 		       unsigned long attrs)
 {
-	unsigned long count = PAGE_ALIGN(size) >> PAGE_SHIFT;
 	unsigned long off = vma->vm_pgoff, nr = vma_pages(vma);
+	struct page *one, **pages;
+	unsigned int count;
 
-	if (!cpu_addr || !virt_addr_valid(cpu_addr))
+	pages = alloc_pages_of(dev, cpu_addr, dma, &one, size, &count);
+	if (!pages || off >= count || nr > count - off)
 		return -ENXIO;
-	if (off >= count || nr > count - off)
-		return -ENXIO;
-	return remap_pfn_range(vma, vma->vm_start,
-			       page_to_pfn(virt_to_page(cpu_addr)) + off,
+	if (pages != &one)
+		return vm_map_pages(vma, pages, count);
+	return remap_pfn_range(vma, vma->vm_start, page_to_pfn(one) + off,
 			       nr << PAGE_SHIFT, vma->vm_page_prot);
 }
 
@@ -1431,15 +2009,14 @@ static unsigned long altdma_get_merge_boundary(struct device *dev)
 	return boundary;
 }
 
-/*
- * The ops for devices with an altdma context. alloc_noncontiguous is left
- * out: the DMA API then falls back to alloc_pages.
- */
+/* The ops for devices with an altdma context. */
 const struct dma_map_ops altdma_dma_ops = {
 	.alloc = altdma_alloc,
 	.free = altdma_free,
 	ALTDMA_OP_ALLOC_PAGES(altdma_alloc_pages),
 	.free_pages = altdma_free_pages,
+	ALTDMA_OP_NONCONTIG(altdma_alloc_noncontiguous,
+			    altdma_free_noncontiguous)
 	.mmap = altdma_mmap,
 	.get_sgtable = altdma_get_sgtable,
 	.map_page = altdma_map_page,

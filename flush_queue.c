@@ -21,6 +21,7 @@
 #include <linux/percpu.h>
 #include <linux/timer.h>
 
+#include "altdma_compat.h"
 #include "altdma_trace.h"
 #include "dma_iommu_ops.h"
 
@@ -45,7 +46,7 @@ static noinline unsigned int fq_drain_batch(struct altdma_dev *adev,
 		if (e->gen >= done)
 			break;
 		batch[n++] = e->range;
-		put_pages_list(&e->freelist);
+		altdma_put_pt_pages(&e->freelist);
 		fq->head = (fq->head + 1) % ALTDMA_FQ_SIZE;
 		fq->count--;
 	}

@@ -49,9 +49,50 @@
 #include "swiotlb_bounce.h"
 
 static unsigned long bounce_pool_size = ALTDMA_BOUNCE_DEFAULT_SIZE;
-module_param(bounce_pool_size, ulong, 0444);
+
+/* bounce_pool_size=: bytes, at most ALTDMA_BOUNCE_MAX_SIZE. */
+static int bounce_pool_size_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned long size;
+	int ret = kstrtoul(val, 0, &size);
+
+	if (ret)
+		return ret;
+	if (size > ALTDMA_BOUNCE_MAX_SIZE) {
+		pr_err("bounce_pool_size=%lu refused: more than 256 MiB\n",
+		       size);
+		return -EINVAL;
+	}
+	*(unsigned long *)kp->arg = size;
+	return 0;
+}
+
+static const struct kernel_param_ops bounce_pool_size_ops = {
+	.set = bounce_pool_size_set,
+	.get = param_get_ulong,
+};
+
+module_param_cb(bounce_pool_size, &bounce_pool_size_ops, &bounce_pool_size,
+		0444);
+__MODULE_PARM_TYPE(bounce_pool_size, "ulong");
 MODULE_PARM_DESC(bounce_pool_size,
-		 "Bytes of bounce memory in a pool created with size 0 (default 4 MiB)");
+		 "Bytes of bounce memory in a pool created with size 0 (default 4 MiB; at most 256 MiB and a quarter of RAM, a larger value is refused)");
+
+/**
+ * altdma_bounce_max_size() - the largest pool altdma_bounce_pool_create()
+ *	accepts
+ *
+ * %ALTDMA_BOUNCE_MAX_SIZE, or a quarter of RAM if that is less: a pool is
+ * allocated up front, one per device that bounces.
+ *
+ * Context: any context.
+ * Return: bytes.
+ */
+size_t altdma_bounce_max_size(void)
+{
+	return min_t(u64, ALTDMA_BOUNCE_MAX_SIZE,
+		     (u64)totalram_pages() << PAGE_SHIFT >> 2);
+}
 
 /* &altdma_bounce_rec.state: state in the low bits, generation above. */
 #define REC_STATE_MASK		3U
@@ -139,28 +180,55 @@ static bool refusal_first(struct altdma_bounce_pool *pool,
 	return !test_and_set_bit(kind, &pool->reported);
 }
 
+static struct altdma_bounce_seg *find_seg(struct altdma_bounce_pool *pool,
+					  phys_addr_t addr);
+
+/* Room for pool_pos()'s text: "seg 4294967295+0xffffffffffffffff". */
+#define POOL_POS_LEN	40
+
+/*
+ * Where @addr lies in @pool, for the kernel log, which gets no physical
+ * address (dmesg may be readable by anyone): "seg N+0xOFF", or "outside
+ * the pool". Root finds each segment's base in debugfs "bounce".
+ */
+static const char *pool_pos(struct altdma_bounce_pool *pool, phys_addr_t addr,
+			    char *buf)
+{
+	struct altdma_bounce_seg *seg = find_seg(pool, addr);
+
+	if (!seg)
+		return "outside the pool";
+	snprintf(buf, POOL_POS_LEN, "seg %u+%#llx",
+		 (unsigned int)(seg - pool->segs), (u64)(addr - seg->base));
+	return buf;
+}
+
 /*
  * Refuse a call on a bounce address: counted, and the first of each kind in
- * the pool reported in one line with what the pool holds there.
+ * the pool reported in one line with what the pool holds there. The line
+ * gives positions in the pool and sizes, never a physical address.
  */
-static int refuse(struct altdma_bounce_pool *pool,
-		  enum altdma_bounce_refusal kind, const char *op,
-		  phys_addr_t addr, size_t size, const struct bounce_view *v,
-		  unsigned long caller)
+static noinline int refuse(struct altdma_bounce_pool *pool,
+			   enum altdma_bounce_refusal kind, const char *op,
+			   phys_addr_t addr, size_t size,
+			   const struct bounce_view *v, unsigned long caller)
 {
+	char at[POOL_POS_LEN], data[POOL_POS_LEN], span[POOL_POS_LEN];
+
 	if (!refusal_first(pool, kind))
 		return -EINVAL;
 	if (v->seg)
-		pr_warn("%s: refused bounce %s (%s): addr %pa size %zu; %s mapping data %pa size %zu in span %pa+%#lx, orig %pa; caller %pS\n",
-			pool->name, op, refusal_names[kind], &addr, size,
-			state_names[rec_state(v->rec.state)], &v->data,
-			v->rec.size, &v->span,
+		pr_warn("%s: refused bounce %s (%s): at %s size %zu; %s mapping of %zu bytes at %s in a span of %#lx bytes at %s; caller %pS\n",
+			pool->name, op, refusal_names[kind],
+			pool_pos(pool, addr, at), size,
+			state_names[rec_state(v->rec.state)], v->rec.size,
+			pool_pos(pool, v->data, data),
 			(unsigned long)v->rec.span_pages << pool->shift,
-			&v->rec.orig, (void *)caller);
+			pool_pos(pool, v->span, span), (void *)caller);
 	else
-		pr_warn("%s: refused bounce %s (%s): addr %pa size %zu; no mapping there; caller %pS\n",
-			pool->name, op, refusal_names[kind], &addr, size,
-			(void *)caller);
+		pr_warn("%s: refused bounce %s (%s): at %s size %zu; no mapping there; caller %pS\n",
+			pool->name, op, refusal_names[kind],
+			pool_pos(pool, addr, at), size, (void *)caller);
 	return -EINVAL;
 }
 
@@ -169,10 +237,10 @@ static int refuse_map(struct altdma_bounce_pool *pool, phys_addr_t orig,
 		      enum dma_data_direction dir, unsigned long caller)
 {
 	if (refusal_first(pool, ALTDMA_BOUNCE_REFUSE_MAP))
-		pr_warn("%s: refused bounce map (%s): orig %pa size %zu min_align_mask %#x dir %d; largest segment %zu bytes, largest slot alignment %lu granules; caller %pS\n",
+		pr_warn("%s: refused bounce map (%s): size %zu, offset %#llx under min_align_mask %#x, dir %d; largest segment %zu bytes, largest slot alignment %lu granules; caller %pS\n",
 			pool->name, refusal_names[ALTDMA_BOUNCE_REFUSE_MAP],
-			&orig, size, mask, dir, pool->seg_max, pool->align_max,
-			(void *)caller);
+			size, (u64)(orig & mask), mask, dir, pool->seg_max,
+			pool->align_max, (void *)caller);
 	return -EINVAL;
 }
 
@@ -328,18 +396,19 @@ static void count_in_use(struct altdma_bounce_pool *pool, long delta)
 		;
 }
 
-/* Zero the span around the data and fill the data (copy or zero). */
+/*
+ * Zero the span around the data and copy the buffer in, whatever the
+ * direction and attributes: with %DMA_ATTR_SKIP_CPU_SYNC too, so that a
+ * device writing less than the buffer leaves the buffer's own bytes for a
+ * later unmap or sync to copy back, not zeros (swiotlb does the same).
+ */
 static void slot_fill(struct altdma_bounce_pool *pool, phys_addr_t span,
 		      const struct bounce_req *req, phys_addr_t orig,
-		      size_t size, unsigned long attrs)
+		      size_t size)
 {
 	size_t span_len = (size_t)req->span_pages << pool->shift;
 	u8 *va = phys_to_virt(span);
 
-	if (attrs & DMA_ATTR_SKIP_CPU_SYNC) {
-		memset(va, 0, span_len);
-		return;
-	}
 	memset(va, 0, req->offset);
 	copy_to_slot(pool, span + req->offset, orig, size);
 	memset(va + req->offset + size, 0, span_len - req->offset - size);
@@ -377,14 +446,15 @@ static void rec_publish(struct altdma_bounce_pool *pool,
  * @min_align_mask: the device's dma_get_min_align_mask(); the data keeps
  *	@orig's offset within it
  * @dir: DMA direction
- * @attrs: DMA attributes; with %DMA_ATTR_SKIP_CPU_SYNC nothing is copied
- *	and the whole span, data included, is zeroed
+ * @attrs: DMA attributes, kept for the unmap (%DMA_ATTR_SKIP_CPU_SYNC
+ *	does not stop the copy into the slot, see below)
  * @out: filled with the data's bounce address and the span to map
  *
  * Takes a granule-aligned slot, zeroes every byte of the span that is not
- * data and, unless told to skip CPU syncs, copies the buffer into the slot
- * for every direction (for %DMA_FROM_DEVICE too, so that a device writing
- * less than @size leaves no stale pool data behind). A request no segment
+ * data and copies the buffer into the slot for every direction and even
+ * with %DMA_ATTR_SKIP_CPU_SYNC (as swiotlb does): a device that writes
+ * less than @size must leave the buffer's own bytes behind for the copy
+ * back, neither stale pool data nor zeros. A request no segment
  * could ever hold (size 0 or larger than a segment less the offset, an
  * alignment above the largest slot class, an invalid direction) is
  * refused, counted and reported once per pool.
@@ -412,7 +482,7 @@ int altdma_bounce_map(struct altdma_bounce_pool *pool, phys_addr_t orig,
 		return -ENOMEM;
 	}
 	span = seg->base + ((phys_addr_t)idx << pool->shift);
-	slot_fill(pool, span, &req, orig, size, attrs);
+	slot_fill(pool, span, &req, orig, size);
 	rec_publish(pool, seg, idx, &req, orig, size, dir, attrs);
 	count_in_use(pool, altdma_iova_alloc_size(&seg->iovad, req.npages));
 	this_cpu_inc(pool->stats->maps);
@@ -827,8 +897,8 @@ static int pool_segs_init(struct altdma_bounce_pool *pool,
  * smaller orders but never below @granule; it is zeroed.
  *
  * Context: process context, may sleep.
- * Return: the pool, ERR_PTR(-EINVAL) for a bad granule or size, or
- * ERR_PTR(-ENOMEM).
+ * Return: the pool, ERR_PTR(-EINVAL) for a bad granule or a size above
+ * altdma_bounce_max_size() (one error line), or ERR_PTR(-ENOMEM).
  */
 struct altdma_bounce_pool *altdma_bounce_pool_create(const char *name,
 						     size_t size,
@@ -843,8 +913,11 @@ struct altdma_bounce_pool *altdma_bounce_pool_create(const char *name,
 	    granule > PAGE_SIZE << ALTDMA_MAX_PAGE_ORDER)
 		return ERR_PTR(-EINVAL);
 	size = size ?: READ_ONCE(bounce_pool_size) ?: ALTDMA_BOUNCE_DEFAULT_SIZE;
-	if (size > SIZE_MAX - granule)
+	if (size > altdma_bounce_max_size()) {
+		pr_err("%s: bounce pool of %zu bytes refused: more than %zu bytes (at most 256 MiB and a quarter of RAM)\n",
+		       name ?: "altdma-bounce", size, altdma_bounce_max_size());
 		return ERR_PTR(-EINVAL);
+	}
 	pool = kzalloc(sizeof(*pool), GFP_KERNEL);
 	if (!pool)
 		return ERR_PTR(-ENOMEM);

@@ -22,6 +22,12 @@
 
 /* Default pool size in bytes (module parameter bounce_pool_size). */
 #define ALTDMA_BOUNCE_DEFAULT_SIZE	SZ_4M
+/*
+ * The largest pool, in bytes: each device that bounces has one, allocated
+ * up front. A pool is also at most a quarter of RAM
+ * (altdma_bounce_max_size()).
+ */
+#define ALTDMA_BOUNCE_MAX_SIZE		SZ_256M
 /* &altdma_bounce_seg.head value of a granule no mapping ever covered. */
 #define ALTDMA_BOUNCE_HEAD_NONE		U32_MAX
 /* Set in &altdma_bounce_seg.head once the covering mapping is released. */
@@ -241,6 +247,7 @@ struct altdma_bounce_slot {
 	size_t span_len;
 };
 
+size_t altdma_bounce_max_size(void);
 struct altdma_bounce_pool *altdma_bounce_pool_create(const char *name,
 						     size_t size,
 						     unsigned long granule);

@@ -6,6 +6,10 @@
  * tables with iommu_iova_to_phys(), detach and check that the device's
  * own domain and ops are back. The suites run after device probe, so the
  * device has its driver bound: attach and detach release and rebind it.
+ *
+ * KUnit suite altdma_attach: what an attach does before it touches a
+ * device, without one: the reserved regions it keeps out of an IOVA
+ * space, the options it parses and their bounds.
  */
 
 #include <kunit/test.h>
@@ -15,7 +19,9 @@
 #include <linux/mm.h>
 #include <linux/notifier.h>
 #include <linux/pci.h>
+#include <linux/rbtree.h>
 #include <linux/scatterlist.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 
 #include "../attach.h"
@@ -249,6 +255,123 @@ static void bad_requests_change_nothing(struct kunit *test)
 						       &opts), -EINVAL);
 	viommu_detach(test, c);
 	KUNIT_EXPECT_EQ(test, altdma_detach_dev(c->dev), -ENODEV);
+}
+
+/*
+ * Whether [@lo, @hi] (pages) lies inside one reserved range of @iovad: the
+ * tree walked under the domain lock.
+ */
+static bool iova_reserved(struct altdma_iova_domain *iovad, unsigned long lo,
+			  unsigned long hi)
+{
+	struct altdma_iova_range *r;
+	unsigned long flags;
+	struct rb_node *n;
+	bool found = false;
+
+	spin_lock_irqsave(&iovad->lock, flags);
+	for (n = rb_first(&iovad->tree); n && !found; n = rb_next(n)) {
+		r = rb_entry(n, struct altdma_iova_range, rb);
+		found = r->state == ALTDMA_IOVA_RESERVED && r->pfn_lo <= lo &&
+			r->pfn_hi >= hi;
+	}
+	spin_unlock_irqrestore(&iovad->lock, flags);
+	return found;
+}
+
+/**
+ * struct window_check - what pci_windows_are_reserved() walks with
+ * @test: the case
+ * @iovad: the attached device's IOVA domain
+ * @inside: windows that overlap the IOVA space
+ * @listed: of the ranges altdma_walk_reserved() lists (debugfs "iova"),
+ *	the PCI windows
+ *
+ * Context: KUnit case context.
+ */
+struct window_check {
+	struct kunit *test;
+	struct altdma_iova_domain *iovad;
+	unsigned int inside;
+	unsigned int listed;
+};
+
+static int check_window(void *arg, u64 first, u64 last, const char *what)
+{
+	struct window_check *wc = arg;
+	struct altdma_iova_domain *iovad = wc->iovad;
+	unsigned long lo = first >> iovad->shift, hi = last >> iovad->shift;
+
+	bool reserved;
+
+	if (hi < iovad->start_pfn || lo > iovad->end_pfn)
+		return 0;
+	wc->inside++;
+	lo = max(lo, iovad->start_pfn);
+	hi = min(hi, iovad->end_pfn);
+	reserved = iova_reserved(iovad, lo, hi);
+	KUNIT_EXPECT_TRUE_MSG(wc->test, reserved,
+			      "%s 0x%llx-0x%llx is not reserved in the IOVA space",
+			      what, first, last);
+	return 0;
+}
+
+static int count_window(void *arg, u64 first, u64 last, const char *what)
+{
+	struct window_check *wc = arg;
+
+	wc->listed += !strcmp(what, "pci-window");
+	return 0;
+}
+
+/*
+ * Issue 14 item 4: the memory windows of the device's host bridge are
+ * reserved in its IOVA space, as dma-iommu does (a DMA address there would
+ * reach a peer's BAR, not the IOMMU), and listed with the reserved ranges.
+ */
+static void pci_windows_are_reserved(struct kunit *test)
+{
+	struct viommu_ctx *c = test->priv;
+	struct window_check wc = { .test = test };
+	struct altdma_dev *adev;
+
+	viommu_attach(test, c);
+	adev = altdma_dev_get(c->dev);
+	KUNIT_ASSERT_NOT_NULL(test, adev);
+	wc.iovad = &adev->iovad;
+	KUNIT_EXPECT_EQ(test, altdma_walk_pci_windows(c->dev, check_window, &wc),
+			0);
+	/* q35's 32-bit PCI hole lies inside every vIOMMU's aperture */
+	KUNIT_EXPECT_GE(test, wc.inside, 1U);
+	KUNIT_EXPECT_EQ(test, altdma_walk_reserved(c->dev, count_window, &wc), 0);
+	KUNIT_EXPECT_GE(test, wc.listed, 1U);
+	altdma_dev_put(adev);
+	viommu_detach(test, c);
+}
+
+/*
+ * Issue 14 item 12: a bounce pool of bounce_pages granules whose size in
+ * bytes wraps (2^52 + 1024 pages of 4 KiB is 4 MiB modulo 2^64) or passes
+ * the bound is refused at attach, and nothing changed.
+ */
+static void oversized_bounce_pool_is_refused(struct kunit *test)
+{
+	struct altdma_attach_opts opts = altdma_default_opts;
+	struct viommu_ctx *c = test->priv;
+
+	opts.bounce = ALTDMA_BOUNCE_FORCE;
+	opts.bounce_pages = (1UL << 52) + 1024;
+	KUNIT_EXPECT_EQ(test, altdma_attach_dev(c->dev, &opts), -EINVAL);
+	KUNIT_EXPECT_PTR_EQ(test, iommu_get_domain_for_dev(c->dev),
+			    c->orig_domain);
+	KUNIT_EXPECT_PTR_EQ(test, c->dev->dma_ops, c->orig_ops);
+	KUNIT_EXPECT_NULL(test, altdma_dev_find(c->dev));
+	KUNIT_EXPECT_NOT_NULL(test, c->dev->driver);
+	opts.bounce_pages = altdma_bounce_max_size() / PAGE_SIZE + 1;
+	KUNIT_EXPECT_EQ(test, altdma_attach_dev(c->dev, &opts), -EINVAL);
+	KUNIT_EXPECT_PTR_EQ(test, iommu_get_domain_for_dev(c->dev),
+			    c->orig_domain);
+	KUNIT_EXPECT_NOT_NULL(test, c->dev->driver);
 }
 
 /*
@@ -496,6 +619,8 @@ static struct kunit_case viommu_cases[] = {
 	KUNIT_CASE(map_sg_translates),
 	KUNIT_CASE(alloc_coherent_translates),
 	KUNIT_CASE(bad_requests_change_nothing),
+	KUNIT_CASE(pci_windows_are_reserved),
+	KUNIT_CASE(oversized_bounce_pool_is_refused),
 	KUNIT_CASE(teardown_never_mixes_layers),
 	KUNIT_CASE(bind_in_attach_window),
 	KUNIT_CASE(removal_during_attach),
@@ -510,4 +635,133 @@ static struct kunit_suite viommu_suite = {
 	.test_cases = viommu_cases,
 };
 
-kunit_test_suites(&viommu_suite);
+/* ---- altdma_attach ---- */
+
+static void attach_iova_init(struct kunit *test,
+			     struct altdma_iova_domain *iovad)
+{
+	struct altdma_iova_config cfg = {
+		.name = "altdma-kunit-attach",
+		.granule = SZ_4K,
+		.end = SZ_4G - 1,
+	};
+
+	KUNIT_ASSERT_EQ(test, altdma_iova_domain_init(iovad, &cfg), 0);
+}
+
+static void add_region(struct kunit *test, struct list_head *regions,
+		       phys_addr_t start, size_t length,
+		       enum iommu_resv_type type)
+{
+	struct iommu_resv_region *r = kunit_kzalloc(test, sizeof(*r),
+						    GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	r->start = start;
+	r->length = length;
+	r->type = type;
+	list_add_tail(&r->list, regions);
+}
+
+/*
+ * Issue 14 item 13: a reserved region of length zero is skipped, and the
+ * regions after it (here the MSI window) are still reserved.
+ */
+static void zero_length_region_is_skipped(struct kunit *test)
+{
+	struct altdma_iova_domain *iovad;
+	struct altdma_iova_space sp;
+	unsigned long pfn, *pfns;
+	LIST_HEAD(regions);
+	unsigned int n = 0;
+
+	iovad = kunit_kzalloc(test, sizeof(*iovad), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, iovad);
+	attach_iova_init(test, iovad);
+	add_region(test, &regions, 0x100000, 4 * SZ_4K, IOMMU_RESV_RESERVED);
+	add_region(test, &regions, 0x200000, 0, IOMMU_RESV_DIRECT);
+	add_region(test, &regions, 0xfee00000, SZ_1M, IOMMU_RESV_MSI);
+	/* and one wholly outside the space: nothing to reserve */
+	add_region(test, &regions, SZ_4G, SZ_1M, IOMMU_RESV_RESERVED);
+	KUNIT_EXPECT_EQ(test, altdma_walk_resv_regions(&regions,
+						       altdma_reserve_one,
+						       iovad), 0);
+	altdma_iova_get_space(iovad, &sp);
+	KUNIT_EXPECT_EQ(test, sp.ranges[ALTDMA_IOVA_RESERVED], 2UL);
+	KUNIT_EXPECT_EQ(test, sp.range_pages[ALTDMA_IOVA_RESERVED],
+			4UL + SZ_1M / SZ_4K);
+	/* the MSI window is never handed out: fill the space, 1 MiB a time */
+	pfns = kunit_kcalloc(test, SZ_4K, sizeof(*pfns), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pfns);
+	while (n < SZ_4K && (pfn = altdma_iova_alloc(iovad, 256, iovad->end_pfn,
+						     GFP_KERNEL))) {
+		pfns[n++] = pfn;
+		KUNIT_EXPECT_FALSE_MSG(test, pfn + 255 >= 0xfee00 && pfn <= 0xfeeff,
+				       "pages 0x%lx+256 overlap the MSI window",
+				       pfn);
+	}
+	KUNIT_EXPECT_GT(test, n, 4000U);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(iovad), 0);
+	while (n)
+		KUNIT_EXPECT_EQ(test, altdma_iova_free(iovad, pfns[--n], 256), 0);
+	altdma_iova_domain_destroy(iovad);
+}
+
+/*
+ * Issue 14 item 12: bounce_pages is bounded (a pool is at most 256 MiB);
+ * a larger or overflowing count is refused and leaves the options as
+ * they were.
+ */
+static void bounce_pages_option_is_bounded(struct kunit *test)
+{
+	struct altdma_attach_opts opts = { .bounce_pages = 7 };
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "bounce_pages=%lu",
+		 ALTDMA_BOUNCE_MAX_SIZE / PAGE_SIZE + 1);
+	KUNIT_EXPECT_EQ(test, altdma_attach_parse_opts(buf, &opts), -EINVAL);
+	KUNIT_EXPECT_EQ(test, opts.bounce_pages, 7UL);
+	snprintf(buf, sizeof(buf), "bounce_pages=%lu", ULONG_MAX);
+	KUNIT_EXPECT_EQ(test, altdma_attach_parse_opts(buf, &opts), -EINVAL);
+	KUNIT_EXPECT_EQ(test, opts.bounce_pages, 7UL);
+	snprintf(buf, sizeof(buf), "bounce_pages=%lu",
+		 ALTDMA_BOUNCE_MAX_SIZE / PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, altdma_attach_parse_opts(buf, &opts), 0);
+	KUNIT_EXPECT_EQ(test, opts.bounce_pages,
+			ALTDMA_BOUNCE_MAX_SIZE / PAGE_SIZE);
+	snprintf(buf, sizeof(buf), "bounce_pages=12");
+	KUNIT_EXPECT_EQ(test, altdma_attach_parse_opts(buf, &opts), 0);
+	KUNIT_EXPECT_EQ(test, opts.bounce_pages, 12UL);
+}
+
+/*
+ * Issue 14 item 12: a pool above the bound is refused before anything is
+ * allocated.
+ */
+static void bounce_pool_size_is_bounded(struct kunit *test)
+{
+	struct altdma_bounce_pool *pool;
+	size_t max = altdma_bounce_max_size();
+
+	KUNIT_EXPECT_LE(test, max, (size_t)ALTDMA_BOUNCE_MAX_SIZE);
+	KUNIT_EXPECT_LE(test, max, (size_t)totalram_pages() << PAGE_SHIFT >> 2);
+	pool = altdma_bounce_pool_create("altdma-kunit-big", max + PAGE_SIZE,
+					 PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(pool), -EINVAL);
+	if (!IS_ERR(pool))
+		altdma_bounce_pool_destroy(pool);
+}
+
+static struct kunit_case attach_cases[] = {
+	KUNIT_CASE(zero_length_region_is_skipped),
+	KUNIT_CASE(bounce_pages_option_is_bounded),
+	KUNIT_CASE(bounce_pool_size_is_bounded),
+	{}
+};
+
+static struct kunit_suite attach_suite = {
+	.name = "altdma_attach",
+	.test_cases = attach_cases,
+};
+
+kunit_test_suites(&viommu_suite, &attach_suite);

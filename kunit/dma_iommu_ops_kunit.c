@@ -36,6 +36,7 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/vmalloc.h>
 
 #include "../altdma_trace.h"
 #include "../dma_iommu_ops.h"
@@ -1254,6 +1255,14 @@ static void rf_free(struct altdma_dev *adev, struct rf_buf *b)
 	b->cpu = NULL;
 }
 
+/* The physical address of a byte of an allocation, remapped or not. */
+static phys_addr_t cpu_phys(void *cpu)
+{
+	if (is_vmalloc_addr(cpu))
+		return page_to_phys(vmalloc_to_page(cpu)) + offset_in_page(cpu);
+	return virt_to_phys(cpu);
+}
+
 /* The device reaches exactly @b's memory; no other buffer overlaps it. */
 static bool rf_check_mapped(struct kunit *test, struct rf_buf *bufs,
 			    unsigned int n)
@@ -1263,9 +1272,9 @@ static bool rf_check_mapped(struct kunit *test, struct rf_buf *bufs,
 	struct rf_buf *b = &bufs[n];
 	unsigned int i;
 
-	if (pt_soft_ops.iova_to_phys(pt, b->dma) != virt_to_phys(b->cpu) ||
+	if (pt_soft_ops.iova_to_phys(pt, b->dma) != cpu_phys(b->cpu) ||
 	    pt_soft_ops.iova_to_phys(pt, b->dma + last) !=
-	    virt_to_phys(b->cpu + last)) {
+	    cpu_phys(b->cpu + last)) {
 		KUNIT_FAIL(test, "dma %pad (%zu bytes) does not reach its buffer",
 			   &b->dma, b->size);
 		return false;
@@ -1785,8 +1794,10 @@ static void min_align_mask_holds_on_map_sg(struct kunit *test)
 }
 
 /*
- * seed 003 fix 1: with SKIP_CPU_SYNC at map and unmap, only the syncs move
- * data, and each goes through the slot behind the segment's DMA address.
+ * seed 003 fix 1: with SKIP_CPU_SYNC at map and unmap, the map still puts
+ * the buffer into the slots (as swiotlb does, issue 14 item 6), the syncs
+ * move the data, and each goes through the slot behind the segment's DMA
+ * address.
  */
 static void sync_sg_on_bounced_list_moves_data_both_ways(struct kunit *test)
 {
@@ -1807,7 +1818,8 @@ static void sync_sg_on_bounced_list_moves_data_both_ways(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, n, 3);
 	altdma_bounce_get_stats(adev->pool, &bs);
 	KUNIT_EXPECT_EQ(test, bs.live_mappings, 3ULL);
-	KUNIT_EXPECT_EQ(test, bs.bytes_to_device, 0ULL);
+	/* the map copies the buffer in even so (issue 14, item 6) */
+	KUNIT_EXPECT_EQ(test, bs.bytes_to_device, 0x300ULL + 0x700 + 0x500);
 
 	for_each_sg(sg, s, 3, k)
 		memset(sg_virt(s), 0xa0 + k, s->length);
@@ -1838,7 +1850,8 @@ static void sync_sg_on_bounced_list_moves_data_both_ways(struct kunit *test)
 			}
 	}
 	altdma_bounce_get_stats(adev->pool, &bs);
-	KUNIT_EXPECT_EQ(test, bs.bytes_to_device, 0x300ULL + 0x700 + 0x500);
+	KUNIT_EXPECT_EQ(test, bs.bytes_to_device,
+			2 * (0x300ULL + 0x700 + 0x500));
 	KUNIT_EXPECT_EQ(test, bs.bytes_to_cpu, 0x300ULL + 0x700 + 0x500);
 	ops_expect_clean(test, adev);
 }
@@ -2030,10 +2043,49 @@ static void untrusted_device_is_always_strict(struct kunit *test)
 	ops_expect_clean(test, adev);
 }
 
+/*
+ * Issue 14 item 8: a short unmap in deferred mode quarantines the IOVA and
+ * invalidates what was unmapped at once. The range never reaches a flush
+ * queue, and the gather of a deferred unmap holds no range (the backend,
+ * like the IOMMU drivers, leaves a queued gather empty for a later flush
+ * of all): the quarantine path must sync the mapping's whole range itself.
+ */
+static void deferred_short_unmap_is_invalidated_at_once(struct kunit *test)
+{
+	struct ops_setup s = { .inval = ALTDMA_INVAL_DEFERRED };
+	struct altdma_dev *adev = ops_dev(test, &s);
+	struct pt_soft *pt = ops_pt(test);
+	u8 *b = ops_buf(test, 2);
+	struct altdma_dev_stats st;
+	unsigned int stale = 0;
+	unsigned long index;
+	dma_addr_t dma;
+	void *e;
+
+	KUNIT_ASSERT_EQ(test, adev->inval, ALTDMA_INVAL_DEFERRED);
+	dma = ops_map(test, adev, b, 4 * SZ_4K, DMA_TO_DEVICE, 0);
+	pt->short_by = SZ_4K;
+	dma_unmap_single(adev->dev, dma, 4 * SZ_4K, DMA_TO_DEVICE);
+	pt->short_by = 0;
+	altdma_dev_get_stats(adev, &st);
+	KUNIT_EXPECT_EQ(test, st.quarantined, 1ULL);
+	KUNIT_EXPECT_EQ(test, st.deferred, 0ULL);
+	KUNIT_EXPECT_EQ(test, pt_soft_count(pt), 1UL);
+	/* no flush of all happened: the quarantine's own sync invalidated */
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->flush_alls), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->syncs), 1);
+	xa_for_each(&pt->stale, index, e)
+		stale++;
+	KUNIT_EXPECT_EQ_MSG(test, stale, 0U,
+			    "%u unmapped pages of the quarantined range left in the IOTLB",
+			    stale);
+}
+
 static struct kunit_case inval_cases[] = {
 	KUNIT_CASE(strict_syncs_before_reuse),
 	KUNIT_CASE(deferred_never_reuses_iova_before_flush),
 	KUNIT_CASE(untrusted_device_is_always_strict),
+	KUNIT_CASE(deferred_short_unmap_is_invalidated_at_once),
 	{}
 };
 
@@ -2044,4 +2096,407 @@ static struct kunit_suite inval_suite = {
 	.test_cases = inval_cases,
 };
 
-kunit_test_suites(&unmap_suite, &map_suite, &bounce_suite, &inval_suite);
+/* ---- altdma_dma_contract (issue 14) ---- */
+
+/*
+ * Item 1: dma_alloc_pages() and dma_alloc_noncoherent() memory is zeroed.
+ * The suites boot with init_on_alloc=0, so the page allocator hands back
+ * what the last owner left: each round dirties and frees pages first, so
+ * an allocation that is not zeroed finds the dirt.
+ */
+static void alloc_pages_memory_is_zeroed(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	unsigned int round, order = 2;
+	size_t size = PAGE_SIZE << order;
+	struct page *dirty, *page;
+	dma_addr_t dma;
+	void *va;
+
+	for (round = 0; round < 16; round++) {
+		dirty = alloc_pages(GFP_KERNEL, order);
+		KUNIT_ASSERT_NOT_NULL(test, dirty);
+		memset(page_address(dirty), 0xa5, size);
+		__free_pages(dirty, order);
+		if (round & 1) {
+			va = dma_alloc_noncoherent(adev->dev, size, &dma,
+						   DMA_BIDIRECTIONAL,
+						   GFP_KERNEL);
+			KUNIT_ASSERT_NOT_NULL(test, va);
+		} else {
+			page = dma_alloc_pages(adev->dev, size, &dma,
+					       DMA_BIDIRECTIONAL, GFP_KERNEL);
+			KUNIT_ASSERT_NOT_NULL(test, page);
+			va = page_address(page);
+		}
+		/* 6.1's dma_alloc_pages() leaves the handle unchecked */
+		KUNIT_EXPECT_FALSE(test, dma_mapping_error(adev->dev, dma));
+		KUNIT_EXPECT_TRUE_MSG(test, !memchr_inv(va, 0, size),
+				      "round %u: memory not zeroed", round);
+		if (round & 1)
+			dma_free_noncoherent(adev->dev, size, va, dma,
+					     DMA_BIDIRECTIONAL);
+		else
+			dma_free_pages(adev->dev, size, virt_to_page(va), dma,
+				       DMA_BIDIRECTIONAL);
+	}
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * Item 6: DMA_ATTR_SKIP_CPU_SYNC at map still puts the buffer into the
+ * bounce slot, so the bytes a device does not write come back unchanged
+ * by an unmap that copies back.
+ */
+static void skip_cpu_sync_map_keeps_unwritten_bytes(struct kunit *test)
+{
+	struct ops_setup s = { .bounce = ALTDMA_BOUNCE_FORCE };
+	struct altdma_dev *adev = ops_dev(test, &s);
+	u8 *b = ops_buf(test, 0);
+	dma_addr_t dma;
+
+	memset(b, 0x5a, 0x400);
+	dma = ops_map(test, adev, b, 0x400, DMA_FROM_DEVICE,
+		      DMA_ATTR_SKIP_CPU_SYNC);
+	memset(ops_dev_mem(test, dma), 0x11, 0x40);	/* the device */
+	dma_unmap_single(adev->dev, dma, 0x400, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_TRUE(test, !memchr_inv(b, 0x11, 0x40));
+	KUNIT_EXPECT_TRUE_MSG(test, !memchr_inv(b + 0x40, 0x5a, 0x3c0),
+			      "bytes the device never wrote were changed");
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * Item 7: a buffer that wraps past the end of the address space is
+ * refused (dma-iommu would map its first page and record the size), and
+ * nothing changes.
+ */
+static void wrapping_buffer_is_refused(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	u8 *b = ops_buf(test, 0);
+	struct ops_snap a, c;
+	dma_addr_t dma;
+
+	ops_snap(adev, ops_pt(test), &a);
+	dma = ops->map_page(adev->dev, virt_to_page(b), 0x10, SIZE_MAX - 8,
+			    DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, dma, DMA_MAPPING_ERROR);
+	ops_snap(adev, ops_pt(test), &c);
+	KUNIT_EXPECT_EQ(test, c.ptes, a.ptes);
+	KUNIT_EXPECT_EQ(test, c.pt_hash, a.pt_hash);
+	KUNIT_EXPECT_EQ(test, c.iova.live_ranges, a.iova.live_ranges);
+	KUNIT_EXPECT_EQ(test, c.dev.live, a.dev.live);
+	KUNIT_EXPECT_EQ(test, c.dev.maps, a.dev.maps);
+	KUNIT_EXPECT_EQ(test, c.dev.failed, a.dev.failed + 1);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * Item 7: an aperture reaching the top of the 64-bit space never hands out
+ * the granule that holds DMA_MAPPING_ERROR: the domain ends below it, and
+ * a wrap-around allocator that starts at the top maps the last usable
+ * granule, never the error value.
+ */
+static void top_of_aperture_never_gives_the_error_value(struct kunit *test)
+{
+	struct ops_setup s = {
+		.iova_end = U64_MAX,
+		.policy = &altdma_iova_policy_wrap,
+	};
+	struct altdma_dev *adev = ops_dev(test, &s);
+	u8 *b = ops_buf(test, 0);
+	dma_addr_t dma, top = 0;
+	unsigned int i;
+
+	KUNIT_EXPECT_EQ(test, adev->iovad.end_pfn,
+			(unsigned long)(U64_MAX >> adev->shift) - 1);
+	*adev->dev->dma_mask = DMA_BIT_MASK(64);
+	for (i = 0; i < 64; i++) {
+		dma = ops_map(test, adev, b + PAGE_SIZE - 1, 1, DMA_TO_DEVICE,
+			      0);
+		KUNIT_EXPECT_NE(test, dma, DMA_MAPPING_ERROR);
+		top = max(top, dma);
+		dma_unmap_single(adev->dev, dma, 1, DMA_TO_DEVICE);
+	}
+	KUNIT_EXPECT_LT(test, top, DMA_MAPPING_ERROR);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * Item 14: a sync in another direction than a (not bidirectional)
+ * mapping's, or outside it, is refused and changes nothing; a sync of a
+ * part of the mapping at an offset, or of a bidirectional mapping in
+ * either direction, is not.
+ */
+static void sync_in_other_direction_is_refused(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	u8 *b = ops_buf(test, 2);
+	struct scatterlist sg[2];
+	struct ops_snap a;
+	dma_addr_t dma, bidi;
+
+	dma = ops_map(test, adev, b, SZ_4K, DMA_TO_DEVICE, 0);
+	bidi = ops_map(test, adev, b + SZ_4K, 0x300, DMA_BIDIRECTIONAL, 0);
+	dma_sync_single_range_for_device(adev->dev, dma, 0x800, 0x100,
+					 DMA_TO_DEVICE);
+	dma_sync_single_for_cpu(adev->dev, bidi, 0x300, DMA_FROM_DEVICE);
+	dma_sync_single_for_device(adev->dev, bidi, 0x300, DMA_TO_DEVICE);
+	ops_snap(adev, ops_pt(test), &a);
+	ops->sync_single_for_cpu(adev->dev, dma, SZ_4K, DMA_FROM_DEVICE);
+	ops_expect_refused(test, adev, &a, ALTDMA_REFUSE_DIR);
+	ops_snap(adev, ops_pt(test), &a);
+	ops->sync_single_for_device(adev->dev, dma + 0x800, SZ_4K,
+				    DMA_TO_DEVICE);
+	ops_expect_refused(test, adev, &a, ALTDMA_REFUSE_SIZE);
+	ops_snap(adev, ops_pt(test), &a);
+	ops->sync_single_for_cpu(adev->dev, bidi + 0x300, 0x10,
+				 DMA_BIDIRECTIONAL);
+	ops_expect_refused(test, adev, &a, ALTDMA_REFUSE_SIZE);
+
+	sg_init_table(sg, 2);
+	sg_set_buf(&sg[0], b + SZ_8K, 0x200);
+	sg_set_buf(&sg[1], b + SZ_8K + SZ_4K, 0x200);
+	KUNIT_ASSERT_EQ(test, dma_map_sg(adev->dev, sg, 2, DMA_FROM_DEVICE), 2);
+	dma_sync_sg_for_cpu(adev->dev, sg, 2, DMA_FROM_DEVICE);
+	ops_snap(adev, ops_pt(test), &a);
+	ops->sync_sg_for_device(adev->dev, sg, 2, DMA_TO_DEVICE);
+	ops_expect_refused(test, adev, &a, ALTDMA_REFUSE_DIR);
+	dma_unmap_sg(adev->dev, sg, 2, DMA_FROM_DEVICE);
+	dma_unmap_single(adev->dev, bidi, 0x300, DMA_BIDIRECTIONAL);
+	dma_unmap_single(adev->dev, dma, SZ_4K, DMA_TO_DEVICE);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * Item 3: entries longer than 128 KiB (the allocator's largest alignment)
+ * under a 256 KiB segment boundary and a raised max segment size: no DMA
+ * segment ever crosses a boundary, wherever the wrap-around policy puts
+ * the list: each allocation goes below the last, and a 128 KiB mapping
+ * on every other round moves the list's 128 KiB-aligned start to the
+ * other half of a boundary window.
+ */
+static void long_entries_never_cross_the_boundary(struct kunit *test)
+{
+	struct ops_setup s = {
+		.policy = &altdma_iova_policy_wrap,
+		.iova_end = SZ_64M - 1,
+	};
+	struct altdma_dev *adev = ops_dev(test, &s);
+	u8 *b = ops_buf(test, 6);
+	struct scatterlist sg[3];
+	unsigned int round;
+	dma_addr_t dma;
+	int n;
+
+	dma_set_seg_boundary(adev->dev, SZ_256K - 1);
+	dma_set_max_seg_size(adev->dev, SZ_256K);
+	for (round = 0; round < 200; round++) {
+		if (round & 1) {
+			dma = ops_map(test, adev, b, SZ_128K, DMA_TO_DEVICE, 0);
+			dma_unmap_single(adev->dev, dma, SZ_128K,
+					 DMA_TO_DEVICE);
+		}
+		sg_init_table(sg, 3);
+		sg_set_buf(&sg[0], b, SZ_128K + SZ_64K);
+		sg_set_buf(&sg[1], b + SZ_64K, SZ_128K + SZ_16K);
+		sg_set_buf(&sg[2], b + (round % 16) * SZ_4K, SZ_8K + 0x10);
+		n = dma_map_sg(adev->dev, sg, 3, DMA_TO_DEVICE);
+		KUNIT_ASSERT_GT_MSG(test, n, 0, "round %u", round);
+		ops_expect_sg_limits(test, sg, n, SZ_256K, SZ_256K - 1);
+		dma_unmap_sg(adev->dev, sg, 3, DMA_TO_DEVICE);
+		if (test->status == KUNIT_FAILURE)
+			break;
+	}
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * Item 5: a 1 GiB list of 4 KiB entries (all on one page: the IOVA is
+ * what is large) maps and unmaps, with its segments kept in chunks of at
+ * most a page: no map needs a high-order atomic allocation.
+ */
+static void huge_list_needs_no_high_order_allocation(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	unsigned int nents = SZ_1G / SZ_4K, chunks = 0;
+	struct altdma_map_segs *ext;
+	struct scatterlist *s;
+	struct sg_table sgt;
+	struct altdma_map *m;
+	u8 *b = ops_buf(test, 0);
+	unsigned long pfn;
+	int i, n;
+
+	dma_set_max_seg_size(adev->dev, SZ_1G);
+	KUNIT_ASSERT_EQ(test, sg_alloc_table(&sgt, nents, GFP_KERNEL), 0);
+	for_each_sg(sgt.sgl, s, nents, i)
+		sg_set_buf(s, b, SZ_4K);
+	/* the ops directly: DMA_API_DEBUG would track 2^18 entries */
+	n = ops->map_sg(adev->dev, sgt.sgl, nents, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_GT(test, n, 0);
+	if (n > 0) {
+		pfn = sg_dma_address(sgt.sgl) >> adev->shift;
+		rcu_read_lock();
+		m = altdma_map_of(altdma_iova_lookup(&adev->iovad, pfn));
+		for (ext = m->ext; ext; ext = ext->next, chunks++)
+			KUNIT_EXPECT_LE(test, ksize(ext), PAGE_SIZE);
+		rcu_read_unlock();
+		KUNIT_EXPECT_EQ(test, chunks,
+				DIV_ROUND_UP(nents,
+					     ALTDMA_MAP_SEGS_PER_CHUNK));
+		ops->unmap_sg(adev->dev, sgt.sgl, nents, DMA_TO_DEVICE, 0);
+	}
+	sg_free_table(&sgt);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * The device sees the CPU's bytes of an allocation at every page: a
+ * pattern written through @cpu is read back through the page table at the
+ * same offset of @dma, one word per page.
+ */
+static void expect_same_memory(struct kunit *test, u8 *cpu, dma_addr_t dma,
+			       size_t size)
+{
+	size_t off;
+	u32 bad = 0;
+
+	for (off = 0; off < size; off += PAGE_SIZE)
+		*(u32 *)(cpu + off) = (u32)off ^ 0x5eed;
+	for (off = 0; off < size; off += PAGE_SIZE)
+		bad += *(u32 *)ops_dev_mem(test, dma + off) !=
+		       ((u32)off ^ 0x5eed);
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0U, "pages where the device sees other memory");
+}
+
+/*
+ * Item 2: coherent allocations of 8 and 16 MiB (at and above the page
+ * allocator's largest block) succeed, built of separate pages mapped
+ * contiguously: zeroed, one contiguous DMA range, the device sees the
+ * CPU's memory everywhere, get_sgtable lists every page; freed clean.
+ */
+static void large_coherent_allocations_work(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	static const size_t sizes[] = { SZ_8M, SZ_16M, SZ_2M + SZ_128K };
+	struct sg_page_iter piter;
+	unsigned int i, n, bad;
+	struct sg_table sgt;
+	dma_addr_t dma;
+	u8 *cpu;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		cpu = dma_alloc_coherent(adev->dev, sizes[i], &dma,
+					 GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL_MSG(test, cpu, "size %zu", sizes[i]);
+		KUNIT_EXPECT_TRUE(test, !memchr_inv(cpu, 0, sizes[i]));
+		expect_same_memory(test, cpu, dma, sizes[i]);
+		KUNIT_ASSERT_EQ(test, dma_get_sgtable(adev->dev, &sgt, cpu, dma,
+						      sizes[i]), 0);
+		n = 0;
+		bad = 0;
+		for_each_sgtable_page(&sgt, &piter, 0)
+			bad += sg_page_iter_page(&piter) !=
+			       vmalloc_to_page(cpu + ((size_t)n++ << PAGE_SHIFT));
+		KUNIT_EXPECT_EQ(test, (size_t)n << PAGE_SHIFT, sizes[i]);
+		KUNIT_EXPECT_EQ_MSG(test, bad, 0U,
+				    "get_sgtable pages that are not the buffer's");
+		sg_free_table(&sgt);
+		dma_free_coherent(adev->dev, sizes[i], cpu, dma);
+		ops_expect_clean(test, adev);
+	}
+}
+
+/*
+ * Item 2: the attributes dma-iommu honours. FORCE_CONTIGUOUS gives one
+ * block in the linear map; ALLOC_SINGLE_PAGES a remapped buffer of single
+ * pages; NO_KERNEL_MAPPING a cookie (no kernel mapping) that the free
+ * takes back; NO_WARN an impossible size that fails quietly.
+ */
+static void allocation_attributes_are_honoured(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	dma_addr_t dma;
+	void *cpu;
+
+	cpu = dma_alloc_attrs(adev->dev, SZ_1M, &dma, GFP_KERNEL,
+			      DMA_ATTR_FORCE_CONTIGUOUS);
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	KUNIT_EXPECT_TRUE(test, virt_addr_valid(cpu));
+	expect_same_memory(test, cpu, dma, SZ_1M);
+	dma_free_attrs(adev->dev, SZ_1M, cpu, dma, DMA_ATTR_FORCE_CONTIGUOUS);
+
+	cpu = dma_alloc_attrs(adev->dev, SZ_16K, &dma, GFP_KERNEL,
+			      DMA_ATTR_ALLOC_SINGLE_PAGES);
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	KUNIT_EXPECT_TRUE(test, is_vmalloc_addr(cpu));
+	expect_same_memory(test, cpu, dma, SZ_16K);
+	dma_free_attrs(adev->dev, SZ_16K, cpu, dma,
+		       DMA_ATTR_ALLOC_SINGLE_PAGES);
+
+	cpu = dma_alloc_attrs(adev->dev, SZ_4M, &dma, GFP_KERNEL,
+			      DMA_ATTR_NO_KERNEL_MAPPING);
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	KUNIT_EXPECT_FALSE(test, is_vmalloc_addr(cpu));
+	KUNIT_EXPECT_EQ(test, altdma_dev_count_live(adev), 1UL);
+	dma_free_attrs(adev->dev, SZ_4M, cpu, dma,
+		       DMA_ATTR_NO_KERNEL_MAPPING);
+
+	cpu = dma_alloc_attrs(adev->dev, SZ_64M, &dma, GFP_NOWAIT,
+			      DMA_ATTR_NO_WARN);
+	KUNIT_EXPECT_NULL(test, cpu);
+	ops_expect_clean(test, adev);
+}
+
+/*
+ * Item 2: dma_alloc_noncontiguous() of 8 MiB: one DMA segment over
+ * separate pages, zeroed, mapped for the CPU by dma_vmap_noncontiguous(),
+ * the device sees the same memory; freed clean. (The buffer is one DMA
+ * segment by definition: a device using such buffers takes its length.)
+ */
+static void noncontiguous_allocation_works(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	struct sg_table *sgt;
+	u8 *cpu;
+
+	dma_set_max_seg_size(adev->dev, SZ_8M);
+	sgt = dma_alloc_noncontiguous(adev->dev, SZ_8M, DMA_BIDIRECTIONAL,
+				      GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, sgt);
+	KUNIT_EXPECT_EQ(test, sgt->nents, 1U);
+	KUNIT_EXPECT_EQ(test, sg_dma_len(sgt->sgl), (unsigned int)SZ_8M);
+	cpu = dma_vmap_noncontiguous(adev->dev, SZ_8M, sgt);
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	KUNIT_EXPECT_TRUE(test, !memchr_inv(cpu, 0, SZ_8M));
+	expect_same_memory(test, cpu, sg_dma_address(sgt->sgl), SZ_8M);
+	dma_vunmap_noncontiguous(adev->dev, cpu);
+	dma_free_noncontiguous(adev->dev, SZ_8M, sgt, DMA_BIDIRECTIONAL);
+	ops_expect_clean(test, adev);
+}
+
+static struct kunit_case contract_cases[] = {
+	KUNIT_CASE(alloc_pages_memory_is_zeroed),
+	KUNIT_CASE(skip_cpu_sync_map_keeps_unwritten_bytes),
+	KUNIT_CASE(wrapping_buffer_is_refused),
+	KUNIT_CASE(top_of_aperture_never_gives_the_error_value),
+	KUNIT_CASE(sync_in_other_direction_is_refused),
+	KUNIT_CASE(long_entries_never_cross_the_boundary),
+	KUNIT_CASE(huge_list_needs_no_high_order_allocation),
+	KUNIT_CASE(large_coherent_allocations_work),
+	KUNIT_CASE(allocation_attributes_are_honoured),
+	KUNIT_CASE(noncontiguous_allocation_works),
+	{}
+};
+
+static struct kunit_suite contract_suite = {
+	.name = "altdma_dma_contract",
+	.init = ops_init,
+	.exit = ops_exit,
+	.test_cases = contract_cases,
+};
+
+kunit_test_suites(&unmap_suite, &map_suite, &bounce_suite, &inval_suite,
+		  &contract_suite);

@@ -97,7 +97,8 @@ static size_t soft_unmap(void *priv, unsigned long iova, size_t size,
 		if (!xa_load(&pt->ptes, pfn + i))
 			break;
 	soft_unmap_pages(pt, pfn, i, true);
-	if (i)
+	/* as the IOMMU drivers: a queued gather waits for a flush of all */
+	if (i && !iommu_iotlb_gather_queued(gather))
 		iommu_iotlb_gather_add_range(gather, iova, i << pt->shift);
 	return i << pt->shift;
 }

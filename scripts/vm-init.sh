@@ -212,6 +212,29 @@ check "iova: fragmentation reported" grep -q '^fragmentation: [0-9.]*%$' $A/$NIC
 check "bounce: $NIC1 pool shows its maps and copies" sh -c \
 	"grep -q '^maps: [1-9]' $A/$NIC1/bounce && grep -q '^bytes_to_device: [1-9]' $A/$NIC1/bounce && grep -q '^seg0_fragmentation: ' $A/$NIC1/bounce"
 check "bounce: $BLK has no pool" grep -q '^pool: none' $A/$BLK/bounce
+# issue 14 item 4: as dma-iommu, the host bridge's windows are reserved
+check "iova: $BLK keeps the PCI host bridge's windows out ($(grep -c ' pci-window$' $A/$BLK/iova) listed)" \
+	grep -q '^reserve: 0x[0-9a-f]*-0x[0-9a-f]* pci-window$' $A/$BLK/iova
+
+# issue 14 item 9, stock kernels: 4 MiB map/unmap pairs on the deferred
+# NIC, each freeing a page-table page (VT-d) through altdma's flush queue,
+# leave the kernel's count of IOMMU page-table pages (6.11+) where it was.
+# A first pass places the tables of the space the rounds use.
+ptpages() { awk '/^nr_iommu_pages /{ print $2 }' /proc/vmstat; }
+pttables() {
+	insmod /altdma_stress.ko mode=pttables devs=$NIC0 rounds=128 &&
+		rmmod altdma_stress
+}
+if [ -e /altdma_stress.ko ]; then
+	check "pttables: 128 map/unmap pairs of 4 MiB on the deferred $NIC0" pttables
+	pt0=$(ptpages)
+	check "pttables: 128 more pairs" pttables
+	pt1=$(ptpages)
+	if [ -n "$pt0" ]; then
+		check "pttables: nr_iommu_pages $pt0 -> $pt1 (less than 16 more)" \
+			[ $((pt1 - pt0)) -lt 16 ]
+	fi
+fi
 
 # trace events, through tracefs: read the disk (deferred: map, unmap, a
 # flush of all) and ping over the forced-bounce NIC (strict: bounce and an
@@ -253,6 +276,24 @@ wait 2>/dev/null
 wait_until "both NICs back in the first network namespace" 1200 \
 	sh -c "ip link show $nic0 && ip link show $nic1" > /dev/null
 
+# issue 14: the DMA API contract on NIC1 without its driver, on altdma
+# (bounce=force inval=strict policy=wrap) and on the kernel's own layer;
+# then NIC1 attached as before with its driver back (stock kernels: the
+# test module is built against their headers only)
+nic1_bound() { [ -n "$(netif_of $NIC1)" ]; }
+if [ -e /altdma_contract.ko ]; then
+	echo none > /sys/bus/pci/devices/$NIC1/driver_override
+	echo $NIC1 > /sys/bus/pci/devices/$NIC1/driver/unbind
+	contract altdma
+	echo $NIC1 > $A/detach
+	contract dma-iommu
+	echo "$NIC1 bounce=force inval=strict policy=wrap" > $A/attach
+	echo > /sys/bus/pci/devices/$NIC1/driver_override
+	echo $NIC1 > /sys/bus/pci/drivers_probe
+	check "$NIC1 attached again, its driver back" \
+		wait_until "$NIC1 bound to its driver" 1200 nic1_bound
+fi
+
 # detach, unload, then the original ops still work
 for d in $BLK $NIC0 $NIC1; do
 	check "detach $d" sh -c "echo $d > $A/detach"
@@ -268,9 +309,10 @@ check "disk written through altdma reads the same through the kernel's ops" \
 	[ "$(sha256sum < /dev/vda)" = "$disksum" ]
 check "both NICs back on their own ops" \
 	wait_until "both NICs bound to their driver again" 1200 nics_bound
-# the attach/detach refusals above are deliberate; a DMA refusal is not
+# the attach/detach refusals above are deliberate; a DMA refusal is not,
+# but for the contract module's one wrapping buffer (called from it)
 export BAD='WARNING:|BUG:|Oops|Call Trace|KASAN|turning off the locking|still live|altdma: refused|DMAR: .*fault|failed with error'
-dmesg > /tmp/dmesg
+dmesg | grep -v 'altdma_contract_init+' > /tmp/dmesg
 check "dmesg: no warning, oops, refusal or leak" \
 	sh -c "! grep -E \"\$BAD\" /tmp/dmesg"
 grep -E "$BAD" /tmp/dmesg

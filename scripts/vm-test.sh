@@ -64,6 +64,15 @@ else
 	make -C "$mod" KDIR="$kdir" >"$out/build.log" 2>&1 ||
 		{ tail -n 20 "$out/build.log"; die "altdma.ko build failed"; }
 	cp "$mod/altdma.ko" "$out/altdma.ko"
+	# the test drivers: the contract walker (issue 14), run on a NIC on
+	# both layers, and altdma_stress (the page-table accounting check)
+	mkdir -p "$mod/testmod"
+	cp -p "$ALTDMA_REPO"/testmod/Kbuild "$ALTDMA_REPO"/testmod/*.[ch] \
+		"$mod/testmod/"
+	make -C "$kdir" M="$mod/testmod" modules >>"$out/build.log" 2>&1 ||
+		{ tail -n 20 "$out/build.log"; die "testmod build failed"; }
+	cp "$mod/testmod/altdma_contract.ko" "$mod/testmod/altdma_stress.ko" \
+		"$out/"
 	flock -u 7
 	mods="virtio_pci virtio_blk virtio_net ext4"
 	if [ "$profile" = virtio ]; then
@@ -82,7 +91,8 @@ cp "$ALTDMA_REPO/scripts/vm-init.sh" "$root/init"
 cp "$ALTDMA_REPO/scripts/vm-guest.sh" "$root/guest.sh"
 chmod +x "$root/init"
 if [ -z "$debug" ]; then
-	cp "$out/altdma.ko" "$root/altdma.ko"
+	cp "$out/altdma.ko" "$out/altdma_contract.ko" "$out/altdma_stress.ko" \
+		"$root/"
 	# shellcheck disable=SC2086 # $mods is a list of module names
 	altdma_stock_modules "$root" "$kver" $mods
 else
@@ -114,7 +124,7 @@ log "booting $name (${kver:-test kernel}, TCG, q35 + $profile-iommu); console: $
 start=$(date +%s)
 vm_run -accel tcg -m 1G -smp 2 "${machine[@]}" \
 	-kernel "$kernel" -initrd "$out/initramfs.gz" \
-	-append "console=ttyS0 $kargs panic=-1 loglevel=6" \
+	-append "console=ttyS0 $kargs panic=-1 loglevel=6 init_on_alloc=0" \
 	-display none -no-reboot -monitor none \
 	-serial "file:$out/console.log" -serial "file:$out/results.txt" \
 	-drive "if=none,id=d0,file=$out/disk.img,format=raw" \

@@ -60,6 +60,16 @@ for opts in "inval=deferred" "bounce=force inval=strict policy=wrap"; do
 		accounted $NIC1
 done
 
+# issue 14: the DMA API contract (contract in guest.sh) on NIC1 without
+# its driver, first on the kernel's dma-iommu (detached), then on altdma
+# (attached again). On altdma, nothing it does may be refused.
+echo $NIC1 > $A/detach
+contract dma-iommu
+echo "$NIC1" > $A/attach
+contract altdma
+check "contract: altdma refused nothing ($(stat_of $NIC1 refused))" \
+	[ "$(stat_of $NIC1 refused)" = 0 ]
+
 # issue 13, bounded memory: $CHURN map/unmap pairs of one page (4 in
 # flight) on NIC1 without its driver, over its full IOVA space with
 # inval=strict, under policy=wrap (every map a fresh IOVA) and then

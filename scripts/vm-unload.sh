@@ -6,6 +6,9 @@
 # virtio-net NICs behind the vIOMMU. Inside, scripts/vm-unload-init.sh
 # checks that 10^6 map/unmap pairs grow unreclaimable slab by less than
 # 1 MiB under each IOVA policy (issue 13, mode=churn on a driverless NIC),
+# walks the DMA API contract (issue 14, testmod/altdma_contract.c) on that
+# NIC on the kernel's dma-iommu and then on altdma (init_on_alloc=0, so a
+# missing zeroing shows),
 # runs testmod/altdma_stress.ko's stress on the three attached devices
 # beside disk I/O, lets it leak one mapping on the disk, then unloads
 # altdma with all three attached and their drivers mapping: every device
@@ -45,7 +48,8 @@ cp /bin/busybox "$root/bin/busybox"
 cp "$ALTDMA_REPO/scripts/vm-unload-init.sh" "$root/init"
 cp "$ALTDMA_REPO/scripts/vm-guest.sh" "$root/guest.sh"
 chmod +x "$root/init"
-cp "$out/mod/altdma.ko" "$out/testmod/altdma_stress.ko" "$root/"
+cp "$out/mod/altdma.ko" "$out/testmod/altdma_stress.ko" \
+	"$out/testmod/altdma_contract.ko" "$root/"
 echo "iters=$iters" >"$root/params"
 altdma_stock_modules "$root" "$kver" virtio_pci virtio_blk virtio_net
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.gz"
@@ -58,7 +62,7 @@ start=$(date +%s)
 vm_run -accel tcg -m 1G -smp 2 \
 	-M q35,kernel-irqchip=split -device intel-iommu,intremap=on \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
-	-append "console=ttyS0 intel_iommu=on no_timer_check panic=-1 loglevel=6" \
+	-append "console=ttyS0 intel_iommu=on no_timer_check panic=-1 loglevel=6 init_on_alloc=0" \
 	-display none -no-reboot -monitor none \
 	-serial "file:$out/console.log" -serial "file:$out/results.txt" \
 	-drive "if=none,id=d0,file=$out/disk.img,format=raw" \

@@ -44,6 +44,13 @@
  *   mode=churn    issue 13 on the first device: maps= (10^6) map/unmap
  *                 pairs of one page, a few in flight: none fails (the VM
  *                 reads the slab's growth around it)
+ *   mode=pttables issue 14 item 9 on the first device (attached with
+ *                 inval=deferred): rounds= map/unmap pairs of one buffer
+ *                 of 4 MiB less a page; each unmap clears a whole 2 MiB
+ *                 block, whose page-table page the IOMMU driver (VT-d)
+ *                 frees through altdma's flush queue. Waits for the
+ *                 queue's timer; the VM reads nr_iommu_pages around it
+ *                 (6.11+)
  *
  * Only for test machines: it maps memory for a device it does not drive.
  */
@@ -56,6 +63,7 @@
 #include <linux/iommu.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/prandom.h>
@@ -64,12 +72,13 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/vmalloc.h>
 
 #include "altdma_api.h"
 
 static char *mode = "stress";
 module_param(mode, charp, 0444);
-MODULE_PARM_DESC(mode, "stress, misuse, faults, exhaust, seed002, untrusted, mark, coherent or churn");
+MODULE_PARM_DESC(mode, "stress, misuse, faults, exhaust, seed002, untrusted, mark, coherent, churn or pttables");
 
 static char *devs;
 module_param(devs, charp, 0444);
@@ -93,7 +102,7 @@ MODULE_PARM_DESC(seed, "stress and coherent: random seed");
 
 static unsigned int rounds = 20;
 module_param(rounds, uint, 0444);
-MODULE_PARM_DESC(rounds, "coherent: rounds of 100 allocations");
+MODULE_PARM_DESC(rounds, "coherent: rounds of 100 allocations; pttables: map/unmap pairs of 4 MiB");
 
 #define ST_MAX_DEVS	4
 #define ST_MAX_THREADS	16
@@ -1198,6 +1207,43 @@ static int run_churn(void)
 	return failed ? -EIO : 0;
 }
 
+/* ---- pttables (issue 14 item 9) ---- */
+
+/*
+ * One mapping of 4 MiB less a page, from the second page of a 4 MiB block:
+ * one backend unmap clears at least one whole 2 MiB block of IOVA (the
+ * range is aligned to 128 KiB), whose page-table page VT-d then frees; the
+ * buffer and its IOVA are never congruent modulo 2 MiB, so no superpage
+ * stands in for that table.
+ */
+static int run_pttables(void)
+{
+	const size_t len = SZ_4M - PAGE_SIZE;
+	struct st_dev *d = &st_devs[0];
+	unsigned int i, failed = 0;
+	struct page *pg;
+	dma_addr_t dma;
+
+	pg = alloc_pages(GFP_KERNEL, get_order(SZ_4M));
+	if (!pg)
+		return -ENOMEM;
+	for (i = 0; i < rounds; i++) {
+		dma = dma_map_page(d->dev, pg, PAGE_SIZE, len, DMA_TO_DEVICE);
+		if (dma_mapping_error(d->dev, dma)) {
+			failed++;
+			continue;
+		}
+		dma_unmap_page(d->dev, dma, len, DMA_TO_DEVICE);
+		cond_resched();
+	}
+	/* the flush queue's timer frees what the last rounds queued */
+	msleep(200);
+	__free_pages(pg, get_order(SZ_4M));
+	pr_info("pttables: %s: %u of %u map/unmap pairs of %zu bytes done, %u maps failed\n",
+		dev_name(d->dev), rounds - failed, rounds, len, failed);
+	return failed ? -EIO : 0;
+}
+
 /* ---- coherent (issue 18) ---- */
 
 #define CO_BUFS		100
@@ -1280,6 +1326,14 @@ static void co_free(struct st_dev *d, struct co_buf *b)
 	b->cpu = NULL;
 }
 
+/* The physical address of a byte of an allocation, remapped or not. */
+static phys_addr_t co_phys(void *cpu)
+{
+	if (is_vmalloc_addr(cpu))
+		return page_to_phys(vmalloc_to_page(cpu)) + offset_in_page(cpu);
+	return virt_to_phys(cpu);
+}
+
 /* Every page of @b translates to its own memory; nothing overlaps it. */
 static int co_check(struct st_dev *d, struct co_buf *bufs, unsigned int n)
 {
@@ -1289,7 +1343,7 @@ static int co_check(struct st_dev *d, struct co_buf *bufs, unsigned int n)
 
 	for (off = 0; off < b->size; off += PAGE_SIZE)
 		if (iommu_iova_to_phys(d->dom, b->dma + off) !=
-		    virt_to_phys(b->cpu + off)) {
+		    co_phys(b->cpu + off)) {
 			pr_err("%s: dma %pad + %zu does not reach its buffer\n",
 			       dev_name(d->dev), &b->dma, off);
 			return -EIO;
@@ -1478,6 +1532,8 @@ static int __init st_init(void)
 		ret = run_coherent();
 	else if (!strcmp(mode, "churn"))
 		ret = run_churn();
+	else if (!strcmp(mode, "pttables"))
+		ret = run_pttables();
 	else
 		ret = -EINVAL;
 out:
