@@ -235,4 +235,20 @@ static inline unsigned int altdma_ret_slots(unsigned long ret,
 #define altdma_op_unlock()	rcu_read_unlock_sched()
 #endif
 
+/*
+ * Wait until no task can be running altdma_dma_ops code it found in
+ * dev->dma_ops before the ops were restored: one that loaded the pointer
+ * and was preempted before the call, or is still returning from the op.
+ * An RCU Tasks grace period ends only when every task has scheduled
+ * voluntarily (or run in user space), which such a task has not; ops
+ * themselves sleep only while they hold a context's users reference, which
+ * the detach already waited for. Without CONFIG_TASKS_RCU (then kernels
+ * without preemption), synchronize_rcu_tasks() is synchronize_rcu(), which
+ * waits for those tasks too. Same on 6.1 and 6.12.
+ */
+static inline void altdma_sync_op_callers(void)
+{
+	synchronize_rcu_tasks();
+}
+
 #endif /* _ALTDMA_COMPAT_H */

@@ -4,16 +4,24 @@
  * altdma_compat.h).
  *
  * Attach: check the request (changes nothing when refused), allocate an
- * IOMMU_DOMAIN_UNMANAGED domain, release the driver, attach the domain,
- * build an altdma context over it (the IOVA space is the domain's aperture
- * less the group's reserved regions), install altdma_dma_ops and let the
- * driver core bind a driver again (honouring driver_override). A failure
- * after the release puts the device back on its own domain and rebinds it.
+ * IOMMU_DOMAIN_UNMANAGED domain, release the driver and take the device
+ * lock with no driver bound (no bind until the switch is done), install
+ * altdma_dma_ops (they refuse every call until a context is registered),
+ * attach the domain, build an altdma context over it (the IOVA space is the
+ * domain's aperture less the group's reserved regions), register it, and
+ * let the driver core bind a driver again (honouring driver_override). A
+ * failure after the release puts the device back on its own domain and
+ * rebinds it.
  *
- * Detach: release the driver, restore the original dma_ops, tear the
- * context down (mappings a driver left are reported and unmapped), detach
- * the domain (the group goes back to its default domain), restore the
- * dma-iommu shortcut (6.10+), free the domain and rebind the driver.
+ * Detach (and removal, from the bus notifier): release the driver and take
+ * the device lock, unregister the context (the ops, still ours, refuse from
+ * here), detach the domain (the group goes back to its default domain),
+ * restore the original ops and the dma-iommu shortcut (6.10+), and only
+ * then tear the context down (mappings a driver left are reported and
+ * unmapped, the bounce pool freed) and free the domain: the device is never
+ * on ops that do not match its domain, and never reaches freed memory.
+ *
+ * docs/design.md ("Lifecycle") has the state diagram.
  */
 
 #define pr_fmt(fmt) "altdma: " fmt
@@ -25,27 +33,43 @@
 #include <linux/overflow.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
-#include <linux/spinlock.h>
 #include <linux/string.h>
-#include <linux/workqueue.h>
 
 #include "altdma_compat.h"
 #include "attach.h"
 
 /*
- * altdma_attach_lock serialises every attach and detach and protects the
- * entries of altdma_attached_list. It is taken in process context only,
- * never from the DMA ops; the driver core's device lock, and the PCI bus's
- * notifier rwsem (driver bind/unbind notifications), are taken inside it,
- * so the bus notifier never takes it.
- *
- * altdma_list_lock (inside altdma_attach_lock) also guards the list's
- * links and &altdma_attached.removed, so that the bus notifier can mark a
- * removed device; the detach itself runs later, from altdma_reap_work.
+ * altdma_attach_lock guards altdma_attached_list and every field of its
+ * entries. It is the innermost of the driver core's locks: the device lock
+ * and the PCI bus's notifier rwsem (held while a driver binds or unbinds,
+ * and around the bus notifier) may be held when it is taken, and it is
+ * never held while a driver is bound or released. So the bus notifier can
+ * take it and detach a removed device at once. An attach or detach takes
+ * it twice: once to claim the entry (&altdma_attached.busy), once, with the
+ * device lock held and no driver bound, to switch the device.
  */
 static DEFINE_MUTEX(altdma_attach_lock);
-static DEFINE_SPINLOCK(altdma_list_lock);
 static LIST_HEAD(altdma_attached_list);
+
+/* Releases of a driver that binds again at once before giving up. */
+#define ALTDMA_UNBIND_TRIES	8
+
+#if IS_ENABLED(CONFIG_ALTDMA_KUNIT_TEST)
+/* Called at each step of an attach and a detach (kunit/attach_kunit.c). */
+void (*altdma_attach_test_hook)(struct device *dev,
+				enum altdma_attach_step step);
+
+static void step(struct device *dev, enum altdma_attach_step s)
+{
+	void (*hook)(struct device *dev, enum altdma_attach_step step);
+
+	hook = READ_ONCE(altdma_attach_test_hook);
+	if (hook)
+		hook(dev, s);
+}
+#else
+#define step(dev, s)	do { } while (0)
+#endif
 
 /* Defaults of every attach; set from the module parameters at load. */
 struct altdma_attach_opts altdma_default_opts = {
@@ -165,7 +189,7 @@ static int check_attachable(struct device *dev)
 	unsigned int n = 0;
 
 	if (find_attached(dev)) {
-		dev_err(dev, "altdma: attach refused: already attached\n");
+		dev_err(dev, "altdma: attach refused: already attached (or being attached or detached)\n");
 		return -EBUSY;
 	}
 	group = iommu_group_get(dev);
@@ -472,38 +496,93 @@ static void rebind(struct device *dev)
 }
 
 /*
- * The device is unbound: attach the domain, then build the context (the
- * IOMMU driver sets the final aperture at attach time, e.g. VT-d narrows
- * it to the IOMMU's address width) and install the ops.
+ * Release @dev's driver and take its device lock with no driver bound: no
+ * driver can bind (sysfs bind, a module load, driver_override) until the
+ * caller unlocks it. A driver that binds between the release and the lock
+ * is released again.
+ */
+static int unbind_and_lock(struct device *dev, const char *what)
+{
+	int i;
+
+	for (i = 0; i < ALTDMA_UNBIND_TRIES; i++) {
+		device_release_driver(dev);
+		step(dev, ALTDMA_STEP_UNBOUND);
+		device_lock(dev);
+		if (!dev->driver)
+			return 0;
+		device_unlock(dev);
+	}
+	dev_err(dev, "altdma: %s refused: a driver bound again each of %d times it was released\n",
+		what, i);
+	return -EBUSY;
+}
+
+/*
+ * The device is unbound and locked, the caller holds its IOMMU group.
+ * altdma's ops first (with no context they refuse every call, so nothing
+ * is mapped by a layer the device is not on), then the domain, then the
+ * context (the IOMMU driver sets the final aperture at attach time, e.g.
+ * VT-d narrows it to the IOMMU's address width).
  */
 static int switch_to_altdma(struct altdma_attached *at)
 {
+	struct device *dev = at->dev;
 	int ret;
 
-	ret = domain_attach(at->domain, at->dev);
+	at->orig_ops = dev->dma_ops;
+	at->orig_dma_iommu = altdma_dev_take_dma(dev);
+	set_dma_ops(dev, &altdma_dma_ops);
+	ret = domain_attach(at->domain, dev);
 	if (ret) {
-		dev_err(at->dev, "altdma: attach refused: iommu_attach_device failed (%d)\n",
+		dev_err(dev, "altdma: attach refused: iommu_attach_device failed (%d)\n",
 			ret);
-		return ret;
+		goto restore;
 	}
-	at->adev = make_adev(at->dev, at->domain, &at->opts);
+	step(dev, ALTDMA_STEP_DOMAIN_ATTACHED);
+	at->adev = make_adev(dev, at->domain, &at->opts);
 	if (IS_ERR(at->adev)) {
 		ret = PTR_ERR(at->adev);
-		dev_err(at->dev, "altdma: attach failed: no context (%d)\n", ret);
+		dev_err(dev, "altdma: attach failed: no context (%d)\n", ret);
 		goto detach;
 	}
 	ret = altdma_dev_register(at->adev);
 	if (ret)
-		goto destroy;
-	at->orig_ops = at->dev->dma_ops;
-	at->orig_dma_iommu = altdma_dev_take_dma(at->dev);
-	set_dma_ops(at->dev, &altdma_dma_ops);
+		goto detach;
 	return 0;
 
-destroy:
-	altdma_dev_destroy(at->adev);
 detach:
-	iommu_detach_device(at->domain, at->dev);
+	iommu_detach_device(at->domain, dev);
+restore:
+	altdma_dev_restore_dma(dev, at->orig_dma_iommu);
+	set_dma_ops(dev, at->orig_ops);
+	if (!IS_ERR_OR_NULL(at->adev))
+		altdma_dev_destroy(at->adev);
+	at->adev = NULL;
+	return ret;
+}
+
+/*
+ * Switch the claimed, unbound and locked device; called with
+ * altdma_attach_lock held. Refused if the device went in the meantime.
+ */
+static int attach_locked(struct altdma_attached *at)
+{
+	struct iommu_group *group;
+	int ret;
+
+	if (at->removed) {
+		dev_err(at->dev, "altdma: attach abandoned: the device was removed during it\n");
+		return -ENODEV;
+	}
+	/* iommu_attach_device() reads dev->iommu_group unreferenced */
+	group = iommu_group_get(at->dev);
+	if (!group) {
+		dev_err(at->dev, "altdma: attach abandoned: the device left its IOMMU group\n");
+		return -ENODEV;
+	}
+	ret = switch_to_altdma(at);
+	iommu_group_put(group);
 	return ret;
 }
 
@@ -512,10 +591,12 @@ detach:
  * @dev: the DMA device (for virtio, the virtio PCI device)
  * @opts: per-device options
  *
- * Refuses, with one error line and no change, a device already attached,
- * one without an IOMMU group or whose group has other devices. Otherwise
- * releases its driver, attaches a new unmanaged domain, installs
- * altdma_dma_ops and binds a driver again.
+ * Refuses, with one error line and no change, a device already attached
+ * (or being attached or detached), one without an IOMMU group or whose
+ * group has other devices. Otherwise releases its driver, attaches a new
+ * unmanaged domain, installs altdma_dma_ops and binds a driver again. No
+ * driver can bind in between (the device lock is held across the switch);
+ * a removal of the device in between abandons the attach.
  *
  * Context: process context, may sleep; takes the device lock, so not from
  * the device's own probe or remove.
@@ -536,134 +617,188 @@ int altdma_attach_dev(struct device *dev, const struct altdma_attach_opts *opts)
 		goto unlock;
 	at->dev = get_device(dev);
 	at->opts = *opts;
+	at->busy = true;
+	list_add_tail(&at->node, &altdma_attached_list);
+	mutex_unlock(&altdma_attach_lock);
+
 	at->domain = domain_alloc(dev);
 	if (IS_ERR(at->domain)) {
 		ret = PTR_ERR(at->domain);
+		at->domain = NULL;
 		dev_err(dev, "altdma: attach refused: no unmanaged IOMMU domain for it (%d)\n",
 			ret);
-		goto free_at;
+		goto drop;
 	}
-	device_release_driver(dev);
-	ret = switch_to_altdma(at);
+	ret = unbind_and_lock(dev, "attach");
 	if (ret)
-		goto rebind_orig;
-	spin_lock(&altdma_list_lock);
-	list_add_tail(&at->node, &altdma_attached_list);
-	spin_unlock(&altdma_list_lock);
-	altdma_debugfs_add(at);
-	dev_info(dev, "altdma: attached (granule %lu, IOVA %pad-%pad)\n",
-		 at->adev->granule, &at->domain->geometry.aperture_start,
-		 &at->domain->geometry.aperture_end);
-	rebind(dev);
+		goto drop;
+	mutex_lock(&altdma_attach_lock);
+	ret = attach_locked(at);
+	if (ret) {
+		list_del(&at->node);
+	} else {
+		at->live = true;
+		at->busy = false;
+		altdma_debugfs_add(at);
+		dev_info(dev, "altdma: attached (granule %lu, IOVA %pad-%pad)\n",
+			 at->adev->granule, &at->domain->geometry.aperture_start,
+			 &at->domain->geometry.aperture_end);
+	}
+	/* from here a removal may free @at: not used again */
 	mutex_unlock(&altdma_attach_lock);
+	device_unlock(dev);
+	if (ret)
+		goto free_at;
+	rebind(dev);
 	return 0;
 
-rebind_orig:
-	rebind(dev);
-	iommu_domain_free(at->domain);
+drop:
+	mutex_lock(&altdma_attach_lock);
+	list_del(&at->node);
+	mutex_unlock(&altdma_attach_lock);
 free_at:
+	rebind(dev);
+	if (at->domain)
+		iommu_domain_free(at->domain);
 	put_device(dev);
 	kfree(at);
+	return ret;
 unlock:
 	mutex_unlock(&altdma_attach_lock);
 	return ret;
 }
 
 /*
- * Give an unbound device its own ops and domain back and free @at; called
- * with altdma_attach_lock held.
+ * Give a device its own domain and ops back and free the context and the
+ * domain; called with altdma_attach_lock held, the device unbound (and,
+ * but from the bus notifier, locked). @at stays listed.
  */
 static void teardown_locked(struct altdma_attached *at)
 {
 	struct device *dev = at->dev;
+	struct iommu_group *group;
 
-	spin_lock(&altdma_list_lock);
-	list_del(&at->node);
-	spin_unlock(&altdma_list_lock);
 	altdma_debugfs_remove(at);
-	set_dma_ops(dev, at->orig_ops);
+	/* the ops stay ours and refuse from here: no new mapping anywhere */
 	altdma_dev_unregister(at->adev);
-	altdma_dev_destroy(at->adev);
-	iommu_detach_device(at->domain, dev);
+	step(dev, ALTDMA_STEP_UNREGISTERED);
+	group = iommu_group_get(dev);
+	if (group) {
+		iommu_detach_device(at->domain, dev);
+		iommu_group_put(group);
+	}
 	altdma_dev_restore_dma(dev, at->orig_dma_iommu);
+	set_dma_ops(dev, at->orig_ops);
+	step(dev, ALTDMA_STEP_DOMAIN_BACK);
+	/*
+	 * Nothing reaches altdma's domain now: unmap what a driver left,
+	 * then free the bounce pool and the IOVA space.
+	 */
+	altdma_dev_destroy(at->adev);
+	at->adev = NULL;
+	step(dev, ALTDMA_STEP_DESTROYED);
 	iommu_domain_free(at->domain);
+	at->domain = NULL;
+	at->live = false;
+}
+
+/* Unlist and free @at; called with altdma_attach_lock held. */
+static void release_locked(struct altdma_attached *at)
+{
+	struct device *dev = at->dev;
+
+	list_del(&at->node);
+	if (at->removed)
+		dev_info(dev, "altdma: detached on removal of the device\n");
+	else
+		dev_info(dev, "altdma: detached, original domain and DMA ops restored\n");
+	put_device(dev);
 	kfree(at);
 }
 
-/* A removed device (hot-unplug): no driver to release or bind again. */
-static void reap_locked(struct altdma_attached *at)
+/* Undo the attach of the entry the caller claimed (@at->busy). */
+static int detach_claimed(struct altdma_attached *at)
 {
-	struct device *dev = at->dev;
+	struct device *dev = get_device(at->dev);
+	bool removed;
+	int ret;
 
-	teardown_locked(at);
-	dev_info(dev, "altdma: detached on removal of the device\n");
-	put_device(dev);
-}
-
-/* Undo an attach; called with altdma_attach_lock held. */
-static void detach_locked(struct altdma_attached *at)
-{
-	struct device *dev = at->dev;
-
-	if (READ_ONCE(at->removed)) {
-		reap_locked(at);
-		return;
-	}
-	device_release_driver(dev);
-	teardown_locked(at);
-	dev_info(dev, "altdma: detached, original domain and DMA ops restored\n");
-	rebind(dev);
-	put_device(dev);
-}
-
-/* Detach every device the bus notifier marked removed. */
-static void reap_removed(struct work_struct *work)
-{
-	struct altdma_attached *at, *next;
-
+	ret = unbind_and_lock(dev, "detach");
 	mutex_lock(&altdma_attach_lock);
-	list_for_each_entry_safe(at, next, &altdma_attached_list, node)
-		if (READ_ONCE(at->removed))
-			reap_locked(at);
+	removed = at->removed;
+	if (ret && !removed) {
+		at->busy = false;
+	} else {
+		if (at->live)
+			teardown_locked(at);
+		release_locked(at);
+	}
 	mutex_unlock(&altdma_attach_lock);
+	if (!ret)
+		device_unlock(dev);
+	if (!removed)
+		rebind(dev);
+	put_device(dev);
+	return removed ? 0 : ret;
 }
-
-static DECLARE_WORK(altdma_reap_work, reap_removed);
 
 /*
- * A PCI device was removed (hot-unplug): its driver was unbound first, so
- * nothing maps any more. The IOMMU core releases it from its group in the
- * same notifier chain; iommu_detach_device() then does nothing and our
- * domain, left with no device, can be freed. The notifier holds the bus's
- * notifier rwsem, which driver binding takes inside altdma_attach_lock:
- * it only marks the device, altdma_reap_work detaches it.
+ * A PCI device goes (hot-unplug, sysfs remove): the PCI core releases its
+ * driver before device_del(), which sends BUS_NOTIFY_DEL_DEVICE and, after
+ * its own release of the driver, BUS_NOTIFY_REMOVED_DEVICE, where the IOMMU
+ * core releases the device from its group (6.12 warns if the group is not
+ * on its default domain then). So the device is detached here, at
+ * BUS_NOTIFY_DEL_DEVICE when no driver is bound, else at
+ * BUS_NOTIFY_REMOVED_DEVICE (this notifier's priority puts it before the
+ * IOMMU core's). The device is dead by then (kill_device()): no driver
+ * binds again. An entry an attach or detach owns is torn down and marked;
+ * its owner frees it.
  */
 static int pci_removed(struct notifier_block *nb, unsigned long action,
 		       void *data)
 {
 	struct device *dev = data;
 	struct altdma_attached *at;
-	bool found = false;
 
-	if (action != BUS_NOTIFY_REMOVED_DEVICE)
+	if (action == BUS_NOTIFY_DEL_DEVICE) {
+		if (READ_ONCE(dev->driver))
+			return NOTIFY_DONE;
+	} else if (action != BUS_NOTIFY_REMOVED_DEVICE) {
 		return NOTIFY_DONE;
-	spin_lock(&altdma_list_lock);
-	list_for_each_entry(at, &altdma_attached_list, node) {
-		if (at->dev == dev) {
-			WRITE_ONCE(at->removed, true);
-			found = true;
-		}
 	}
-	spin_unlock(&altdma_list_lock);
-	if (!found)
-		return NOTIFY_DONE;
-	schedule_work(&altdma_reap_work);
-	return NOTIFY_OK;
+	mutex_lock(&altdma_attach_lock);
+	at = find_attached(dev);
+	if (at) {
+		at->removed = true;
+		if (at->live)
+			teardown_locked(at);
+		if (!at->busy)
+			release_locked(at);
+	}
+	mutex_unlock(&altdma_attach_lock);
+	return at ? NOTIFY_OK : NOTIFY_DONE;
 }
 
 static struct notifier_block altdma_pci_nb = {
 	.notifier_call = pci_removed,
+	/* before the IOMMU core's (0) at BUS_NOTIFY_REMOVED_DEVICE */
+	.priority = 1,
 };
+
+#if IS_ENABLED(CONFIG_ALTDMA_KUNIT_TEST)
+/**
+ * altdma_attach_test_notify() - send altdma's bus notifier an event
+ * @dev: the device
+ * @action: BUS_NOTIFY_*
+ *
+ * Context: process context; KUnit builds only.
+ * Return: what the notifier returned.
+ */
+int altdma_attach_test_notify(struct device *dev, unsigned long action)
+{
+	return pci_removed(&altdma_pci_nb, action, dev);
+}
+#endif
 
 /**
  * altdma_attach_init() - watch for the removal of attached devices
@@ -679,13 +814,20 @@ int altdma_attach_init(void)
 /**
  * altdma_attach_exit() - detach every device and stop watching removals
  *
+ * Once every device has its own ops back, waits for whatever may still
+ * run module code: a caller that loaded altdma_dma_ops from dev->dma_ops
+ * before the restore and has not yet called the op, or is still returning
+ * from it (altdma_sync_op_callers()), and RCU callbacks (the context's
+ * users reference calls its release from one).
+ *
  * Context: process context (module exit).
  */
 void altdma_attach_exit(void)
 {
-	bus_unregister_notifier(&pci_bus_type, &altdma_pci_nb);
-	cancel_work_sync(&altdma_reap_work);
 	altdma_detach_all();
+	bus_unregister_notifier(&pci_bus_type, &altdma_pci_nb);
+	altdma_sync_op_callers();
+	rcu_barrier();
 }
 
 /**
@@ -693,8 +835,9 @@ void altdma_attach_exit(void)
  * @dev: a device attached with altdma_attach_dev()
  *
  * Context: process context, may sleep; takes the device lock.
- * Return: 0, or -ENODEV (one error line, nothing changed) if @dev is not
- * attached.
+ * Return: 0; -ENODEV (one error line, nothing changed) if @dev is not
+ * attached; -EBUSY if an attach or detach of it is in progress, or its
+ * driver keeps binding again (the device stays attached).
  */
 int altdma_detach_dev(struct device *dev)
 {
@@ -703,14 +846,17 @@ int altdma_detach_dev(struct device *dev)
 
 	mutex_lock(&altdma_attach_lock);
 	at = find_attached(dev);
-	if (at) {
-		detach_locked(at);
-	} else {
+	if (!at) {
 		dev_err(dev, "altdma: detach refused: not attached\n");
 		ret = -ENODEV;
+	} else if (at->busy) {
+		dev_err(dev, "altdma: detach refused: an attach or detach of it is in progress\n");
+		ret = -EBUSY;
+	} else {
+		at->busy = true;
 	}
 	mutex_unlock(&altdma_attach_lock);
-	return ret;
+	return ret ?: detach_claimed(at);
 }
 
 static struct device *find_pci(const char *name)
@@ -796,12 +942,22 @@ EXPORT_SYMBOL_GPL(altdma_detach_by_name);
  */
 void altdma_detach_all(void)
 {
-	struct altdma_attached *at, *next;
+	struct altdma_attached *at, *claimed;
 
-	mutex_lock(&altdma_attach_lock);
-	list_for_each_entry_safe(at, next, &altdma_attached_list, node)
-		detach_locked(at);
-	mutex_unlock(&altdma_attach_lock);
+	do {
+		claimed = NULL;
+		mutex_lock(&altdma_attach_lock);
+		list_for_each_entry(at, &altdma_attached_list, node) {
+			if (!at->busy) {
+				at->busy = true;
+				claimed = at;
+				break;
+			}
+		}
+		mutex_unlock(&altdma_attach_lock);
+		if (claimed)
+			detach_claimed(claimed);
+	} while (claimed);
 }
 
 /**
@@ -818,6 +974,7 @@ void altdma_attach_for_each(void (*fn)(struct altdma_attached *at, void *arg),
 
 	mutex_lock(&altdma_attach_lock);
 	list_for_each_entry(at, &altdma_attached_list, node)
-		fn(at, arg);
+		if (at->live)
+			fn(at, arg);
 	mutex_unlock(&altdma_attach_lock);
 }

@@ -42,10 +42,16 @@ struct altdma_attach_opts {
  * @adev: the DMA layer's context
  * @opts: the options in force
  * @dir: its debugfs directory, or NULL
- * @removed: the device was removed from its bus (hot-unplug); set by the
- *	bus notifier under the list lock, the detach comes later
+ * @busy: an attach or a detach owns the entry between its two sections
+ *	under the attach mutex (the driver is being released); another
+ *	attach or detach of the device is refused, the bus notifier does
+ *	not free it
+ * @live: the domain is attached and the ops installed (@adev and @domain
+ *	valid): a detach or a removal must tear it down
+ * @removed: the bus notifier saw the device go (hot-unplug)
  *
- * Context: created and freed under the attach mutex, in process context.
+ * Context: created, changed and freed under the attach mutex, in process
+ * context (docs/design.md, "Lifecycle").
  */
 struct altdma_attached {
 	struct list_head node;
@@ -56,6 +62,8 @@ struct altdma_attached {
 	struct altdma_dev *adev;
 	struct altdma_attach_opts opts;
 	struct dentry *dir;
+	bool busy;
+	bool live;
 	bool removed;
 };
 
@@ -90,6 +98,34 @@ int altdma_attach_init(void);
 void altdma_attach_exit(void);
 void altdma_attach_for_each(void (*fn)(struct altdma_attached *at, void *arg),
 			    void *arg);
+
+#if IS_ENABLED(CONFIG_ALTDMA_KUNIT_TEST)
+/**
+ * enum altdma_attach_step - points of an attach or detach a test can watch
+ * @ALTDMA_STEP_UNBOUND: the driver was released; no lock is held (a bind
+ *	or a removal may come in here)
+ * @ALTDMA_STEP_DOMAIN_ATTACHED: attach: altdma's domain is attached, no
+ *	context is registered yet
+ * @ALTDMA_STEP_UNREGISTERED: teardown: the context is unregistered
+ * @ALTDMA_STEP_DOMAIN_BACK: teardown: the group is back on its own domain
+ *	and the original ops are restored
+ * @ALTDMA_STEP_DESTROYED: teardown: the context (bounce pool, IOVA space)
+ *	is freed
+ *
+ * Context: KUnit builds only (kunit/attach_kunit.c).
+ */
+enum altdma_attach_step {
+	ALTDMA_STEP_UNBOUND,
+	ALTDMA_STEP_DOMAIN_ATTACHED,
+	ALTDMA_STEP_UNREGISTERED,
+	ALTDMA_STEP_DOMAIN_BACK,
+	ALTDMA_STEP_DESTROYED,
+};
+
+extern void (*altdma_attach_test_hook)(struct device *dev,
+				       enum altdma_attach_step step);
+int altdma_attach_test_notify(struct device *dev, unsigned long action);
+#endif
 
 /* altdma_debugfs.c */
 void altdma_debugfs_init(void);

@@ -1380,9 +1380,11 @@ static void map_unused(struct altdma_dev *adev, struct altdma_map *m)
 /*
  * The object and IOVA of a list laid out by sg_place(). A range larger
  * than the allocator's alignment may start anywhere inside a boundary
- * window: the list is laid out again at the range's real address, in a
- * range with room for one more boundary gap (the longest DMA segment), and
- * once more in a larger one if that was not enough. No DMA segment ever
+ * window: the list is laid out again at the range's real address. Almost
+ * always no boundary falls inside and the layout fits the range it was
+ * sized for (a size the caches keep); when a boundary gap makes it longer,
+ * the range goes back and a larger one (with room for one more gap, the
+ * longest DMA segment) is tried, twice at most. No DMA segment ever
  * crosses the boundary (issue 14, item 3).
  */
 static struct altdma_map *sg_alloc_iova(struct altdma_dev *adev,
@@ -1397,7 +1399,6 @@ static struct altdma_map *sg_alloc_iova(struct altdma_dev *adev,
 	if (sg_base_free(adev, l, bytes))
 		return map_alloc(adev, bytes, align, dma_get_mask(adev->dev));
 	for (tries = 0; tries < 3; tries++) {
-		room = ALIGN(room + l->longest, adev->granule);
 		m = map_alloc(adev, room, align, dma_get_mask(adev->dev));
 		if (!m)
 			return NULL;
@@ -1406,7 +1407,7 @@ static struct altdma_map *sg_alloc_iova(struct altdma_dev *adev,
 		if (need <= room)
 			return m;
 		map_unused(adev, m);
-		room = need;
+		room = ALIGN(need + l->longest, adev->granule);
 	}
 	return NULL;
 }

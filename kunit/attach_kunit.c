@@ -17,6 +17,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/iommu.h>
 #include <linux/mm.h>
+#include <linux/notifier.h>
 #include <linux/pci.h>
 #include <linux/rbtree.h>
 #include <linux/scatterlist.h>
@@ -112,9 +113,15 @@ static void viommu_expect_accounted(struct kunit *test, struct device *dev)
 	altdma_dev_put(adev);
 }
 
+static struct notifier_block bind_nb;
+
 static void viommu_exit(struct kunit *test)
 {
 	struct viommu_ctx *c = test->priv;
+
+	/* a case that stopped early leaves no hook or notifier behind */
+	WRITE_ONCE(altdma_attach_test_hook, NULL);
+	bus_unregister_notifier(&pci_bus_type, &bind_nb);
 
 	if (iommu_get_domain_for_dev(c->dev) != c->orig_domain) {
 		viommu_expect_accounted(test, c->dev);
@@ -367,6 +374,246 @@ static void oversized_bounce_pool_is_refused(struct kunit *test)
 	KUNIT_EXPECT_NOT_NULL(test, c->dev->driver);
 }
 
+/*
+ * The lifecycle cases (issue 15) watch attach and teardown through
+ * altdma_attach_test_hook, called at each step with the device. The hook
+ * runs in the case's own thread (attach, detach and the notifier calls are
+ * made from it).
+ */
+static struct kunit *step_test;
+static struct viommu_ctx *step_ctx;
+static unsigned int step_seen;		/* bit per enum altdma_attach_step */
+static unsigned int step_bad;		/* inconsistent states seen */
+static unsigned int step_binds;		/* binds the hook did in the window */
+static unsigned long step_notify;	/* bus event the hook sends, or 0 */
+static void *step_buf;			/* mapped in the teardown window */
+
+/*
+ * A device is on one layer at a time: the original ops only on the
+ * original domain with no context; a registered context only under
+ * altdma's ops on altdma's domain; once the context is freed (the bounce
+ * pool with it) the device no longer reaches altdma's domain.
+ */
+static void step_check(struct device *dev, enum altdma_attach_step step)
+{
+	struct viommu_ctx *c = step_ctx;
+	struct iommu_domain *dom = iommu_get_domain_for_dev(dev);
+	bool ours = dev->dma_ops == &altdma_dma_ops;
+	bool ctx = altdma_dev_find(dev);
+
+	step_seen |= BIT(step);
+	if (!ours && (dom != c->orig_domain || ctx)) {
+		step_bad++;
+		kunit_err(step_test, "step %d: original ops on %s domain%s\n",
+			  step, dom == c->orig_domain ? "the original" : "altdma's",
+			  ctx ? " with a registered context" : "");
+	}
+	if (ctx && (!ours || dom == c->orig_domain)) {
+		step_bad++;
+		kunit_err(step_test, "step %d: registered context with %s ops on the %s domain\n",
+			  step, ours ? "altdma's" : "the original",
+			  dom == c->orig_domain ? "original" : "altdma");
+	}
+	if (step == ALTDMA_STEP_DESTROYED && dom != c->orig_domain) {
+		step_bad++;
+		kunit_err(step_test, "step %d: context and bounce pool freed while the device is still on altdma's domain\n",
+			  step);
+	}
+}
+
+/*
+ * A late DMA call in the teardown window (the context is gone, the device
+ * still on altdma's domain) maps nothing: no layer but altdma's may map
+ * for the device then, and altdma's has no context.
+ */
+static void step_late_map(struct device *dev, enum altdma_attach_step step)
+{
+	dma_addr_t dma;
+
+	step_check(dev, step);
+	if (step != ALTDMA_STEP_UNREGISTERED)
+		return;
+	dma = dma_map_single(dev, step_buf, 64, DMA_TO_DEVICE);
+	if (dma_mapping_error(dev, dma))
+		return;
+	step_bad++;
+	kunit_err(step_test, "a map in the teardown window succeeded through %s ops\n",
+		  dev->dma_ops == &altdma_dma_ops ? "altdma's" : "the original");
+	dma_unmap_single(dev, dma, 64, DMA_TO_DEVICE);
+}
+
+/* A driver binds in the attach window, once: a sysfs bind racing it. */
+static void step_bind_once(struct device *dev, enum altdma_attach_step step)
+{
+	step_check(dev, step);
+	if (step == ALTDMA_STEP_UNBOUND && !step_binds) {
+		step_binds++;
+		KUNIT_EXPECT_EQ(step_test, device_attach(dev), 1);
+	}
+}
+
+/* The device goes (bus notifications) in the attach window, once. */
+static void step_remove_once(struct device *dev, enum altdma_attach_step step)
+{
+	step_check(dev, step);
+	if (step == ALTDMA_STEP_UNBOUND && step_notify) {
+		altdma_attach_test_notify(dev, BUS_NOTIFY_DEL_DEVICE);
+		altdma_attach_test_notify(dev, BUS_NOTIFY_REMOVED_DEVICE);
+		step_notify = 0;
+	}
+}
+
+static void step_start(struct kunit *test,
+		       void (*hook)(struct device *dev,
+				    enum altdma_attach_step step))
+{
+	step_test = test;
+	step_ctx = test->priv;
+	step_seen = 0;
+	step_bad = 0;
+	step_binds = 0;
+	WRITE_ONCE(altdma_attach_test_hook, hook);
+}
+
+static void step_stop(void)
+{
+	WRITE_ONCE(altdma_attach_test_hook, NULL);
+}
+
+/*
+ * Every bind of the device, with the layer it saw: a driver must never
+ * bind on one layer and then run on another.
+ */
+static struct device *bind_dev;
+static unsigned int bind_count;
+static bool bind_last_altdma;
+static bool bind_last_consistent;
+
+static int bind_event(struct notifier_block *nb, unsigned long action,
+		      void *data)
+{
+	struct device *dev = data;
+	struct iommu_domain *dom;
+	bool ours;
+
+	if (dev != bind_dev || action != BUS_NOTIFY_BOUND_DRIVER)
+		return NOTIFY_DONE;
+	dom = iommu_get_domain_for_dev(dev);
+	ours = dev->dma_ops == &altdma_dma_ops;
+	bind_count++;
+	bind_last_altdma = ours;
+	bind_last_consistent = ours ? dom != step_ctx->orig_domain && altdma_dev_find(dev)
+				    : dom == step_ctx->orig_domain;
+	return NOTIFY_OK;
+}
+
+static struct notifier_block bind_nb = {
+	.notifier_call = bind_event,
+};
+
+/* Issue 15 defect 4, issue 14 item 10: detach in an order never mixed. */
+static void teardown_never_mixes_layers(struct kunit *test)
+{
+	struct altdma_attach_opts opts = altdma_default_opts;
+	struct viommu_ctx *c = test->priv;
+	u8 *buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	dma_addr_t dma;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	opts.bounce = ALTDMA_BOUNCE_FORCE;	/* a bounce pool to free */
+	step_buf = buf;
+	step_start(test, step_late_map);
+	KUNIT_ASSERT_EQ(test, altdma_attach_dev(c->dev, &opts), 0);
+	c->domain = iommu_get_domain_for_dev(c->dev);
+	dma = dma_map_single(c->dev, buf + 64, 512, DMA_TO_DEVICE);
+	KUNIT_EXPECT_FALSE(test, dma_mapping_error(c->dev, dma));
+	if (!dma_mapping_error(c->dev, dma))
+		dma_unmap_single(c->dev, dma, 512, DMA_TO_DEVICE);
+	viommu_detach(test, c);
+	step_stop();
+	KUNIT_EXPECT_EQ(test, step_seen,
+			BIT(ALTDMA_STEP_UNBOUND) | BIT(ALTDMA_STEP_DOMAIN_ATTACHED) |
+			BIT(ALTDMA_STEP_UNREGISTERED) | BIT(ALTDMA_STEP_DOMAIN_BACK) |
+			BIT(ALTDMA_STEP_DESTROYED));
+	KUNIT_EXPECT_EQ(test, step_bad, 0U);
+	KUNIT_EXPECT_NOT_NULL(test, c->dev->driver);
+}
+
+/* Issue 15 defect 3: a bind inside the attach window. */
+static void bind_in_attach_window(struct kunit *test)
+{
+	struct viommu_ctx *c = test->priv;
+
+	bind_dev = c->dev;
+	bind_count = 0;
+	KUNIT_ASSERT_EQ(test, bus_register_notifier(&pci_bus_type, &bind_nb), 0);
+	step_start(test, step_bind_once);
+	viommu_attach(test, c);
+	step_stop();
+	KUNIT_EXPECT_EQ(test, step_binds, 1U);
+	KUNIT_EXPECT_EQ(test, step_bad, 0U);
+	/* the racing bind, then the attach's own on altdma */
+	KUNIT_EXPECT_EQ(test, bind_count, 2U);
+	KUNIT_EXPECT_TRUE(test, bind_last_altdma);
+	KUNIT_EXPECT_TRUE(test, bind_last_consistent);
+	KUNIT_EXPECT_NOT_NULL(test, c->dev->driver);
+	viommu_detach(test, c);
+	KUNIT_EXPECT_FALSE(test, bind_last_altdma);
+	KUNIT_EXPECT_TRUE(test, bind_last_consistent);
+	bus_unregister_notifier(&pci_bus_type, &bind_nb);
+}
+
+/* Issue 15 defect 6: the device goes during an attach. */
+static void removal_during_attach(struct kunit *test)
+{
+	struct altdma_attach_opts opts = altdma_default_opts;
+	struct viommu_ctx *c = test->priv;
+
+	step_notify = BUS_NOTIFY_DEL_DEVICE;
+	step_start(test, step_remove_once);
+	KUNIT_EXPECT_EQ(test, altdma_attach_dev(c->dev, &opts), -ENODEV);
+	step_stop();
+	KUNIT_EXPECT_EQ(test, step_notify, 0UL);
+	KUNIT_EXPECT_EQ(test, step_bad, 0U);
+	/* nothing left behind: not attached, its own domain and ops */
+	KUNIT_EXPECT_PTR_EQ(test, iommu_get_domain_for_dev(c->dev),
+			    c->orig_domain);
+	KUNIT_EXPECT_PTR_EQ(test, c->dev->dma_ops, c->orig_ops);
+	KUNIT_EXPECT_NULL(test, altdma_dev_find(c->dev));
+	KUNIT_EXPECT_EQ(test, altdma_detach_dev(c->dev), -ENODEV);
+	/* the removal was only notified: the driver comes back */
+	KUNIT_EXPECT_NOT_NULL(test, c->dev->driver);
+}
+
+/*
+ * Issue 15 defects 1 and 2: on a removal the device is detached in the
+ * notifier, at BUS_NOTIFY_DEL_DEVICE (the PCI core has released the driver
+ * before), so that the IOMMU core's release at BUS_NOTIFY_REMOVED_DEVICE
+ * finds the group on its default domain.
+ */
+static void removal_detaches_at_once(struct kunit *test)
+{
+	struct viommu_ctx *c = test->priv;
+
+	viommu_attach(test, c);
+	device_release_driver(c->dev);
+	step_start(test, step_check);
+	KUNIT_EXPECT_EQ(test, altdma_attach_test_notify(c->dev,
+							BUS_NOTIFY_DEL_DEVICE),
+			NOTIFY_OK);
+	step_stop();
+	KUNIT_EXPECT_EQ(test, step_bad, 0U);
+	KUNIT_EXPECT_PTR_EQ(test, iommu_get_domain_for_dev(c->dev),
+			    c->orig_domain);
+	KUNIT_EXPECT_PTR_EQ(test, c->dev->dma_ops, c->orig_ops);
+	KUNIT_EXPECT_NULL(test, altdma_dev_find(c->dev));
+	KUNIT_EXPECT_EQ(test, altdma_attach_test_notify(c->dev,
+							BUS_NOTIFY_REMOVED_DEVICE),
+			NOTIFY_DONE);
+	KUNIT_EXPECT_EQ(test, altdma_detach_dev(c->dev), -ENODEV);
+	KUNIT_EXPECT_EQ(test, device_attach(c->dev), 1);
+}
+
 static struct kunit_case viommu_cases[] = {
 	KUNIT_CASE(map_single_translates),
 	KUNIT_CASE(map_sg_translates),
@@ -374,6 +621,10 @@ static struct kunit_case viommu_cases[] = {
 	KUNIT_CASE(bad_requests_change_nothing),
 	KUNIT_CASE(pci_windows_are_reserved),
 	KUNIT_CASE(oversized_bounce_pool_is_refused),
+	KUNIT_CASE(teardown_never_mixes_layers),
+	KUNIT_CASE(bind_in_attach_window),
+	KUNIT_CASE(removal_during_attach),
+	KUNIT_CASE(removal_detaches_at_once),
 	{}
 };
 

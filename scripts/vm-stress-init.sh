@@ -238,7 +238,8 @@ while [ $k -le $cycles ]; do
 	touch /tmp/stop
 	wait $hio 2>/dev/null
 	[ -b /dev/vda ] || rm -f /dev/vda
-	# the detach runs from a work item right after the removal
+	# the detach runs inside the removal (the bus notifier), before the
+	# device's sysfs directory goes
 	wait_until "hot-unplug $k: the detach on removal" 1200 sh -c "! grep -qx $BLK $A/devices" || ok=0
 	dmesg | grep -q "$BLK: altdma: detached on removal of the device" || ok=0
 	teardown_clean $BLK || ok=0

@@ -186,6 +186,44 @@ reload() {
 		echo $BLK > $A/detach && rmmod altdma
 }
 check "insmod altdma.ko devices=$BLK again; I/O; detach; rmmod" reload
+
+# unload under I/O, three times (issue 15): the disk read in a loop and the
+# forced-bounce NIC sending (100 pings a second to a static neighbour)
+# while rmmod detaches every device (drivers released first), then waits
+# for callers that loaded the ops before their restore and for RCU
+# callbacks. Each cycle waits for both kinds of I/O to be under way.
+nic1_maps() { [ "$(stat_of $NIC1 maps)" -gt 200 ]; }
+blk_reads() { [ "$(stat_of $BLK maps)" -gt 200 ]; }
+unload_cycle() { # unload_cycle K
+	insmod /altdma.ko devices=$BLK,$NIC0 inval=deferred &&
+		echo "$NIC1 bounce=force" > $A/attach || return 1
+	wait_for /dev/vda && wait_until "both NICs bound again" 1200 nics_bound ||
+		return 1
+	n1=$(netif_of $NIC1)
+	ip link set $n1 up && ip addr add 10.9.8.2/24 dev $n1 &&
+		arp -i $n1 -s 10.9.8.9 52:54:00:a1:d0:98 || return 1
+	rm -f /tmp/ustop
+	ping -q -i 0.01 -s 1400 10.9.8.9 > /dev/null 2>&1 & up=$!
+	( while [ ! -e /tmp/ustop ]; do
+		dd if=/dev/vda of=/dev/null bs=1M count=8 2>/dev/null
+		echo 1 > /proc/sys/vm/drop_caches
+	  done ) & ur=$!
+	wait_until "unload $1: $NIC1 sending" 1200 nic1_maps &&
+		wait_until "unload $1: the disk reading" 1200 blk_reads
+	st=$?
+	rmmod altdma || st=1
+	touch /tmp/ustop
+	kill $up 2>/dev/null
+	wait $ur
+	[ $st -eq 0 ] && [ ! -e $A ]
+}
+for k in 1 2 3; do
+	check "unload under I/O $k: rmmod with the disk reading and $NIC1 sending" \
+		unload_cycle $k
+done
+check "unload under I/O: the disk back on its own ops" wait_for /dev/vda
+check "unload under I/O: both NICs back on their own ops" \
+	wait_until "both NICs bound again" 1200 nics_bound
 dmesg > /tmp/all
 export BAD='WARNING:|BUG:|Oops|Call Trace|DMAR: .*fault|failed with error'
 check "dmesg: no warning, oops or DMAR fault" sh -c "! grep -E \"\$BAD\" /tmp/all"
