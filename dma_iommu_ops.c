@@ -1780,14 +1780,12 @@ static void *altdma_alloc(struct device *dev, size_t size,
  * @done: the mapping was released (else refused or quarantined: nothing
  *	may be given back)
  * @pages: the pages of an allocation built of separate pages, or NULL
- * @count: their number
- * @order: the order of a contiguous allocation
+ * @bytes: what was allocated (alloc_bytes() of the size given)
  */
 struct freed {
 	bool done;
 	struct page **pages;
-	unsigned int count;
-	unsigned int order;
+	size_t bytes;
 };
 
 /*
@@ -1808,8 +1806,7 @@ static void free_on(struct device *dev, const struct claim_req *q,
 	m = adev ? map_claim(adev, q) : NULL;
 	if (m) {
 		f->pages = m->pages;
-		f->count = alloc_bytes(adev, q->size) >> PAGE_SHIFT;
-		f->order = get_order(alloc_bytes(adev, q->size));
+		f->bytes = alloc_bytes(adev, q->size);
 		/* no CPU sync: the memory goes back to the page allocator */
 		f->done = map_release(adev, m, DMA_ATTR_SKIP_CPU_SYNC, q->what,
 				      q->caller);
@@ -1823,12 +1820,12 @@ static void give_back(const struct freed *f, const void *cpu_addr)
 	if (!f->done)
 		return;
 	if (!f->pages) {
-		__free_pages(virt_to_page(cpu_addr), f->order);
+		__free_pages(virt_to_page(cpu_addr), get_order(f->bytes));
 		return;
 	}
 	if (cpu_addr != f->pages && is_vmalloc_addr(cpu_addr))
 		vunmap(cpu_addr);
-	split_pages_free(f->pages, f->count);
+	split_pages_free(f->pages, f->bytes >> PAGE_SHIFT);
 }
 
 static void altdma_free(struct device *dev, size_t size, void *cpu_addr,
@@ -1970,7 +1967,7 @@ static __maybe_unused void altdma_free_noncontiguous(struct device *dev,
 	free_on(dev, &q, &f);
 	if (!f.done)
 		return;
-	split_pages_free(sh->pages, f.count);
+	split_pages_free(sh->pages, f.bytes >> PAGE_SHIFT);
 	sg_free_table(&sh->sgt);
 	kfree(sh);
 }
