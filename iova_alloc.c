@@ -445,6 +445,52 @@ range_obj_alloc(size_t size, gfp_t gfp)
 
 ALLOW_ERROR_INJECTION(range_obj_alloc, NULL);
 
+/*
+ * Whether the range the policy placed at @pfn must be kept out (the avoid
+ * hook says so): it is, for good, as a reserved range, so that the next
+ * placement looks elsewhere. Called with the domain lock held.
+ */
+static bool avoid_placed(struct altdma_iova_domain *iovad, unsigned long pfn,
+			 unsigned long size, bool *stuck)
+{
+	struct altdma_iova_range *k;
+
+	if (!iovad->avoid(iovad->avoid_arg, pfn, pfn + size - 1))
+		return false;
+	k = kzalloc(sizeof(*k), GFP_ATOMIC | __GFP_NOWARN);
+	if (!k) {
+		*stuck = true;
+		return true;
+	}
+	k->pfn_lo = pfn;
+	k->pfn_hi = pfn + size - 1;
+	k->state = ALTDMA_IOVA_RESERVED;
+	tree_insert(iovad, k);
+	atomic64_inc(&iovad->avoided);
+	return true;
+}
+
+/* A placement the avoid hook lets through, or 0; domain lock held. */
+static unsigned long place_checked(struct altdma_iova_domain *iovad,
+				   unsigned long size, unsigned long limit)
+{
+	unsigned long pfn = iovad->policy->place(iovad, size, limit);
+	bool stuck = false;
+	int tries;
+
+	if (likely(!iovad->avoid))
+		goto out;
+	for (tries = 0; pfn && avoid_placed(iovad, pfn, size, &stuck); tries++) {
+		if (stuck || tries >= ALTDMA_IOVA_AVOID_TRIES)
+			return 0;
+		pfn = iovad->policy->place(iovad, size, limit);
+	}
+out:
+	if (!pfn)
+		nofit_set(iovad, size, limit);
+	return pfn;
+}
+
 static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 					    unsigned long npages,
 					    unsigned long size,
@@ -459,9 +505,7 @@ static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 	if (!r)
 		return NULL;
 	spin_lock_irqsave(&iovad->lock, flags);
-	pfn = iovad->policy->place(iovad, size, limit);
-	if (!pfn)
-		nofit_set(iovad, size, limit);
+	pfn = place_checked(iovad, size, limit);
 	if (pfn) {
 		r->pfn_lo = pfn;
 		r->pfn_hi = pfn + size - 1;
@@ -1518,6 +1562,27 @@ void altdma_iova_get_stats(struct altdma_iova_domain *iovad,
 	}
 	st->failed_allocs = atomic64_read(&iovad->failed_allocs);
 	st->cache_flushes = atomic64_read(&iovad->cache_flushes);
+	st->avoided = atomic64_read(&iovad->avoided);
+}
+
+/**
+ * altdma_iova_set_avoid() - keep out the ranges a check refuses
+ * @iovad: the domain, before its first allocation
+ * @avoid: called under the domain lock (so it must not sleep) for each
+ *	range the policy places in the tree, with its first and last page;
+ *	true keeps that range out for good, as a reserved range. Ranges
+ *	from the caches were placed, and checked, before.
+ * @arg: passed to @avoid
+ *
+ * Context: process context, before the domain is used.
+ */
+void altdma_iova_set_avoid(struct altdma_iova_domain *iovad,
+			   bool (*avoid)(void *arg, unsigned long pfn_lo,
+					 unsigned long pfn_hi),
+			   void *arg)
+{
+	iovad->avoid_arg = arg;
+	iovad->avoid = avoid;
 }
 
 /* ---- invariant checker ---- */

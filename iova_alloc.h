@@ -43,6 +43,9 @@
 /* Default idle time after which the depot gives a magazine back, in ms. */
 #define ALTDMA_IOVA_DEFAULT_RECLAIM_MS	100
 
+/* Placements an allocation may have kept out by the avoid hook, at most */
+#define ALTDMA_IOVA_AVOID_TRIES		64
+
 /**
  * enum altdma_iova_state - what a range in the tree is
  * @ALTDMA_IOVA_SENTINEL: one of the two fixed end markers of the domain
@@ -233,6 +236,7 @@ enum altdma_iova_refusal {
  * @failed_allocs: allocations that found no room even after a cache flush
  * @cache_flushes: full cache flushes (after a failed allocation or by call)
  * @depot_mags: full magazines in all depots
+ * @avoided: placed ranges kept out by the domain's avoid hook
  */
 struct altdma_iova_stats {
 	u64 live_ranges;
@@ -249,6 +253,7 @@ struct altdma_iova_stats {
 	u64 failed_allocs;
 	u64 cache_flushes;
 	u64 depot_mags;
+	u64 avoided;
 };
 
 /**
@@ -292,6 +297,11 @@ struct altdma_iova_stats {
  * @cache_flushes: see &altdma_iova_stats
  * @quarantined: see &altdma_iova_stats
  * @quarantined_pages: see &altdma_iova_stats
+ * @avoid: if set, called (under @lock) for each range the tree places;
+ *	true keeps the range out for good, as a reserved range, and the
+ *	placement looks again (altdma_iova_set_avoid())
+ * @avoid_arg: passed to @avoid
+ * @avoided: ranges @avoid kept out; see &altdma_iova_stats
  */
 struct altdma_iova_domain {
 	const char *name;
@@ -326,6 +336,10 @@ struct altdma_iova_domain {
 	atomic64_t cache_flushes;
 	atomic64_t quarantined;
 	atomic64_t quarantined_pages;
+
+	bool (*avoid)(void *arg, unsigned long pfn_lo, unsigned long pfn_hi);
+	void *avoid_arg;
+	atomic64_t avoided;
 };
 
 /**
@@ -428,6 +442,10 @@ void altdma_iova_quarantine_range(struct altdma_iova_domain *iovad,
 int altdma_iova_quarantine(struct altdma_iova_domain *iovad,
 			   unsigned long pfn, unsigned long npages);
 void altdma_iova_flush_caches(struct altdma_iova_domain *iovad);
+void altdma_iova_set_avoid(struct altdma_iova_domain *iovad,
+			   bool (*avoid)(void *arg, unsigned long pfn_lo,
+					 unsigned long pfn_hi),
+			   void *arg);
 void altdma_iova_get_stats(struct altdma_iova_domain *iovad,
 			   struct altdma_iova_stats *st);
 int altdma_iova_check(struct altdma_iova_domain *iovad);

@@ -1032,6 +1032,48 @@ static void iova_quarantine_never_reused(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 }
 
+/* The pages the avoid hook of iova_avoid_hook() keeps out: 100, 120..123 */
+static bool iova_avoid_test(void *arg, unsigned long lo, unsigned long hi)
+{
+	unsigned long *asked = arg;
+
+	(*asked)++;
+	return (lo <= 100 && hi >= 100) || (lo <= 123 && hi >= 120);
+}
+
+/*
+ * An avoid hook keeps out, for good, every placed range it refuses (the
+ * ranges of the previous layer, prev_layer.c), and sees only placements
+ * by the tree, not cache hits.
+ */
+static void iova_avoid_hook(struct kunit *test)
+{
+	struct altdma_iova_domain *dom;
+	struct altdma_iova_stats st;
+	unsigned long asked = 0, hits = 0, q, i, n;
+
+	dom = iova_new_pfns(test, SZ_4K, 64, 127, NULL, false);
+	altdma_iova_set_avoid(dom, iova_avoid_test, &asked);
+	for (i = 0; i < 2000; i++) {
+		n = 1 + i % 3;
+		q = iova_take(dom, n);
+		if (!q) {
+			KUNIT_FAIL(test, "allocation %lu of %lu pages failed", i, n);
+			break;
+		}
+		if (iova_avoid_test(&hits, q, q + altdma_iova_alloc_size(dom, n) - 1))
+			KUNIT_FAIL(test, "[%#lx+%lu] overlaps a page kept out", q, n);
+		KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, q, n), 0);
+	}
+	iova_stats(dom, &st);
+	/* the top-down tree places at 124..127 first, then must skip 120..123 */
+	KUNIT_EXPECT_GE(test, st.avoided, 1ULL);
+	/* cache hits are not asked about again */
+	KUNIT_EXPECT_LT(test, asked, 2000UL);
+	KUNIT_EXPECT_GT(test, st.cache_hits, 0ULL);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+}
+
 /* A second free of a cached range is refused and does not cache it twice. */
 static void iova_free_double_cached(struct kunit *test)
 {
@@ -1461,6 +1503,7 @@ static struct kunit_case iova_cases[] = {
 	KUNIT_CASE(iova_low_full_keeps_caches),
 	KUNIT_CASE(iova_free_wrong_size),
 	KUNIT_CASE(iova_quarantine_never_reused),
+	KUNIT_CASE(iova_avoid_hook),
 	KUNIT_CASE(iova_free_double_cached),
 	KUNIT_CASE(iova_free_double_nocache),
 	KUNIT_CASE(iova_free_unknown_middle),
