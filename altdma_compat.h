@@ -19,6 +19,8 @@
  *    a device whose dev->dma_iommu is set (its group's default domain is a
  *    DMA domain); an attach clears it and a detach restores it;
  *  - 6.10: __assign_str() in a trace event takes only the field;
+ *  - 6.10: dma-iommu's entry points are reached only through the DMA API
+ *    on a device with dma_iommu set (struct altdma_prev_layer);
  *  - 6.11: iommu_paging_domain_alloc(dev) allocates an unmanaged domain
  *    for the IOMMU instance of the device (iommu_domain_alloc(bus) is on
  *    its way out);
@@ -151,7 +153,11 @@ static inline void altdma_put_pt_pages(struct list_head *pages)
 
 /*
  * Make the DMA API call dev->dma_ops for @dev (it is unbound): clear the
- * dma-iommu shortcut. Returns what to give altdma_dev_restore_dma().
+ * dma-iommu shortcut, and the skip of syncs the DMA API set for a coherent
+ * device on dma-iommu (6.10+, CONFIG_DMA_NEED_SYNC: recomputed only by
+ * dma_set_mask(), which a driver that keeps the default mask never calls),
+ * as altdma's bounced mappings need their syncs. Returns what to give
+ * altdma_dev_restore_dma().
  */
 static inline bool altdma_dev_take_dma(struct device *dev)
 {
@@ -159,6 +165,9 @@ static inline bool altdma_dev_take_dma(struct device *dev)
 	bool was = dev->dma_iommu;
 
 	dev->dma_iommu = false;
+#ifdef CONFIG_DMA_NEED_SYNC
+	dev->dma_skip_sync = false;
+#endif
 	return was;
 #else
 	return false;
@@ -172,6 +181,202 @@ static inline void altdma_dev_restore_dma(struct device *dev, bool was)
 	dev->dma_iommu = was;
 #endif
 }
+
+/*
+ * The layer a device was on before its attach (dma-iommu over its group's
+ * default domain), kept so that the unmaps, frees and syncs of mappings
+ * that layer made before the attach still reach it (prev_layer.c).
+ * Before 6.10 the DMA API went through dev->dma_ops, so the ops saved at
+ * attach are called directly with the real device (the DMA API's own
+ * checks, dma-debug included, already ran for it). From 6.10 dma-iommu's
+ * entry points are not exported and the DMA API reaches them only for a
+ * device whose dma_iommu bit is set: a stand-in device that is never
+ * registered carries the real one's IOMMU group (whose default domain
+ * dma-iommu uses), masks, coherence and bounce pool, and no ops, and the
+ * calls go through the DMA API on it.
+ */
+struct altdma_prev_layer {
+	struct iommu_domain *domain;
+	unsigned int shift;
+#if KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE && IS_ENABLED(CONFIG_IOMMU_DMA)
+	struct device standin;
+#else
+	struct device *dev;
+	const struct dma_map_ops *ops;
+#endif
+};
+
+#if KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE && IS_ENABLED(CONFIG_IOMMU_DMA)
+/* Set @p up for @dev; false if its previous layer was not dma-iommu. */
+static inline bool altdma_prev_init(struct altdma_prev_layer *p,
+				    struct device *dev,
+				    const struct dma_map_ops *ops, bool dma_iommu)
+{
+	struct device *s = &p->standin;
+
+	if (!dma_iommu)
+		return false;
+	s->init_name = dev_name(dev);
+	s->iommu_group = dev->iommu_group;
+	s->dma_iommu = true;
+	s->dma_mask = dev->dma_mask;
+	s->coherent_dma_mask = dev->coherent_dma_mask;
+	s->bus_dma_limit = dev->bus_dma_limit;
+	s->dma_parms = dev->dma_parms;
+#if IS_ENABLED(CONFIG_ARCH_HAS_SYNC_DMA_FOR_DEVICE) || \
+	IS_ENABLED(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU) || \
+	IS_ENABLED(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU_ALL)
+	s->dma_coherent = dev->dma_coherent;
+#endif
+#ifdef CONFIG_SWIOTLB
+	s->dma_io_tlb_mem = dev->dma_io_tlb_mem;
+#endif
+#ifdef CONFIG_SWIOTLB_DYNAMIC
+	/* the dynamic pools the real device used are not seen from here */
+	INIT_LIST_HEAD(&s->dma_io_tlb_pools);
+	spin_lock_init(&s->dma_io_tlb_lock);
+	s->dma_uses_io_tlb = dev->dma_uses_io_tlb;
+#endif
+#ifdef CONFIG_DMA_CMA
+	s->cma_area = dev->cma_area;
+#endif
+	return true;
+}
+
+static inline void altdma_prev_unmap_page(struct altdma_prev_layer *p,
+					  dma_addr_t dma, size_t size,
+					  enum dma_data_direction dir,
+					  unsigned long attrs)
+{
+	dma_unmap_page_attrs(&p->standin, dma, size, dir, attrs);
+}
+
+static inline void altdma_prev_unmap_resource(struct altdma_prev_layer *p,
+					      dma_addr_t dma, size_t size,
+					      enum dma_data_direction dir,
+					      unsigned long attrs)
+{
+	dma_unmap_resource(&p->standin, dma, size, dir, attrs);
+}
+
+static inline void altdma_prev_unmap_sg(struct altdma_prev_layer *p,
+					struct scatterlist *sgl, int nents,
+					enum dma_data_direction dir,
+					unsigned long attrs)
+{
+	dma_unmap_sg_attrs(&p->standin, sgl, nents, dir, attrs);
+}
+
+static inline void altdma_prev_free(struct altdma_prev_layer *p, size_t size,
+				    void *cpu_addr, dma_addr_t dma,
+				    unsigned long attrs)
+{
+	dma_free_attrs(&p->standin, size, cpu_addr, dma, attrs);
+}
+
+static inline void altdma_prev_free_pages(struct altdma_prev_layer *p,
+					  size_t size, struct page *page,
+					  dma_addr_t dma,
+					  enum dma_data_direction dir)
+{
+	dma_free_pages(&p->standin, size, page, dma, dir);
+}
+
+static inline void altdma_prev_sync_single(struct altdma_prev_layer *p,
+					   dma_addr_t dma, size_t size,
+					   enum dma_data_direction dir,
+					   bool for_device)
+{
+	if (for_device)
+		dma_sync_single_for_device(&p->standin, dma, size, dir);
+	else
+		dma_sync_single_for_cpu(&p->standin, dma, size, dir);
+}
+
+static inline void altdma_prev_sync_sg(struct altdma_prev_layer *p,
+				       struct scatterlist *sgl, int nents,
+				       enum dma_data_direction dir,
+				       bool for_device)
+{
+	if (for_device)
+		dma_sync_sg_for_device(&p->standin, sgl, nents, dir);
+	else
+		dma_sync_sg_for_cpu(&p->standin, sgl, nents, dir);
+}
+#else
+static inline bool altdma_prev_init(struct altdma_prev_layer *p,
+				    struct device *dev,
+				    const struct dma_map_ops *ops, bool dma_iommu)
+{
+	p->dev = dev;
+	p->ops = ops;
+	return ops && ops->unmap_page && ops->free;
+}
+
+static inline void altdma_prev_unmap_page(struct altdma_prev_layer *p,
+					  dma_addr_t dma, size_t size,
+					  enum dma_data_direction dir,
+					  unsigned long attrs)
+{
+	p->ops->unmap_page(p->dev, dma, size, dir, attrs);
+}
+
+static inline void altdma_prev_unmap_resource(struct altdma_prev_layer *p,
+					      dma_addr_t dma, size_t size,
+					      enum dma_data_direction dir,
+					      unsigned long attrs)
+{
+	if (p->ops->unmap_resource)
+		p->ops->unmap_resource(p->dev, dma, size, dir, attrs);
+}
+
+static inline void altdma_prev_unmap_sg(struct altdma_prev_layer *p,
+					struct scatterlist *sgl, int nents,
+					enum dma_data_direction dir,
+					unsigned long attrs)
+{
+	if (p->ops->unmap_sg)
+		p->ops->unmap_sg(p->dev, sgl, nents, dir, attrs);
+}
+
+static inline void altdma_prev_free(struct altdma_prev_layer *p, size_t size,
+				    void *cpu_addr, dma_addr_t dma,
+				    unsigned long attrs)
+{
+	p->ops->free(p->dev, size, cpu_addr, dma, attrs);
+}
+
+static inline void altdma_prev_free_pages(struct altdma_prev_layer *p,
+					  size_t size, struct page *page,
+					  dma_addr_t dma,
+					  enum dma_data_direction dir)
+{
+	if (p->ops->free_pages)
+		p->ops->free_pages(p->dev, size, page, dma, dir);
+}
+
+static inline void altdma_prev_sync_single(struct altdma_prev_layer *p,
+					   dma_addr_t dma, size_t size,
+					   enum dma_data_direction dir,
+					   bool for_device)
+{
+	if (for_device && p->ops->sync_single_for_device)
+		p->ops->sync_single_for_device(p->dev, dma, size, dir);
+	else if (!for_device && p->ops->sync_single_for_cpu)
+		p->ops->sync_single_for_cpu(p->dev, dma, size, dir);
+}
+
+static inline void altdma_prev_sync_sg(struct altdma_prev_layer *p,
+				       struct scatterlist *sgl, int nents,
+				       enum dma_data_direction dir,
+				       bool for_device)
+{
+	if (for_device && p->ops->sync_sg_for_device)
+		p->ops->sync_sg_for_device(p->dev, sgl, nents, dir);
+	else if (!for_device && p->ops->sync_sg_for_cpu)
+		p->ops->sync_sg_for_cpu(p->dev, sgl, nents, dir);
+}
+#endif
 
 /*
  * Where on the stack the return addresses above @ret are kept: walk the

@@ -17,6 +17,7 @@
 
 #include "altdma_trace.h"
 #include "dma_iommu_ops.h"
+#include "prev_layer.h"
 
 /*
  * struct device pointer -> struct altdma_dev, hashed: read under RCU on
@@ -142,7 +143,12 @@ static int adev_init_iova(struct altdma_dev *adev,
 		.cache_limit = ALTDMA_DEV_CACHE_LIMIT,
 	};
 
-	return altdma_iova_domain_init(&adev->iovad, &icfg);
+	int ret = altdma_iova_domain_init(&adev->iovad, &icfg);
+
+	if (!ret && cfg->prev)
+		altdma_iova_set_avoid(&adev->iovad, altdma_prev_maps_range,
+				      cfg->prev);
+	return ret;
 }
 
 /* The last DMA op using a killed context is done. */
@@ -237,6 +243,7 @@ struct altdma_dev *altdma_dev_create(const struct altdma_dev_config *cfg)
 	adev->dev = cfg->dev;
 	adev->pt = cfg->pt;
 	adev->pt_priv = cfg->pt_priv;
+	adev->prev = cfg->prev;
 	adev->granule = cfg->granule;
 	adev->shift = ilog2(cfg->granule);
 	adev->untrusted = dev_untrusted(cfg);
@@ -548,6 +555,7 @@ void altdma_dev_get_stats(struct altdma_dev *adev, struct altdma_dev_stats *st)
 	st->quarantined = atomic64_read(&adev->quarantined);
 	st->flush_alls = atomic64_read(&adev->flush_alls);
 	st->quarantined_live = atomic64_read(&adev->quarantined_live);
+	st->prev_calls = atomic64_read(&adev->prev_calls);
 	gone = st->unmaps + st->quarantined_live;
 	/* per-CPU sums taken while mappings change may cross: never negative */
 	st->live = st->maps > gone ? st->maps - gone : 0;

@@ -19,6 +19,7 @@
 #include "altdma_map.h"
 #include "altdma_pt.h"
 #include "iova_alloc.h"
+#include "prev_layer.h"
 #include "sanitize.h"
 #include "swiotlb_bounce.h"
 
@@ -66,6 +67,9 @@ enum altdma_inval_mode {
  * @inval: &enum altdma_inval_mode wanted (untrusted devices are strict)
  * @bounce_size: bounce pool bytes (0: the module parameter)
  * @policy: IOVA placement policy (NULL: &altdma_iova_policy_tree)
+ * @prev: the layer the device was on before the attach, whose leftover
+ *	mappings get their unmaps back (prev_layer.h); NULL if none. Owned
+ *	by the caller, which frees it after altdma_dev_destroy().
  */
 struct altdma_dev_config {
 	struct device *dev;
@@ -79,6 +83,7 @@ struct altdma_dev_config {
 	enum altdma_inval_mode inval;
 	size_t bounce_size;
 	const struct altdma_iova_policy *policy;
+	struct altdma_prev_layer *prev;
 };
 
 /**
@@ -95,6 +100,8 @@ struct altdma_dev_config {
  * @quarantined_live: mappings (counted in @maps) whose unmap or free the
  *	backend did short: no longer live, never counted in @unmaps, so
  *	@maps - @unmaps - @quarantined_live is @live
+ * @prev_calls: unmaps, frees and syncs of mappings the previous layer made
+ *	before the attach, sent back to it (not counted in @unmaps)
  * @iotlb_syncs: strict invalidations
  * @flush_alls: whole-IOTLB flushes of the deferred queues
  * @deferred: unmapped IOVA ranges that went through a flush queue
@@ -112,6 +119,7 @@ struct altdma_dev_stats {
 	u64 refused_total;
 	u64 quarantined;
 	u64 quarantined_live;
+	u64 prev_calls;
 	u64 iotlb_syncs;
 	u64 flush_alls;
 	u64 deferred;
@@ -183,6 +191,8 @@ struct altdma_dev_pcpu {
  *	from the registry with altdma_dev_get()); killed by
  *	altdma_dev_unregister(), which then waits for @users_gone
  * @users_gone: completed when the last user of a killed @users is gone
+ * @prev: see &altdma_dev_config.prev
+ * @prev_calls: see &altdma_dev_stats
  * @recent: DMA addresses of the last mappings whose objects went straight
  *	back to the IOVA tree (sizes the caches do not keep, or a policy
  *	that does not cache) or were quarantined, by IOVA page: a bounded
@@ -224,6 +234,8 @@ struct altdma_dev {
 	unsigned long reported;
 	struct percpu_ref users;
 	struct completion users_gone;
+	struct altdma_prev_layer *prev;
+	atomic64_t prev_calls;
 	dma_addr_t recent[ALTDMA_RECENT] ____cacheline_aligned_in_smp;
 };
 

@@ -26,6 +26,7 @@
 
 #define pr_fmt(fmt) "altdma: " fmt
 
+#include <linux/delay.h>
 #include <linux/dma-map-ops.h>
 #include <linux/err.h>
 #include <linux/error-injection.h>
@@ -37,6 +38,7 @@
 
 #include "altdma_compat.h"
 #include "attach.h"
+#include "prev_layer.h"
 
 /*
  * altdma_attach_lock guards altdma_attached_list and every field of its
@@ -449,23 +451,31 @@ static int shrink(struct altdma_dev_config *cfg,
 	return bounce_size(cfg, opts);
 }
 
+/* The IOVA page size over @domain: its smallest page, at least a CPU page. */
+static unsigned long domain_granule(const struct iommu_domain *domain)
+{
+	return max_t(unsigned long, 1UL << __ffs(domain->pgsize_bitmap),
+		     PAGE_SIZE);
+}
+
 /* The context over @domain: the aperture is the IOVA space. */
 static struct altdma_dev *make_adev(struct device *dev,
 				    struct iommu_domain *domain,
-				    const struct altdma_attach_opts *opts)
+				    const struct altdma_attach_opts *opts,
+				    struct altdma_prev_layer *prev)
 {
 	struct iommu_domain_geometry *geo = &domain->geometry;
-	unsigned long granule = 1UL << __ffs(domain->pgsize_bitmap);
 	struct altdma_dev_config cfg = {
 		.dev = dev,
 		.pt = &altdma_pt_iommu_ops,
 		.pt_priv = domain,
-		.granule = max_t(unsigned long, granule, PAGE_SIZE),
+		.granule = domain_granule(domain),
 		.iova_start = geo->aperture_start,
 		.iova_end = geo->aperture_end,
 		.bounce = opts->bounce,
 		.inval = opts->inval,
 		.policy = opts->wrap ? &altdma_iova_policy_wrap : NULL,
+		.prev = prev,
 	};
 	struct altdma_dev *adev;
 	int ret;
@@ -532,6 +542,16 @@ static int switch_to_altdma(struct altdma_attached *at)
 
 	at->orig_ops = dev->dma_ops;
 	at->orig_dma_iommu = altdma_dev_take_dma(dev);
+	/* on the default domain still: the layer that made its mappings */
+	at->prev = altdma_prev_create(dev, at->orig_ops, at->orig_dma_iommu,
+				      domain_granule(at->domain));
+	if (IS_ERR(at->prev)) {
+		ret = PTR_ERR(at->prev);
+		at->prev = NULL;
+		dev_err(dev, "altdma: attach refused: no memory (%d)\n", ret);
+		altdma_dev_restore_dma(dev, at->orig_dma_iommu);
+		return ret;
+	}
 	set_dma_ops(dev, &altdma_dma_ops);
 	ret = domain_attach(at->domain, dev);
 	if (ret) {
@@ -540,7 +560,7 @@ static int switch_to_altdma(struct altdma_attached *at)
 		goto restore;
 	}
 	step(dev, ALTDMA_STEP_DOMAIN_ATTACHED);
-	at->adev = make_adev(dev, at->domain, &at->opts);
+	at->adev = make_adev(dev, at->domain, &at->opts, at->prev);
 	if (IS_ERR(at->adev)) {
 		ret = PTR_ERR(at->adev);
 		dev_err(dev, "altdma: attach failed: no context (%d)\n", ret);
@@ -559,6 +579,8 @@ restore:
 	if (!IS_ERR_OR_NULL(at->adev))
 		altdma_dev_destroy(at->adev);
 	at->adev = NULL;
+	altdma_prev_destroy(at->prev);
+	at->prev = NULL;
 	return ret;
 }
 
@@ -696,6 +718,8 @@ static void teardown_locked(struct altdma_attached *at)
 	 */
 	altdma_dev_destroy(at->adev);
 	at->adev = NULL;
+	altdma_prev_destroy(at->prev);
+	at->prev = NULL;
 	step(dev, ALTDMA_STEP_DESTROYED);
 	iommu_domain_free(at->domain);
 	at->domain = NULL;
@@ -716,14 +740,75 @@ static void release_locked(struct altdma_attached *at)
 	kfree(at);
 }
 
-/* Undo the attach of the entry the caller claimed (@at->busy). */
-static int detach_claimed(struct altdma_attached *at)
+static unsigned int drain_ms = 5000;
+module_param(drain_ms, uint, 0644);
+MODULE_PARM_DESC(drain_ms, "How long a detach waits for the mappings an unbound driver left to be unmapped before it refuses (ms, default 5000)");
+
+/* Poll period of drain(). */
+#define ALTDMA_DRAIN_POLL_MS	10
+
+/*
+ * The device is unbound and locked, @at claimed: wait until the mappings
+ * its driver left (buffers that outlive the driver, such as page_pool
+ * pages in flight) are unmapped, for at most drain_ms: after the detach
+ * their unmaps would reach dma-iommu, which does not know the addresses.
+ * Returns how many are still live.
+ */
+static u64 drain(struct altdma_attached *at)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(READ_ONCE(drain_ms));
+	struct altdma_dev_stats st;
+
+	bool said = false;
+
+	for (;;) {
+		altdma_dev_get_stats(at->adev, &st);
+		if (!st.live || !time_before(jiffies, end) ||
+		    READ_ONCE(at->removed))
+			return st.live;
+		if (!said)
+			dev_info(at->dev, "altdma: detach waits for %llu mappings its unbound driver left (at most %u ms)\n",
+				 st.live, drain_ms);
+		said = true;
+		msleep(ALTDMA_DRAIN_POLL_MS);
+	}
+}
+
+/*
+ * Whether a detach of the unbound, locked device must wait for mappings
+ * that stay live; true refuses it (the device stays attached) unless
+ * @force (rmmod: the leftovers are then unmapped at teardown, reported).
+ */
+static bool drain_refused(struct altdma_attached *at, bool force)
+{
+	u64 live = at->live ? drain(at) : 0;
+
+	if (!live || at->removed)
+		return false;
+	if (force) {
+		dev_warn(at->dev, "altdma: detach with %llu mappings its unbound driver left not unmapped after %u ms; their later unmaps will not find them\n",
+			 live, drain_ms);
+		return false;
+	}
+	dev_err(at->dev, "altdma: detach refused: %llu mappings its unbound driver left are not unmapped after %u ms (buffers that outlive their driver); the device stays on altdma\n",
+		live, drain_ms);
+	return true;
+}
+
+/*
+ * Undo the attach of the entry the caller claimed (@at->busy); unless
+ * @force, refused while mappings the unbound driver left stay live.
+ */
+static int detach_claimed(struct altdma_attached *at, bool force)
 {
 	struct device *dev = get_device(at->dev);
-	bool removed;
+	bool removed, locked;
 	int ret;
 
 	ret = unbind_and_lock(dev, "detach");
+	locked = !ret;
+	if (locked && drain_refused(at, force))
+		ret = -EBUSY;
 	mutex_lock(&altdma_attach_lock);
 	removed = at->removed;
 	if (ret && !removed) {
@@ -734,7 +819,7 @@ static int detach_claimed(struct altdma_attached *at)
 		release_locked(at);
 	}
 	mutex_unlock(&altdma_attach_lock);
-	if (!ret)
+	if (locked)
 		device_unlock(dev);
 	if (!removed)
 		rebind(dev);
@@ -835,9 +920,13 @@ void altdma_attach_exit(void)
  * @dev: a device attached with altdma_attach_dev()
  *
  * Context: process context, may sleep; takes the device lock.
+ * Waits (at most the drain_ms module parameter) for the mappings the
+ * unbound driver left to be unmapped through altdma, which made them.
+ *
  * Return: 0; -ENODEV (one error line, nothing changed) if @dev is not
- * attached; -EBUSY if an attach or detach of it is in progress, or its
- * driver keeps binding again (the device stays attached).
+ * attached; -EBUSY if an attach or detach of it is in progress, its
+ * driver keeps binding again, or mappings its driver left stay live (the
+ * device stays attached, its driver bound again).
  */
 int altdma_detach_dev(struct device *dev)
 {
@@ -856,7 +945,7 @@ int altdma_detach_dev(struct device *dev)
 		at->busy = true;
 	}
 	mutex_unlock(&altdma_attach_lock);
-	return ret ?: detach_claimed(at);
+	return ret ?: detach_claimed(at, false);
 }
 
 static struct device *find_pci(const char *name)
@@ -956,7 +1045,7 @@ void altdma_detach_all(void)
 		}
 		mutex_unlock(&altdma_attach_lock);
 		if (claimed)
-			detach_claimed(claimed);
+			detach_claimed(claimed, true);
 	} while (claimed);
 }
 

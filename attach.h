@@ -39,6 +39,9 @@ struct altdma_attach_opts {
  * @orig_ops: the device's dma_ops before the attach (restored on detach)
  * @orig_dma_iommu: whether the DMA API called dma-iommu directly for the
  *	device before the attach (6.10+; restored on detach)
+ * @prev: that layer, which the unmaps of mappings it made before the
+ *	attach go back to (prev_layer.h); NULL if the device was not on
+ *	dma-iommu
  * @adev: the DMA layer's context
  * @opts: the options in force
  * @dir: its debugfs directory, or NULL
@@ -59,6 +62,7 @@ struct altdma_attached {
 	struct iommu_domain *domain;
 	const struct dma_map_ops *orig_ops;
 	bool orig_dma_iommu;
+	struct altdma_prev_layer *prev;
 	struct altdma_dev *adev;
 	struct altdma_attach_opts opts;
 	struct dentry *dir;

@@ -511,6 +511,22 @@ static bool map_recent(struct altdma_dev *adev, dma_addr_t dma)
 	return READ_ONCE(*recent_slot(adev, dma)) == dma;
 }
 
+/*
+ * Whether @dma, which altdma does not know, is a mapping the device's
+ * previous layer made before the attach and still holds (prev_layer.h):
+ * only looked at once altdma's own lookup failed.
+ */
+static noinline bool prev_holds(struct altdma_dev *adev, dma_addr_t dma)
+{
+	return adev->prev && altdma_prev_holds(adev->prev, dma);
+}
+
+/* The call went back to the previous layer: count it. */
+static void prev_count(struct altdma_dev *adev)
+{
+	atomic64_inc(&adev->prev_calls);
+}
+
 /**
  * struct claim_req - the mapping an unmap or a free names
  * @dma: the address given
@@ -523,6 +539,9 @@ static bool map_recent(struct altdma_dev *adev, dma_addr_t dma)
  * @cpu_bad: a free's report when @cpu_addr is not the allocation's; NULL
  *	for an unmap (no @cpu_addr check)
  * @caller: return address of the op
+ * @prev: set by map_claim() when the address is none of altdma's but a
+ *	mapping the device's previous layer made before the attach: the
+ *	call goes back there (prev_layer.h)
  */
 struct claim_req {
 	dma_addr_t dma;
@@ -533,6 +552,7 @@ struct claim_req {
 	const void *cpu_addr;
 	const char *cpu_bad;
 	unsigned long caller;
+	bool prev;
 };
 
 /* Why the live mapping @m (read in state word @s) is not @q's, or KINDS. */
@@ -568,7 +588,7 @@ static enum altdma_refusal claim_mismatch(const struct altdma_map *m,
  * changed on refusal.
  */
 static struct altdma_map *map_claim(struct altdma_dev *adev,
-				    const struct claim_req *q)
+				    struct claim_req *q)
 {
 	enum altdma_refusal kind = ALTDMA_REFUSE_DOUBLE;
 	struct altdma_map *m = map_find(adev, q->dma);
@@ -576,6 +596,9 @@ static struct altdma_map *map_claim(struct altdma_dev *adev,
 	u32 s;
 
 	if (unlikely(!m)) {
+		q->prev = prev_holds(adev, q->dma);
+		if (q->prev)
+			return NULL;
 		if (!map_recent(adev, q->dma))
 			kind = ALTDMA_REFUSE_UNKNOWN;
 		goto refuse;
@@ -850,11 +873,30 @@ fail:
 	return DMA_MAPPING_ERROR;
 }
 
-/* Every streaming unmap: one RCU section, one claim, one release. */
+/* A streaming unmap of a mapping the previous layer made goes there. */
+static noinline void prev_unmap(struct altdma_dev *adev,
+				const struct claim_req *q,
+				struct scatterlist *sgl, unsigned long attrs)
+{
+	if (q->type == ALTDMA_MAP_SG)
+		altdma_prev_unmap_sg(adev->prev, sgl, q->size, q->dir, attrs);
+	else if (q->type == ALTDMA_MAP_RESOURCE)
+		altdma_prev_unmap_resource(adev->prev, q->dma, q->size, q->dir,
+					   attrs);
+	else
+		altdma_prev_unmap_page(adev->prev, q->dma, q->size, q->dir,
+				       attrs);
+	prev_count(adev);
+}
+
+/*
+ * Every streaming unmap: one RCU section, one claim, one release (@sgl:
+ * the list of an unmap_sg, else NULL).
+ */
 static void unmap_on(struct device *dev, dma_addr_t dma, size_t size,
 		     enum dma_data_direction dir, unsigned long attrs,
-		     enum altdma_map_type type, const char *what,
-		     unsigned long caller)
+		     enum altdma_map_type type, struct scatterlist *sgl,
+		     const char *what, unsigned long caller)
 {
 	struct altdma_dev *adev;
 	struct altdma_map *m;
@@ -870,6 +912,8 @@ static void unmap_on(struct device *dev, dma_addr_t dma, size_t size,
 		m = map_claim(adev, &q);
 		if (m)
 			map_release(adev, m, attrs, what, caller);
+		else if (unlikely(q.prev))
+			prev_unmap(adev, &q, sgl, attrs);
 	}
 	altdma_op_unlock();
 }
@@ -900,8 +944,8 @@ static dma_addr_t altdma_map_page(struct device *dev, struct page *page,
 static void altdma_unmap_page(struct device *dev, dma_addr_t dma, size_t size,
 			      enum dma_data_direction dir, unsigned long attrs)
 {
-	unmap_on(dev, dma, size, dir, attrs, ALTDMA_MAP_PAGE, "unmap_page",
-		 _RET_IP_);
+	unmap_on(dev, dma, size, dir, attrs, ALTDMA_MAP_PAGE, NULL,
+		 "unmap_page", _RET_IP_);
 }
 
 static dma_addr_t altdma_map_resource(struct device *dev, phys_addr_t phys,
@@ -929,7 +973,7 @@ static void altdma_unmap_resource(struct device *dev, dma_addr_t dma,
 				  size_t size, enum dma_data_direction dir,
 				  unsigned long attrs)
 {
-	unmap_on(dev, dma, size, dir, attrs, ALTDMA_MAP_RESOURCE,
+	unmap_on(dev, dma, size, dir, attrs, ALTDMA_MAP_RESOURCE, NULL,
 		 "unmap_resource", _RET_IP_);
 }
 
@@ -1050,6 +1094,11 @@ static void sync_one(struct altdma_dev *adev, dma_addr_t dma, size_t size,
 	u32 s;
 
 	m = map_holding(adev, dma, &s);
+	if (!m && prev_holds(adev, dma)) {
+		altdma_prev_sync_single(adev->prev, dma, size, dir, for_device);
+		prev_count(adev);
+		return;
+	}
 	if (m) {
 		call.site = READ_ONCE(m->site);
 		kind = sync_mismatch(adev, m, dma, size, dir);
@@ -1105,7 +1154,7 @@ static struct altdma_map_seg *sg_live_segs(struct altdma_dev *adev,
 					   const char *what,
 					   unsigned long caller,
 					   struct altdma_seg_iter *it,
-					   unsigned long *site)
+					   unsigned long *site, bool *prev)
 {
 	unsigned int n;
 	enum altdma_refusal kind = ALTDMA_REFUSE_UNKNOWN;
@@ -1132,6 +1181,9 @@ static struct altdma_map_seg *sg_live_segs(struct altdma_dev *adev,
 	}
 	if (segs)
 		return segs;
+	*prev = !m && prev_holds(adev, dma);
+	if (*prev)
+		return NULL;
 refuse:
 	altdma_dev_refuse(adev, kind, what, dma, nents, dir, caller);
 	return NULL;
@@ -1152,11 +1204,16 @@ static void sync_sg(struct device *dev, struct scatterlist *sgl, int nents,
 	struct altdma_map_seg *seg;
 	struct altdma_seg_iter it;
 	struct altdma_dev *adev;
+	bool prev = false;
 
 	altdma_op_lock();
 	adev = adev_rcu(dev);
 	seg = adev ? sg_live_segs(adev, dma, nents, dir, what, caller, &it,
-				  &call.site) : NULL;
+				  &call.site, &prev) : NULL;
+	if (unlikely(prev)) {
+		altdma_prev_sync_sg(adev->prev, sgl, nents, dir, for_device);
+		prev_count(adev);
+	}
 	for (; seg; seg = altdma_segs_next(&it)) {
 		call.dma = seg->dma;
 		sync_phys(adev, seg_data(seg), seg->len, dir, for_device,
@@ -1531,7 +1588,7 @@ static void altdma_unmap_sg(struct device *dev, struct scatterlist *sgl,
 {
 	dma_addr_t dma = sgl ? sg_dma_address(sgl) : DMA_MAPPING_ERROR;
 
-	unmap_on(dev, dma, nents, dir, attrs, ALTDMA_MAP_SG, "unmap_sg",
+	unmap_on(dev, dma, nents, dir, attrs, ALTDMA_MAP_SG, sgl, "unmap_sg",
 		 _RET_IP_);
 }
 
@@ -1794,7 +1851,7 @@ struct freed {
  * leave the mapping as it was. The memory itself goes back afterwards,
  * outside the read-side section (see give_back()).
  */
-static void free_on(struct device *dev, const struct claim_req *q,
+static void free_on(struct device *dev, struct claim_req *q,
 		    struct freed *f)
 {
 	struct altdma_dev *adev;
@@ -1812,6 +1869,28 @@ static void free_on(struct device *dev, const struct claim_req *q,
 				      q->caller);
 	}
 	altdma_op_unlock();
+}
+
+/*
+ * A free of an allocation the previous layer made before the attach goes
+ * back there, outside the read-side section (it may sleep), with the
+ * context held so that the layer stays (@page: for free_pages, else NULL).
+ */
+static noinline void prev_free(struct device *dev, const struct claim_req *q,
+			       void *cpu_addr, struct page *page,
+			       unsigned long attrs)
+{
+	struct altdma_dev *adev = adev_held(dev);
+
+	if (!adev)
+		return;
+	if (adev->prev && page)
+		altdma_prev_free_pages(adev->prev, q->size, page, q->dma,
+				       q->dir);
+	else if (adev->prev)
+		altdma_prev_free(adev->prev, q->size, cpu_addr, q->dma, attrs);
+	prev_count(adev);
+	altdma_dev_put(adev);
 }
 
 /* Give a released allocation's memory back; @cpu_addr as it was given. */
@@ -1841,6 +1920,8 @@ static void altdma_free(struct device *dev, size_t size, void *cpu_addr,
 	struct freed f;
 
 	free_on(dev, &q, &f);
+	if (unlikely(q.prev))
+		prev_free(dev, &q, cpu_addr, NULL, attrs);
 	give_back(&f, cpu_addr);
 }
 
@@ -1891,6 +1972,8 @@ static void altdma_free_pages(struct device *dev, size_t size,
 	struct freed f;
 
 	free_on(dev, &q, &f);
+	if (unlikely(q.prev))
+		prev_free(dev, &q, NULL, page, 0);
 	give_back(&f, q.cpu_addr);
 }
 
