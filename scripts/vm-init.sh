@@ -281,6 +281,56 @@ wait 2>/dev/null
 wait_until "both NICs back in the first network namespace" 1200 \
 	sh -c "ip link show $nic0 && ip link show $nic1" > /dev/null
 
+# late CMD: a command to testmod/altdma_lateunmap.ko; each line it prints
+# ("CMD: CHECK: ok" or "FAILED (...)") is a check
+late() {
+	_n=$(dmesg | wc -l)
+	echo "$1" > /sys/module/altdma_lateunmap/parameters/cmd
+	dmesg | tail -n +$((_n + 1)) | grep -o 'altdma_lateunmap: .*' |
+		sed 's/^altdma_lateunmap: //' | grep -E ': (ok|FAILED .*)$' > /tmp/late
+	[ -s /tmp/late ] || check "late layers: \"$1\" printed its checks" false
+	while read -r line; do
+		case "$line" in
+		*": ok") check "late layers: $line" true ;;
+		*) check "late layers: $line" false ;;
+		esac
+	done < /tmp/late
+}
+# issue 15, defect 5: mappings that outlive a change of layer, as
+# page_pool's pages in flight outlive their driver, on NIC1 (no driver,
+# on dma-iommu): set A, made on dma-iommu and unmapped after the attach,
+# goes back to dma-iommu (19 calls: 8 page syncs and unmaps, the list's
+# sync and unmap, a free); set B, made on altdma, is not given an address
+# of A, and a detach waits for it (or is refused) until it is unmapped
+# through altdma
+late_layers() {
+	insmod /altdma_lateunmap.ko dev=$NIC1
+	late "map A"
+	echo "$NIC1 inval=strict" > $A/attach
+	late "map B"
+	r0=$(stat_of $NIC1 refused)
+	late "unmap A"
+	check "late layers: set A went back to dma-iommu ($(stat_of $NIC1 prev_calls) calls), nothing refused" \
+		[ "$(stat_of $NIC1 prev_calls)" -eq 19 -a "$(stat_of $NIC1 refused)" = "$r0" ]
+	say "figure: late layers: $(stat_of $NIC1 prev_avoided) ranges kept out of altdma's IOVA space for dma-iommu's mappings"
+	echo 0 > /sys/module/altdma/parameters/drain_ms
+	check "late layers: a detach with set B live is refused" \
+		sh -c "! echo $NIC1 > $A/detach"
+	check "late layers: the device stays attached, set B live on it" \
+		[ "$(stat_of $NIC1 live)" -eq 10 ]
+	echo 600000 > /sys/module/altdma/parameters/drain_ms
+	rm -f /tmp/late_rc
+	(echo $NIC1 > $A/detach; echo $? > /tmp/late_rc) &
+	wait_until "the detach to wait for set B" 1200 \
+		sh -c "dmesg | grep -q '$NIC1: altdma: detach waits for 10 mappings'"
+	late "unmap B"
+	wait_until "the detach to end" 1200 [ -s /tmp/late_rc ]
+	check "late layers: the detach ended once set B was unmapped through altdma" \
+		[ "$(cat /tmp/late_rc 2>/dev/null)" = 0 ]
+	echo 5000 > /sys/module/altdma/parameters/drain_ms
+	rmmod altdma_lateunmap
+}
+
 # issue 14: the DMA API contract on NIC1 without its driver, on altdma
 # (bounce=force inval=strict policy=wrap) and on the kernel's own layer;
 # then NIC1 attached as before with its driver back (stock kernels: the
@@ -292,6 +342,7 @@ if [ -e /altdma_contract.ko ]; then
 	contract altdma
 	echo $NIC1 > $A/detach
 	contract dma-iommu
+	[ -e /altdma_lateunmap.ko ] && late_layers
 	echo "$NIC1 bounce=force inval=strict policy=wrap" > $A/attach
 	echo > /sys/bus/pci/devices/$NIC1/driver_override
 	echo $NIC1 > /sys/bus/pci/drivers_probe

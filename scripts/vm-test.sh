@@ -72,7 +72,7 @@ else
 	make -C "$kdir" M="$mod/testmod" modules >>"$out/build.log" 2>&1 ||
 		{ tail -n 20 "$out/build.log"; die "testmod build failed"; }
 	cp "$mod/testmod/altdma_contract.ko" "$mod/testmod/altdma_stress.ko" \
-		"$out/"
+		"$mod/testmod/altdma_lateunmap.ko" "$out/"
 	flock -u 7
 	mods="virtio_pci virtio_blk virtio_net ext4"
 	if [ "$profile" = virtio ]; then
@@ -92,7 +92,7 @@ cp "$ALTDMA_REPO/scripts/vm-guest.sh" "$root/guest.sh"
 chmod +x "$root/init"
 if [ -z "$debug" ]; then
 	cp "$out/altdma.ko" "$out/altdma_contract.ko" "$out/altdma_stress.ko" \
-		"$root/"
+		"$out/altdma_lateunmap.ko" "$root/"
 	# shellcheck disable=SC2086 # $mods is a list of module names
 	altdma_stock_modules "$root" "$kver" $mods
 else
