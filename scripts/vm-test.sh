@@ -43,7 +43,14 @@ if [ -n "$debug" ]; then
 	name=debug-$profile
 	kernel=$ALTDMA_KUNIT_BUILD/arch/x86/boot/bzImage
 	out=$ALTDMA_BUILD/vm-$name
-	mkdir -p "$out/root"
+	mkdir -p "$out/root" "$out/testmod"
+	# the late-unmap driver against the test kernel's build dir (altdma
+	# is built in there), in each profile's own directory
+	cp -p "$ALTDMA_REPO"/testmod/Kbuild "$ALTDMA_REPO"/testmod/*.[ch] \
+		"$out/testmod/"
+	make -C "$ALTDMA_KUNIT_BUILD" M="$out/testmod" modules \
+		>"$out/build.log" 2>&1 ||
+		{ tail -n 20 "$out/build.log"; die "testmod build failed"; }
 else
 	kver=$(stock_kernel "$line") || exit 1
 	kdir=/usr/src/linux-headers-$kver
@@ -97,6 +104,8 @@ if [ -z "$debug" ]; then
 	altdma_stock_modules "$root" "$kver" $mods
 else
 	: >"$root/modules.order"
+	# (not the contract walker: DMA_API_DEBUG flags its own calls)
+	cp "$out/testmod/altdma_lateunmap.ko" "$root/"
 fi
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.gz"
 
