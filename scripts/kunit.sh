@@ -9,7 +9,8 @@
 # Each carries a virtio-blk disk and a virtio-net NIC with
 # iommu_platform=on,disable-legacy=on, so they sit behind the vIOMMU, and
 # QEMU's edu device (a DMA engine the altdma_viommu_inval suite drives
-# itself; its DMA mask is the kernel's default for a PCI device, 32 bits).
+# itself; its DMA mask is the kernel's default for a PCI device, 32 bits;
+# with no driver it is behind no virtio-iommu, and the suite skips there).
 #
 #   scripts/kunit.sh [--suite GLOB] [PROFILE...]   (default: intel virtio)
 #       --suite   only the suites that match GLOB (kunit.py's filter_glob,
