@@ -7,7 +7,8 @@
 #   scripts/test.sh --quick         kunit-intel and vm-stock: a verdict on a
 #                                   change in minutes
 #   scripts/test.sh NAME...         the named sub-suites only (a name below,
-#                                   or a group: kunit, stock, debug, reliability)
+#                                   or a group: kunit, stock, debug, reliability,
+#                                   amd)
 #
 # First the set-up phases, one after the other: "packages" (one apt-get
 # install of everything the run needs, and the stock kernels) and "extract"
@@ -17,6 +18,7 @@
 #   vm-stress             the reliability VM on the test kernel (*)
 #   kunit-intel           every KUnit suite, q35 + intel-iommu (*)
 #   kunit-virtio          every KUnit suite, q35 + virtio-iommu (*)
+#   kunit-amd             every KUnit suite, q35 + amd-iommu (*)
 #   vm-debug-intel        the test VM on the test kernel, intel-iommu (*)
 #   vm-debug-virtio       the test VM on the test kernel, virtio-iommu (*)
 #   hygiene               W=1 + sparse builds against 6.1 and 6.12,
@@ -25,6 +27,8 @@
 #   vm-stock              the test VM on stock 6.1 (intel-iommu)
 #   vm-stock-6.12-intel   ... on stock 6.12, intel-iommu
 #   vm-stock-6.12-virtio  ... on stock 6.12, virtio-iommu
+#   vm-stock-6.1-amd      ... on stock 6.1, amd-iommu
+#   vm-stock-6.12-amd     ... on stock 6.12, amd-iommu
 #   vm-unload             seed 002, stress and rmmod with devices attached
 #   bench-smoke           every benchmark case once, no speed checked
 # (*) waits for kernel-build; if that failed, it fails without running.
@@ -42,9 +46,10 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ALL=(kernel-build vm-stress kunit-intel kunit-virtio vm-debug-intel
+ALL=(kernel-build vm-stress kunit-intel kunit-virtio kunit-amd vm-debug-intel
 	vm-debug-virtio hygiene dkms vm-stock vm-stock-6.12-intel
-	vm-stock-6.12-virtio vm-unload bench-smoke)
+	vm-stock-6.12-virtio vm-stock-6.1-amd vm-stock-6.12-amd vm-unload
+	bench-smoke)
 SLOTS=${ALTDMA_SLOTS:-2}
 
 # cmd_of NAME: the command of a sub-suite
@@ -57,11 +62,14 @@ cmd_of() {
 	vm-stock) echo "$s/vm-test.sh" ;;
 	vm-stock-6.12-intel) echo "$s/vm-test.sh --stock 6.12 intel" ;;
 	vm-stock-6.12-virtio) echo "$s/vm-test.sh --stock 6.12 virtio" ;;
+	vm-stock-6.1-amd) echo "$s/vm-test.sh --stock 6.1 amd" ;;
+	vm-stock-6.12-amd) echo "$s/vm-test.sh --stock 6.12 amd" ;;
 	vm-unload) echo "$s/vm-unload.sh" ;;
 	bench-smoke) echo "$s/bench.sh --smoke" ;;
 	vm-stress) echo "$s/vm-stress.sh" ;;
 	kunit-intel) echo "$s/kunit.sh intel" ;;
 	kunit-virtio) echo "$s/kunit.sh virtio" ;;
+	kunit-amd) echo "$s/kunit.sh amd" ;;
 	vm-debug-intel) echo "$s/vm-test.sh --debug intel" ;;
 	vm-debug-virtio) echo "$s/vm-test.sh --debug virtio" ;;
 	*) return 1 ;;
@@ -78,8 +86,10 @@ else
 	for a in "$@"; do
 		case "$a" in
 		--quick) add_want kunit-intel vm-stock ;;
-		kunit) add_want kunit-intel kunit-virtio ;;
-		stock) add_want vm-stock vm-stock-6.12-intel vm-stock-6.12-virtio ;;
+		kunit) add_want kunit-intel kunit-virtio kunit-amd ;;
+		stock) add_want vm-stock vm-stock-6.12-intel vm-stock-6.12-virtio \
+			vm-stock-6.1-amd vm-stock-6.12-amd ;;
+		amd) add_want kunit-amd vm-stock-6.1-amd vm-stock-6.12-amd ;;
 		debug) add_want vm-debug-intel vm-debug-virtio ;;
 		reliability) add_want vm-stress vm-unload ;;
 		*) cmd_of "$a" >/dev/null || die "unknown sub-suite $a (see the head of $0)"

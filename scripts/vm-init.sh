@@ -25,16 +25,28 @@ KML=/sys/kernel/debug/kmemleak
 [ -e $KML ] && echo scan > $KML && echo clear > $KML
 for m in $(cat /modules.order); do insmod $m; done
 check "virtio disk probed without altdma" wait_for /dev/vda
+# Under amd-iommu (AMD-Vi, /sys/class/iommu/ivhd*) every attach keeps its
+# IOVA space below 2^48: QEMU 7.2's amd-iommu caches a translation under
+# the IOVA's page number ORed with the device ID shifted left by 36, so two
+# devices' IOVAs at or above 2^48 share entries and one device's DMA lands
+# in another's pages (fixed upstream in November 2025, QEMU commit
+# "amd_iommu: Support 64-bit address for IOTLB lookup"). altdma gives out
+# IOVAs from the top of the domain's aperture, 64 bits under AMD-Vi.
+XOPTS=
+ls -d /sys/class/iommu/ivhd* > /dev/null 2>&1 && XOPTS=' iova_pages=0xfffffffff'
 if [ -n "$builtin" ]; then
-	check "attach $BLK and $NIC0 at runtime with inval=deferred" sh -c \
-		"echo '$BLK inval=deferred' > $A/attach && echo '$NIC0 inval=deferred' > $A/attach"
+	check "attach $BLK and $NIC0 at runtime with inval=deferred$XOPTS" sh -c \
+		"echo '$BLK inval=deferred$XOPTS' > $A/attach && echo '$NIC0 inval=deferred$XOPTS' > $A/attach"
+elif [ -n "$XOPTS" ]; then
+	check "insmod altdma.ko, attach $BLK and $NIC0 with inval=deferred$XOPTS" sh -c \
+		"insmod /altdma.ko && echo '$BLK inval=deferred$XOPTS' > $A/attach && echo '$NIC0 inval=deferred$XOPTS' > $A/attach"
 else
 	check "insmod altdma.ko devices=$BLK,$NIC0 inval=deferred" \
 		insmod /altdma.ko devices=$BLK,$NIC0 inval=deferred
 fi
 check "two devices attached" [ "$(wc -l < $A/devices)" -eq 2 ]
 # NIC1 carries the I/O checks under the DMA ownership sanitizer (issue 16)
-NIC1_OPTS='bounce=sanitize inval=strict policy=wrap'
+NIC1_OPTS="bounce=sanitize inval=strict policy=wrap$XOPTS"
 check "attach $NIC1 at runtime with $NIC1_OPTS" \
 	sh -c "echo '$NIC1 $NIC1_OPTS' > $A/attach"
 check "three devices attached" [ "$(wc -l < $A/devices)" -eq 3 ]
@@ -51,7 +63,7 @@ check "attach of an attached device is refused" \
 check "attach of a missing device is refused" \
 	sh -c "! echo 0000:00:1f.6 > $A/attach"
 # q35's ICH9 functions 00:1f.0/2/3 share one IOMMU group under
-# intel-iommu; under virtio-iommu they are behind no IOMMU at all
+# intel-iommu and amd-iommu; under virtio-iommu they are behind no IOMMU at all
 why="its group has other devices"
 [ -e /sys/bus/pci/devices/0000:00:1f.2/iommu_group ] || why="it is behind no IOMMU"
 check "attach of 0000:00:1f.2 is refused ($why)" \
@@ -80,8 +92,8 @@ check "hot-unplug: $NIC1 detached on its removal" \
 	sh -c "dmesg | grep -q '$NIC1: altdma: detached on removal' && ! grep -q $NIC1 $A/devices"
 dmesg | tail -n +$(($(wc -l < /tmp/dmesg-before) + 1)) > /tmp/dmesg-unplug
 check "hot-unplug: no WARNING, oops or fault in the kernel log" \
-	sh -c "! grep -E 'WARNING:|BUG:|Oops|Call Trace|KASAN|DMAR: .*fault' /tmp/dmesg-unplug"
-grep -E 'WARNING:|BUG:|Oops|Call Trace|KASAN|DMAR: .*fault' /tmp/dmesg-unplug | head -n 5
+	sh -c "! grep -E 'WARNING:|BUG:|Oops|Call Trace|KASAN|DMAR: .*fault|Event logged \[' /tmp/dmesg-unplug"
+grep -E 'WARNING:|BUG:|Oops|Call Trace|KASAN|DMAR: .*fault|Event logged \[' /tmp/dmesg-unplug | head -n 5
 echo 1 > /sys/bus/pci/rescan
 check "hot-unplug: $NIC1 re-added by a rescan" \
 	wait_for /sys/bus/pci/devices/$NIC1/iommu_group
@@ -235,7 +247,12 @@ if [ -e /altdma_stress.ko ]; then
 	pt0=$(ptpages)
 	check "pttables: 128 more pairs" pttables
 	pt1=$(ptpages)
-	if [ -n "$pt0" ]; then
+	# AMD-Vi's unmap (iommu_v1_unmap_pages) clears PTEs and frees no
+	# table; its tables go with the domain: the count grows with the IOVA
+	# space the rounds touch
+	if [ -n "$pt0" ] && [ -n "$XOPTS" ]; then
+		say "note: pttables: nr_iommu_pages $pt0 -> $pt1, not checked: AMD-Vi frees a domain's page-table pages only with the domain"
+	elif [ -n "$pt0" ]; then
 		check "pttables: nr_iommu_pages $pt0 -> $pt1 (less than 16 more)" \
 			[ $((pt1 - pt0)) -lt 16 ]
 	fi
@@ -306,7 +323,7 @@ late() {
 late_layers() {
 	insmod /altdma_lateunmap.ko dev=$NIC1
 	late "map A"
-	echo "$NIC1 inval=strict" > $A/attach
+	echo "$NIC1 inval=strict$XOPTS" > $A/attach
 	late "map B"
 	r0=$(stat_of $NIC1 refused)
 	late "unmap A"
@@ -343,7 +360,7 @@ if [ -e /altdma_contract.ko -o -e /altdma_lateunmap.ko ]; then
 	echo $NIC1 > $A/detach
 	[ -e /altdma_contract.ko ] && contract dma-iommu
 	[ -e /altdma_lateunmap.ko ] && late_layers
-	echo "$NIC1 bounce=force inval=strict policy=wrap" > $A/attach
+	echo "$NIC1 bounce=force inval=strict policy=wrap$XOPTS" > $A/attach
 	echo > /sys/bus/pci/devices/$NIC1/driver_override
 	echo $NIC1 > /sys/bus/pci/drivers_probe
 	check "$NIC1 attached again, its driver back" \
@@ -367,7 +384,7 @@ check "both NICs back on their own ops" \
 	wait_until "both NICs bound to their driver again" 1200 nics_bound
 # the attach/detach refusals above are deliberate; a DMA refusal is not,
 # but for the contract module's one wrapping buffer (called from it)
-export BAD='WARNING:|BUG:|Oops|Call Trace|KASAN|turning off the locking|still live|altdma: refused|altdma: sanitize|DMAR: .*fault|failed with error'
+export BAD='WARNING:|BUG:|Oops|Call Trace|KASAN|turning off the locking|still live|altdma: refused|altdma: sanitize|DMAR: .*fault|Event logged \[|Completion-Wait loop timed out|failed with error'
 dmesg | grep -v 'altdma_contract_init+' > /tmp/dmesg
 check "dmesg: no warning, oops, refusal or leak" \
 	sh -c "! grep -E \"\$BAD\" /tmp/dmesg"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # The test VM: a stock Debian 12 kernel (6.1 or 6.12) in QEMU (TCG, q35 +
-# intel-iommu or virtio-iommu), a busybox initramfs carrying that kernel's
+# intel-iommu, virtio-iommu or amd-iommu), a busybox initramfs carrying that kernel's
 # virtio and ext4 modules and altdma.ko built against its headers. Inside,
 # scripts/vm-init.sh attaches altdma to a virtio-blk disk and two virtio-net
 # NICs wired to each other by a QEMU hub (no host network), moves data
@@ -13,8 +13,9 @@
 #   scripts/vm-test.sh --stock LINE [PROFILE]
 #                                         stock LINE (6.1 or 6.12, see
 #                                         stock_kernel in lib.sh), PROFILE
-#                                         intel (default) or virtio (needs
+#                                         intel (default), virtio (needs
 #                                         virtio-iommu as a module: 6.12)
+#                                         or amd (AMD-Vi, built into both)
 #   scripts/vm-test.sh --debug PROFILE    the KUnit test kernel (KASAN,
 #                                         lockdep), altdma built in;
 #                                         PROFILE is intel or virtio
@@ -32,9 +33,10 @@ case "${1:-}" in
 --debug) debug=1 profile=${2:-intel} ;;
 --stock) line=${2:-6.1} profile=${3:-intel} ;;
 "") ;;
-*) die "usage: $0 [--stock 6.1|6.12 [intel|virtio] | --debug intel|virtio]" ;;
+*) die "usage: $0 [--stock 6.1|6.12 [intel|virtio|amd] | --debug intel|virtio]" ;;
 esac
-case "$profile" in intel|virtio) ;; *) die "unknown profile $profile" ;; esac
+case "$profile" in intel|virtio) ;; amd) [ -z "$debug" ] || die "--debug: intel or virtio" ;;
+*) die "unknown profile $profile" ;; esac
 
 need_pkgs busybox-static qemu-system-x86 kmod cpio build-essential xz-utils
 if [ -n "$debug" ]; then
@@ -117,6 +119,12 @@ vdev="iommu_platform=on,disable-legacy=on"
 if [ "$profile" = intel ]; then
 	machine=(-M q35,kernel-irqchip=split -device intel-iommu,intremap=on)
 	kargs="intel_iommu=on"
+elif [ "$profile" = amd ]; then
+	# AMD-Vi takes the first free slot (00:02.0); Debian's kernels enable
+	# it on their own, iommu.passthrough=0 only says what the tests need:
+	# every device on a translated DMA domain
+	machine=(-M q35,kernel-irqchip=split -device amd-iommu,intremap=on)
+	kargs="iommu.passthrough=0"
 else
 	machine=(-M q35 -device virtio-iommu-pci,addr=06.0)
 	kargs=""
