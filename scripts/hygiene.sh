@@ -43,8 +43,8 @@ for line in 6.1 6.12; do
 	count "altdma.ko (with bench/) builds against linux-headers-$kver: W=1 + sparse, $n warnings" "$n"
 done
 
-# the test modules (testmod/: the reliability VM's driver and the contract
-# walker) against 6.1, the same way
+# the test modules (testmod/: the reliability VM's driver, the contract
+# walker and the sanitizer's misuse module) against 6.1, the same way
 kver=$(stock_kernel 6.1) || exit 1
 obj=$ALTDMA_BUILD/oot-6.1-testmod
 rm -rf "$obj" && mkdir -p "$obj"
@@ -55,9 +55,10 @@ st=$?
 n=$(grep -c -E 'warning:|error:' "$obj/build.log")
 grep -E 'warning:|error:' "$obj/build.log" | head -20
 [ "$st" -eq 0 ] && [ -f "$obj/altdma_stress.ko" ] &&
-	[ -f "$obj/altdma_contract.ko" ] && [ -f "$obj/altdma_lateunmap.ko" ] ||
+	[ -f "$obj/altdma_contract.ko" ] && [ -f "$obj/altdma_lateunmap.ko" ] &&
+	[ -f "$obj/altdma_san_misuse.ko" ] ||
 	{ n=$((n + 1)); tail -n 5 "$obj/build.log"; }
-count "testmod/ (altdma_stress.ko, altdma_contract.ko, altdma_lateunmap.ko) builds against linux-headers-$kver: W=1 + sparse, $n warnings" "$n"
+count "testmod/ (altdma_stress.ko, altdma_contract.ko, altdma_lateunmap.ko, altdma_san_misuse.ko) builds against linux-headers-$kver: W=1 + sparse, $n warnings" "$n"
 
 # modinfo describes every parameter: each one modinfo knows the type of
 # has a description too

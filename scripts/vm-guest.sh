@@ -140,3 +140,80 @@ contract() {
 		esac
 	done < /tmp/contract
 }
+
+# san_misuse NAME: testmod/altdma_san_misuse.ko (issue 16) makes the DMA
+# ownership mistake NAME on $NIC1 (no driver, attached with
+# bounce=sanitize): one check per line of the module's own on what the
+# data did ("NAME: CHECK: ok" or "FAILED (...)"); then, for the report
+# the module says is due ("NAME: expect: kind=K dma=D size=S dir=R
+# bytes=F..L changed=N fn=F op=O"), one check that exactly one new
+# "altdma: sanitize" line is in the kernel log and it names $NIC1, D, S,
+# R, F..L, N, the module's function as the mapping's caller and O as the
+# call that found it, and one that the kind's counter in stats went up by
+# one, the other kinds' not at all, and debugfs's last finding of the
+# kind is this one. With nothing due (a read is no finding), no line and
+# no count. Each line matched goes to /tmp/san-expected, which the final
+# scan of the kernel log leaves out (and nothing else).
+san_kind_text() {
+	case "$1" in
+	cpu_write) echo "CPU wrote to a buffer the device owned" ;;
+	dev_outside) echo "device wrote outside its mapping" ;;
+	dev_to_device) echo "device wrote into a to-device mapping" ;;
+	esac
+}
+san_line() { grep '^sanitize: ' $A/$NIC1/stats; }
+san_count() { san_line | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
+san_field() { echo " $_exp" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+san_misuse() {
+	_m=$1
+	_before=$(san_line)
+	_n0="$(stat_of $NIC1 sanitize) $(san_count cpu_write) $(san_count dev_outside) $(san_count dev_to_device)"
+	dmesg > /tmp/dmesg-before
+	insmod /altdma_san_misuse.ko dev=$NIC1 mistake=$_m
+	# (debugfs resolves the last finding's symbols when read)
+	cp $A/$NIC1/sanitize /tmp/san-debugfs
+	rmmod altdma_san_misuse 2>/dev/null
+	dmesg | tail -n +$(($(wc -l < /tmp/dmesg-before) + 1)) > /tmp/san-$_m
+	sed -n "s/.*altdma_san_misuse: \($_m: .*\)/\1/p" /tmp/san-$_m > /tmp/san-mod
+	[ "$(grep -c "^$_m: [0-9]* passed" /tmp/san-mod)" -eq 1 ] ||
+		check "sanitize misuse: $_m: the module ran once to its summary" false
+	while read -r line; do
+		case "$line" in
+		*": ok") check "sanitize misuse: $line" true ;;
+		*": FAILED "*) check "sanitize misuse: $line" false ;;
+		esac
+	done < /tmp/san-mod
+	grep ' altdma: sanitize: ' /tmp/san-$_m > /tmp/san-lines
+	_exp=$(sed -n "s/^$_m: expect: //p" /tmp/san-mod | head -n 1)
+	if [ -z "$_exp" ]; then
+		check "sanitize misuse: $_m: no report, nothing counted ($(san_line))" \
+			[ ! -s /tmp/san-lines -a "$(san_line)" = "$_before" ]
+		return
+	fi
+	_k=$(san_field kind) _fn=$(san_field fn) _op=$(san_field op)
+	_what="dma $(san_field dma) size $(san_field size) dir $(san_field dir): bytes $(san_field bytes) of the data changed ($(san_field changed) bytes)"
+	_p1="$NIC1: altdma: sanitize: $(san_kind_text $_k): $_what; mapped by $_fn+"
+	# the module's function is the caller (6.1's DMA API tail-calls the
+	# op), or the caller's caller; gcc may have split off its .cold part
+	_p2="; found by $_op, caller ([^ ]* \(from )?$_fn(\.cold)?\+"
+	if [ "$(wc -l < /tmp/san-lines)" -eq 1 ] && grep -F -- "$_p1" /tmp/san-lines |
+		grep -q -E -- "$_p2"; then
+		cat /tmp/san-lines >> /tmp/san-expected
+		check "sanitize misuse: $_m: one report: $_k, $_what, mapped by $_fn, found by $_op" true
+	else
+		check "sanitize misuse: $_m: one report: $_k, $_what, mapped by $_fn, found by $_op ($(wc -l < /tmp/san-lines) lines)" false
+		cat /tmp/san-lines
+	fi
+	# the total and the three kinds: +1 for the kind, +0 for the others
+	_want=""
+	set -- $_n0
+	_want="$(($1 + 1))"
+	for _x in cpu_write dev_outside dev_to_device; do
+		shift
+		[ $_x = $_k ] && _want="$_want $(($1 + 1))" || _want="$_want $1"
+	done
+	_n1="$(stat_of $NIC1 sanitize) $(san_count cpu_write) $(san_count dev_outside) $(san_count dev_to_device)"
+	_last="last: dma=$(san_field dma) size=$(san_field size) dir=$(san_field dir) bytes=$(san_field bytes) changed=$(san_field changed) mapped_by=$_fn+"
+	check "sanitize misuse: $_m: counted once as $_k ($(san_line)), debugfs's last $_k is it" \
+		sh -c "[ '$_n1' = '$_want' ] && grep '^$_k: ' /tmp/san-debugfs | grep -F -- '$_last' | grep -q -E -- ' found_by=$_op caller=([^ ]* from=)?$_fn(\.cold)?\+'"
+}

@@ -74,14 +74,15 @@ else
 		{ tail -n 20 "$out/build.log"; die "altdma.ko build failed"; }
 	cp "$mod/altdma.ko" "$out/altdma.ko"
 	# the test drivers: the contract walker (issue 14), run on a NIC on
-	# both layers, and altdma_stress (the page-table accounting check)
+	# both layers, altdma_stress (the page-table accounting check) and
+	# the sanitizer's misuse module (issue 16)
 	mkdir -p "$mod/testmod"
 	cp -p "$ALTDMA_REPO"/testmod/Kbuild "$ALTDMA_REPO"/testmod/*.[ch] \
 		"$mod/testmod/"
 	make -C "$kdir" M="$mod/testmod" modules >>"$out/build.log" 2>&1 ||
 		{ tail -n 20 "$out/build.log"; die "testmod build failed"; }
 	cp "$mod/testmod/altdma_contract.ko" "$mod/testmod/altdma_stress.ko" \
-		"$mod/testmod/altdma_lateunmap.ko" "$out/"
+		"$mod/testmod/altdma_lateunmap.ko" "$mod/testmod/altdma_san_misuse.ko" "$out/"
 	flock -u 7
 	mods="virtio_pci virtio_blk virtio_net ext4"
 	if [ "$profile" = virtio ]; then
@@ -101,7 +102,7 @@ cp "$ALTDMA_REPO/scripts/vm-guest.sh" "$root/guest.sh"
 chmod +x "$root/init"
 if [ -z "$debug" ]; then
 	cp "$out/altdma.ko" "$out/altdma_contract.ko" "$out/altdma_stress.ko" \
-		"$out/altdma_lateunmap.ko" "$root/"
+		"$out/altdma_lateunmap.ko" "$out/altdma_san_misuse.ko" "$root/"
 	# shellcheck disable=SC2086 # $mods is a list of module names
 	altdma_stock_modules "$root" "$kver" $mods
 else
