@@ -20,11 +20,65 @@
  *    granules, as dma-iommu does); see make_adev() in attach.c.
  *  - Call sites: without the ORC unwinder (arm64) altdma unwinds on every
  *    map (altdma_ret_slots() in altdma_compat.h).
+ *  - Cache maintenance for non-coherent devices: arch_sync_dma_for_device()
+ *    and arch_sync_dma_for_cpu() exist only where the architecture selects
+ *    ARCH_HAS_SYNC_DMA_FOR_DEVICE/CPU; elsewhere (x86) dma-map-ops.h gives
+ *    empty inline versions, so calling them is always correct and costs
+ *    nothing where DMA is coherent by construction. arm64 has them but
+ *    does not export them: altdma.ko reaches them through dma-direct (see
+ *    altdma_arch_sync_for_device()); built into the kernel it calls them.
  */
 #ifndef _ALTDMA_ARCH_H
 #define _ALTDMA_ARCH_H
 
+#include <linux/device.h>
+#include <linux/dma-map-ops.h>
+#include <linux/dma-mapping.h>
 #include <linux/iommu.h>
+
+#if defined(MODULE) && (IS_ENABLED(CONFIG_ARCH_HAS_SYNC_DMA_FOR_DEVICE) || \
+			IS_ENABLED(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU))
+/*
+ * A device on dma-direct with no bus offset, no IOMMU, no bounce buffer
+ * and no coherency: its sync calls arch_sync_dma_for_device/cpu() on the
+ * physical address it is given, which is all this does with it.
+ */
+static inline struct device *altdma_sync_dev(void)
+{
+	static u64 mask = DMA_BIT_MASK(64);
+	static struct device dev = {
+		.dma_mask = &mask,
+		.coherent_dma_mask = DMA_BIT_MASK(64),
+	};
+
+	return &dev;
+}
+
+static inline void altdma_arch_sync_for_device(phys_addr_t phys, size_t size,
+					       enum dma_data_direction dir)
+{
+	dma_sync_single_for_device(altdma_sync_dev(), (dma_addr_t)phys, size,
+				   dir);
+}
+
+static inline void altdma_arch_sync_for_cpu(phys_addr_t phys, size_t size,
+					    enum dma_data_direction dir)
+{
+	dma_sync_single_for_cpu(altdma_sync_dev(), (dma_addr_t)phys, size, dir);
+}
+#else
+static inline void altdma_arch_sync_for_device(phys_addr_t phys, size_t size,
+					       enum dma_data_direction dir)
+{
+	arch_sync_dma_for_device(phys, size, dir);
+}
+
+static inline void altdma_arch_sync_for_cpu(phys_addr_t phys, size_t size,
+					    enum dma_data_direction dir)
+{
+	arch_sync_dma_for_cpu(phys, size, dir);
+}
+#endif
 
 /*
  * Give @domain (unmanaged, no cookie yet) an MSI cookie with its window at
