@@ -2,13 +2,8 @@
 /*
  * altdma: what differs between kernel versions and architectures, in one
  * place. No .c file tests a kernel version; each difference is a helper or
- * a macro here. Tested lines: Debian 12's 6.1 and 6.12.
- *
- * Cache maintenance for non-coherent devices: arch_sync_dma_for_device()
- * and arch_sync_dma_for_cpu() exist only where the architecture selects
- * ARCH_HAS_SYNC_DMA_FOR_DEVICE/CPU; elsewhere (x86) dma-map-ops.h gives
- * empty inline versions, so calling them is always correct and costs
- * nothing where DMA is coherent by construction.
+ * a macro here. Tested lines: Debian 12's 6.1 and 6.12. What differs by
+ * architecture or IOMMU driver is in altdma_arch.h, included here.
  *
  * Version differences:
  *  - 6.3: iommu_map() takes a gfp argument and iommu_map_atomic() is gone;
@@ -44,17 +39,7 @@
 #include <linux/version.h>
 #include <linux/vmstat.h>
 
-static inline void altdma_arch_sync_for_device(phys_addr_t phys, size_t size,
-					       enum dma_data_direction dir)
-{
-	arch_sync_dma_for_device(phys, size, dir);
-}
-
-static inline void altdma_arch_sync_for_cpu(phys_addr_t phys, size_t size,
-					    enum dma_data_direction dir)
-{
-	arch_sync_dma_for_cpu(phys, size, dir);
-}
+#include "altdma_arch.h"
 
 /* The largest order the page allocator hands out (inclusive). */
 #if KERNEL_VERSION(6, 8, 0) <= LINUX_VERSION_CODE

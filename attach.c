@@ -36,6 +36,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include "altdma_arch.h"
 #include "altdma_compat.h"
 #include "attach.h"
 #include "prev_layer.h"
@@ -392,6 +393,32 @@ static noinline __noipa int reserve_regions(struct altdma_dev *adev)
 
 ALLOW_ERROR_INJECTION(reserve_regions, ERRNO);
 
+/*
+ * Where the IOMMU translates MSI writes (arm64, see altdma_arch.h), give
+ * altdma's domain an MSI cookie at the group's software-managed MSI
+ * window, which the IOVA space keeps out like every reserved region.
+ */
+static int msi_cookie(struct device *dev, struct iommu_domain *domain)
+{
+	struct iommu_group *group = iommu_group_get(dev);
+	struct iommu_resv_region *r;
+	LIST_HEAD(regions);
+	int ret;
+
+	if (!group)
+		return -ENODEV;
+	ret = iommu_get_group_resv_regions(group, &regions);
+	list_for_each_entry(r, &regions, list) {
+		if (!ret && r->type == IOMMU_RESV_SW_MSI) {
+			ret = altdma_msi_cookie(domain, r->start);
+			break;
+		}
+	}
+	iommu_put_resv_regions(dev, &regions);
+	iommu_group_put(group);
+	return ret;
+}
+
 /* The allocation points of an attach, each injectable. */
 static noinline __noipa struct altdma_attached *attached_alloc(void)
 {
@@ -651,6 +678,12 @@ int altdma_attach_dev(struct device *dev, const struct altdma_attach_opts *opts)
 			ret);
 		goto drop;
 	}
+	ret = msi_cookie(dev, at->domain);
+	if (ret) {
+		dev_err(dev, "altdma: attach refused: no MSI window in its domain (%d)\n",
+			ret);
+		goto drop;
+	}
 	ret = unbind_and_lock(dev, "attach");
 	if (ret)
 		goto drop;
@@ -828,6 +861,28 @@ static int detach_claimed(struct altdma_attached *at, bool force)
 }
 
 /*
+ * Where the driver core clears a device's DMA ops when its driver is
+ * released (arm64: arch_teardown_dma_ops(), see altdma_arch.h), an
+ * attached device would be left on no ops (dma-direct) over altdma's
+ * domain: put altdma's back once the release is done, and before any
+ * driver probes it (a failed probe clears them after its notification).
+ */
+static int keep_ops(struct device *dev)
+{
+	struct altdma_attached *at;
+	bool put = false;
+
+	mutex_lock(&altdma_attach_lock);
+	at = find_attached(dev);
+	if (at && at->live && dev->dma_ops != &altdma_dma_ops) {
+		set_dma_ops(dev, &altdma_dma_ops);
+		put = true;
+	}
+	mutex_unlock(&altdma_attach_lock);
+	return put ? NOTIFY_OK : NOTIFY_DONE;
+}
+
+/*
  * A PCI device goes (hot-unplug, sysfs remove): the PCI core releases its
  * driver before device_del(), which sends BUS_NOTIFY_DEL_DEVICE and, after
  * its own release of the driver, BUS_NOTIFY_REMOVED_DEVICE, where the IOMMU
@@ -845,6 +900,9 @@ static int pci_removed(struct notifier_block *nb, unsigned long action,
 	struct device *dev = data;
 	struct altdma_attached *at;
 
+	if (action == BUS_NOTIFY_UNBOUND_DRIVER ||
+	    action == BUS_NOTIFY_BIND_DRIVER)
+		return keep_ops(dev);
 	if (action == BUS_NOTIFY_DEL_DEVICE) {
 		if (READ_ONCE(dev->driver))
 			return NOTIFY_DONE;

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * KUnit suite altdma_viommu: attach altdma to a real virtio PCI device
- * behind the vIOMMU of the kunit.py VM (intel-iommu or virtio-iommu), map
- * through the DMA API, check every IOVA in the IOMMU domain's own page
- * tables with iommu_iova_to_phys(), detach and check that the device's
- * own domain and ops are back. The suites run after device probe, so the
- * device has its driver bound: attach and detach release and rebind it.
+ * behind the vIOMMU of the kunit.py VM (intel-iommu, virtio-iommu, or an
+ * SMMUv3 on arm64), map through the DMA API, check every IOVA in the IOMMU
+ * domain's own page tables with iommu_iova_to_phys(), detach and check
+ * that the device's own domain and ops are back. The suites run after
+ * device probe, so the device has its driver bound: attach and detach
+ * release and rebind it.
  *
  * KUnit suite altdma_attach: what an attach does before it touches a
  * device, without one: the reserved regions it keeps out of an IOVA
@@ -594,7 +595,12 @@ static void removal_during_attach(struct kunit *test)
 static void removal_detaches_at_once(struct kunit *test)
 {
 	struct viommu_ctx *c = test->priv;
+	const struct dma_map_ops *unbound_ops;
 
+	/* the ops of the device with no driver (arm64 clears them) */
+	device_release_driver(c->dev);
+	unbound_ops = c->dev->dma_ops;
+	KUNIT_ASSERT_EQ(test, device_attach(c->dev), 1);
 	viommu_attach(test, c);
 	device_release_driver(c->dev);
 	step_start(test, step_check);
@@ -605,7 +611,7 @@ static void removal_detaches_at_once(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, step_bad, 0U);
 	KUNIT_EXPECT_PTR_EQ(test, iommu_get_domain_for_dev(c->dev),
 			    c->orig_domain);
-	KUNIT_EXPECT_PTR_EQ(test, c->dev->dma_ops, c->orig_ops);
+	KUNIT_EXPECT_PTR_EQ(test, c->dev->dma_ops, unbound_ops);
 	KUNIT_EXPECT_NULL(test, altdma_dev_find(c->dev));
 	KUNIT_EXPECT_EQ(test, altdma_attach_test_notify(c->dev,
 							BUS_NOTIFY_REMOVED_DEVICE),

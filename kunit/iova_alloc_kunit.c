@@ -904,7 +904,8 @@ static void iova_exhaustion(struct kunit *test)
  */
 static void iova_low_full_keeps_caches(struct kunit *test)
 {
-	unsigned long lim32 = DMA_BIT_MASK(32) >> PAGE_SHIFT, p, i;
+	/* in granules of the domain (4 KiB), not CPU pages */
+	unsigned long lim32 = DMA_BIT_MASK(32) >> ilog2(SZ_4K), p, i;
 	struct altdma_iova_domain *dom;
 	struct altdma_iova_stats s0, s;
 	unsigned long high[4];

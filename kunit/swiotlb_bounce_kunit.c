@@ -87,6 +87,16 @@ static void bk_exit(struct kunit *test)
 	memset(ctx, 0, sizeof(*ctx));
 }
 
+/*
+ * The smallest granule a pool takes is the CPU page: 4 KiB on x86_64 and
+ * arm64 with 4 KiB pages, 64 KiB with 64 KiB pages. The cases' geometry
+ * (granules, pool and buffer sizes) is given in BK_G, so that each case
+ * checks the same thing either way; on 4 KiB pages it is what it always
+ * was.
+ */
+#define BK_G	((size_t)max_t(unsigned long, SZ_4K, PAGE_SIZE))
+#define BK_F	(BK_G / SZ_4K)
+
 /* A pool owned by the test (destroyed by .exit). */
 static struct altdma_bounce_pool *bk_pool(struct kunit *test, size_t size,
 					  unsigned long granule)
@@ -240,23 +250,23 @@ static void bounce_geometry(struct kunit *test)
 
 	KUNIT_EXPECT_EQ(test, PTR_ERR(altdma_bounce_pool_create("x", SZ_64K, 0)),
 			-EINVAL);
-	KUNIT_EXPECT_EQ(test, PTR_ERR(altdma_bounce_pool_create("x", SZ_64K, 3 * SZ_4K)),
+	KUNIT_EXPECT_EQ(test, PTR_ERR(altdma_bounce_pool_create("x", SZ_64K, 3 * BK_G)),
 			-EINVAL);
 	KUNIT_EXPECT_EQ(test, PTR_ERR(altdma_bounce_pool_create("x", SZ_64K, SZ_2K)),
 			-EINVAL);
 
 	/* Size 0: the module parameter's default. */
-	pool = bk_pool(test, 0, SZ_4K);
+	pool = bk_pool(test, 0, BK_G);
 	bk_stats(pool, &st);
 	KUNIT_EXPECT_EQ(test, st.pool_bytes, (u64)ALTDMA_BOUNCE_DEFAULT_SIZE);
-	KUNIT_EXPECT_EQ(test, st.nr_granules, (u64)ALTDMA_BOUNCE_DEFAULT_SIZE / SZ_4K);
+	KUNIT_EXPECT_EQ(test, st.nr_granules, (u64)ALTDMA_BOUNCE_DEFAULT_SIZE / BK_G);
 
 	/* 10000 bytes: three granules, as an order-1 and an order-0 block. */
-	pool = bk_pool(test, 10000, SZ_4K);
+	pool = bk_pool(test, 10000 * BK_F, BK_G);
 	bk_stats(pool, &st);
-	KUNIT_EXPECT_EQ(test, st.pool_bytes, 3ULL * SZ_4K);
+	KUNIT_EXPECT_EQ(test, st.pool_bytes, 3ULL * BK_G);
 	KUNIT_EXPECT_GE(test, st.nr_segs, 2ULL);
-	KUNIT_EXPECT_LE(test, pool->seg_max, (size_t)SZ_8K);
+	KUNIT_EXPECT_LE(test, pool->seg_max, (size_t)(2 * BK_G));
 	for (i = 0; i < pool->nr_segs; i++) {
 		seg = &pool->segs[i];
 		total += PAGE_SIZE << seg->order;
@@ -267,8 +277,8 @@ static void bounce_geometry(struct kunit *test)
 		KUNIT_EXPECT_TRUE(test, altdma_bounce_owns(pool, seg->base +
 					(PAGE_SIZE << seg->order) - 1));
 	}
-	KUNIT_EXPECT_EQ(test, total, (size_t)3 * SZ_4K);
-	buf = bk_buf(test, SZ_16K);
+	KUNIT_EXPECT_EQ(test, total, (size_t)3 * BK_G);
+	buf = bk_buf(test, (4 * BK_G));
 	KUNIT_EXPECT_FALSE(test, altdma_bounce_owns(pool, bk_pa(buf)));
 
 	/* 64 KiB granule: every segment holds whole granules. */
@@ -284,25 +294,25 @@ static void bounce_geometry(struct kunit *test)
 static void bounce_max_mapping(struct kunit *test)
 {
 	static const unsigned int masks[] = { 0, 0x7ff, 0xfff, 0x1fff };
-	struct altdma_bounce_pool *pool = bk_pool(test, SZ_256K, SZ_4K);
+	struct altdma_bounce_pool *pool = bk_pool(test, (64 * BK_G), BK_G);
 	struct altdma_bounce_stats st0, st;
 	struct altdma_bounce_slot s;
 	size_t max, span_end;
 	phys_addr_t orig;
 	unsigned int i;
-	u8 *buf = bk_buf(test, SZ_256K + SZ_16K);
+	u8 *buf = bk_buf(test, (64 * BK_G) + (4 * BK_G));
 
-	KUNIT_ASSERT_EQ(test, pool->seg_max, (size_t)SZ_256K);
+	KUNIT_ASSERT_EQ(test, pool->seg_max, (size_t)(64 * BK_G));
 	for (i = 0; i < ARRAY_SIZE(masks); i++) {
 		max = altdma_bounce_max_mapping_size(pool, masks[i]);
-		KUNIT_EXPECT_EQ(test, max, (size_t)SZ_256K - masks[i]);
+		KUNIT_EXPECT_EQ(test, max, (size_t)(64 * BK_G) - masks[i]);
 		/* An orig whose offset within the mask is the mask itself. */
-		orig = bk_pa(buf + SZ_8K);
+		orig = bk_pa(buf + (2 * BK_G));
 		orig += (masks[i] - (orig & masks[i])) & masks[i];
 		KUNIT_ASSERT_EQ(test, altdma_bounce_map(pool, orig, max, masks[i],
 							DMA_TO_DEVICE, 0, &s), 0);
 		span_end = s.span_start + s.span_len;
-		KUNIT_EXPECT_EQ(test, s.span_len, (size_t)SZ_256K);
+		KUNIT_EXPECT_EQ(test, s.span_len, (size_t)(64 * BK_G));
 		KUNIT_EXPECT_EQ(test, s.data + max, (phys_addr_t)span_end);
 		KUNIT_EXPECT_EQ(test, altdma_bounce_unmap(pool, s.data, max,
 							  DMA_TO_DEVICE, 0), 0);
@@ -315,9 +325,9 @@ static void bounce_max_mapping(struct kunit *test)
 				st0.refused[ALTDMA_BOUNCE_REFUSE_MAP] + 1);
 		bk_expect_same(test, &st0, &st);
 	}
-	/* Alignment beyond the largest slot class (128 KiB): impossible. */
-	KUNIT_EXPECT_EQ(test, altdma_bounce_max_mapping_size(pool, 0x3ffff), 0);
-	KUNIT_EXPECT_EQ(test, altdma_bounce_map(pool, bk_pa(buf), 1, 0x3ffff,
+	/* Alignment beyond the largest slot class (32 granules): impossible. */
+	KUNIT_EXPECT_EQ(test, altdma_bounce_max_mapping_size(pool, 64 * BK_G - 1), 0);
+	KUNIT_EXPECT_EQ(test, altdma_bounce_map(pool, bk_pa(buf), 1, 64 * BK_G - 1,
 						DMA_TO_DEVICE, 0, &s), -EINVAL);
 	/* Size 0 and no direction are refused too. */
 	KUNIT_EXPECT_EQ(test, altdma_bounce_map(pool, bk_pa(buf), 0, 0,
@@ -343,7 +353,7 @@ static void bk_min_align(struct kunit *test, struct altdma_bounce_pool *pool,
 {
 	static const size_t offs[] = { 0, 1, 3, 0x200, 0x7ff, 0x801, 0xabc,
 				       0xfff, 0x1abc, 0x1ffff };
-	const size_t sizes[] = { 1, 512, SZ_4K, 3 * SZ_4K + 5,
+	const size_t sizes[] = { 1, 512, BK_G, 3 * BK_G + 5,
 				 pool->granule + 17 };
 	unsigned long align = bk_align(pool, mask);
 	struct altdma_bounce_slot s;
@@ -401,13 +411,13 @@ static void bk_min_align_all(struct kunit *test, unsigned long granule,
 			     const unsigned int *masks, unsigned int nr,
 			     unsigned int impossible)
 {
-	struct altdma_bounce_pool *pool = bk_pool(test, SZ_1M, granule);
-	u8 *buf = bk_buf(test, SZ_256K);
+	struct altdma_bounce_pool *pool = bk_pool(test, (256 * BK_G), granule);
+	u8 *buf = bk_buf(test, (64 * BK_G));
 	struct altdma_bounce_stats st;
 	unsigned int i;
 
 	for (i = 0; i < nr; i++)
-		bk_min_align(test, pool, buf, SZ_256K, masks[i]);
+		bk_min_align(test, pool, buf, (64 * BK_G), masks[i]);
 	bk_min_align_impossible(test, pool, buf, impossible);
 	bk_stats(pool, &st);
 	KUNIT_EXPECT_EQ(test, st.live_mappings, 0ULL);
@@ -420,7 +430,7 @@ static void bounce_min_align_4k(struct kunit *test)
 					      0x3fff, 0x1ffff };
 
 	/* 64 granules of alignment: more than the slot allocator gives */
-	bk_min_align_all(test, SZ_4K, masks, ARRAY_SIZE(masks), 0x3ffff);
+	bk_min_align_all(test, BK_G, masks, ARRAY_SIZE(masks), 64 * BK_G - 1);
 }
 
 static void bounce_min_align_64k(struct kunit *test)
@@ -467,7 +477,7 @@ static void bk_padding_pool(struct kunit *test, struct altdma_bounce_pool *pool,
 			    unsigned int nmasks)
 {
 	static const size_t offs[] = { 0x123, 0x800, 0xfff, 0x1abc };
-	const size_t sizes[] = { 1, 100, SZ_4K + 3, pool->granule + 5 };
+	const size_t sizes[] = { 1, 100, BK_G + 3, pool->granule + 5 };
 	unsigned int d, m, o, z;
 
 	for (d = 0; d < ARRAY_SIZE(bk_dirs); d++)
@@ -489,7 +499,7 @@ static void bounce_zero_padding(struct kunit *test)
 	static const unsigned int masks_64k[] = { 0, 0xfff, 0xffff };
 	u8 *buf = bk_buf(test, SZ_128K);
 
-	bk_padding_pool(test, bk_pool(test, SZ_256K, SZ_4K), buf, masks_4k,
+	bk_padding_pool(test, bk_pool(test, (64 * BK_G), BK_G), buf, masks_4k,
 			ARRAY_SIZE(masks_4k));
 	bk_padding_pool(test, bk_pool(test, SZ_512K, SZ_64K), buf, masks_64k,
 			ARRAY_SIZE(masks_64k));
@@ -521,7 +531,7 @@ static unsigned int bk_map_many(struct kunit *test,
 	for (n = 0; n < max; n++) {
 		l = &live[n];
 		l->size = 1 + prandom_u32_state(rnd) % (3 * pool->granule);
-		off = prandom_u32_state(rnd) % SZ_4K;
+		off = prandom_u32_state(rnd) % BK_G;
 		mask = masks[prandom_u32_state(rnd) % ARRAY_SIZE(masks)];
 		l->seed = n + 1;
 		bk_fill(buf + off, l->size, l->seed, 0);
@@ -583,9 +593,9 @@ static void bk_exclusive(struct kunit *test, struct altdma_bounce_pool *pool,
 
 static void bounce_granule_exclusive(struct kunit *test)
 {
-	u8 *buf = bk_buf(test, SZ_4K + 3 * SZ_64K);
+	u8 *buf = bk_buf(test, BK_G + 3 * SZ_64K);
 
-	bk_exclusive(test, bk_pool(test, SZ_1M, SZ_4K), buf);
+	bk_exclusive(test, bk_pool(test, (256 * BK_G), BK_G), buf);
 	bk_exclusive(test, bk_pool(test, SZ_2M, SZ_64K), buf);
 }
 
@@ -598,7 +608,7 @@ static void bounce_granule_exclusive(struct kunit *test)
 static void bk_direction(struct kunit *test, struct altdma_bounce_pool *pool,
 			 u8 *buf, enum dma_data_direction dir)
 {
-	const size_t off = 0x234, size = 2 * SZ_4K + 777, len = 4 * SZ_4K;
+	const size_t off = 0x234, size = 2 * BK_G + 777, len = 4 * BK_G;
 	bool to_cpu = dir != DMA_TO_DEVICE, to_dev = dir != DMA_FROM_DEVICE;
 	struct altdma_bounce_stats st0, st;
 	struct altdma_bounce_slot s;
@@ -652,8 +662,8 @@ static void bk_direction(struct kunit *test, struct altdma_bounce_pool *pool,
 
 static void bounce_directions(struct kunit *test)
 {
-	struct altdma_bounce_pool *pool = bk_pool(test, SZ_256K, SZ_4K);
-	u8 *buf = bk_buf(test, 4 * SZ_4K);
+	struct altdma_bounce_pool *pool = bk_pool(test, (64 * BK_G), BK_G);
+	u8 *buf = bk_buf(test, 4 * BK_G);
 	unsigned int d;
 
 	for (d = 0; d < ARRAY_SIZE(bk_dirs); d++)
@@ -662,9 +672,9 @@ static void bounce_directions(struct kunit *test)
 
 static void bounce_skip_cpu_sync(struct kunit *test)
 {
-	struct altdma_bounce_pool *pool = bk_pool(test, SZ_256K, SZ_4K);
-	const size_t size = SZ_4K + 99;
-	u8 *buf = bk_buf(test, 2 * SZ_4K);
+	struct altdma_bounce_pool *pool = bk_pool(test, (64 * BK_G), BK_G);
+	const size_t size = BK_G + 99;
+	u8 *buf = bk_buf(test, 2 * BK_G);
 	struct altdma_bounce_stats st0, st;
 	struct altdma_bounce_slot s;
 	unsigned int d;
@@ -728,11 +738,11 @@ static void bk_bad_sync(struct kunit *test, struct altdma_bounce_pool *pool,
 
 static void bounce_partial_sync(struct kunit *test)
 {
-	struct altdma_bounce_pool *pool = bk_pool(test, SZ_256K, SZ_4K);
-	const size_t size = 3 * SZ_4K + 100;
+	struct altdma_bounce_pool *pool = bk_pool(test, (64 * BK_G), BK_G);
+	const size_t size = 3 * BK_G + 100;
 	struct altdma_bounce_stats st0, st;
 	struct altdma_bounce_slot s;
-	u8 *buf = bk_buf(test, 5 * SZ_4K);
+	u8 *buf = bk_buf(test, 5 * BK_G);
 	u8 *orig = buf + 0x321, *slot;
 	phys_addr_t free_pa;
 
@@ -860,7 +870,7 @@ static void bounce_exhaustion(struct kunit *test)
 {
 	u8 *buf = bk_buf(test, SZ_128K);
 
-	bk_exhaust(test, bk_pool(test, SZ_64K, SZ_4K), buf);
+	bk_exhaust(test, bk_pool(test, 16 * BK_G, BK_G), buf);
 	bk_exhaust(test, bk_pool(test, SZ_128K, SZ_64K), buf);
 }
 
@@ -897,11 +907,11 @@ static void bk_bad_unmap(struct kunit *test, struct altdma_bounce_pool *pool,
 
 static void bounce_double_unmap(struct kunit *test)
 {
-	struct altdma_bounce_pool *pool = bk_pool(test, SZ_256K, SZ_4K);
-	const size_t size = SZ_4K + 500;
+	struct altdma_bounce_pool *pool = bk_pool(test, (64 * BK_G), BK_G);
+	const size_t size = BK_G + 500;
 	struct altdma_bounce_slot x, y;
 	struct altdma_bounce_stats st;
-	u8 *bx = bk_buf(test, 2 * SZ_4K), *by = bk_buf(test, 2 * SZ_4K);
+	u8 *bx = bk_buf(test, 2 * BK_G), *by = bk_buf(test, 2 * BK_G);
 
 	bk_fill(bx, size, 0x11, 0);
 	bk_fill(by, size, 0x22, 0);
@@ -952,14 +962,14 @@ static void bounce_double_unmap(struct kunit *test)
 
 static void bounce_unknown_address(struct kunit *test)
 {
-	struct altdma_bounce_pool *pool = bk_pool(test, SZ_256K, SZ_4K);
+	struct altdma_bounce_pool *pool = bk_pool(test, (64 * BK_G), BK_G);
 	const size_t size = 700;
 	struct altdma_bounce_slot m;
 	struct altdma_bounce_stats st;
-	u8 *buf = bk_buf(test, SZ_4K), *other = bk_buf(test, SZ_4K), *slot;
+	u8 *buf = bk_buf(test, BK_G), *other = bk_buf(test, BK_G), *slot;
 	phys_addr_t free_pa;
 
-	bk_fill(buf, SZ_4K, 0x11, 0);
+	bk_fill(buf, BK_G, 0x11, 0);
 	KUNIT_ASSERT_EQ(test, altdma_bounce_map(pool, bk_pa(buf + 0x80), size,
 						0xfff, DMA_BIDIRECTIONAL, 0,
 						&m), 0);
@@ -967,7 +977,7 @@ static void bounce_unknown_address(struct kunit *test)
 	slot = bk_va(m.data);
 	bk_fill(slot, size, 0x22, 0);
 	free_pa = m.span_start == pool->segs[0].base ?
-		  m.span_start + 2 * SZ_4K + 16 : pool->segs[0].base + 16;
+		  m.span_start + 2 * BK_G + 16 : pool->segs[0].base + 16;
 	KUNIT_ASSERT_TRUE(test, altdma_bounce_owns(pool, free_pa));
 
 	/* Outside the pool; a granule never mapped; the pool's padding. */
@@ -989,7 +999,7 @@ static void bounce_unknown_address(struct kunit *test)
 						  DMA_BIDIRECTIONAL, 0), 0);
 	KUNIT_EXPECT_TRUE(test, bk_holds(buf + 0x80, size, 0x22, 0));
 	KUNIT_EXPECT_TRUE(test, bk_holds(buf, 0x80, 0x11, 0));
-	KUNIT_EXPECT_TRUE(test, bk_holds(buf + 0x80 + size, SZ_4K - 0x80 - size,
+	KUNIT_EXPECT_TRUE(test, bk_holds(buf + 0x80 + size, BK_G - 0x80 - size,
 					 0x11, 0x80 + size));
 	bk_stats(pool, &st);
 	KUNIT_EXPECT_EQ(test, st.live_mappings, 0ULL);
@@ -1023,7 +1033,7 @@ static struct kunit_suite bounce_suite = {
 
 #define BK_ITERS	3000
 #define BK_HOLD		4
-#define BK_REGION	SZ_16K
+#define BK_REGION	(4 * BK_G)
 #define BK_MAX_SIZE	12000
 #define BK_PAT_LEN	SZ_64K
 
@@ -1074,7 +1084,7 @@ static void bk_work_map(struct bk_worker *w, unsigned int i)
 	int ret;
 
 	h->size = 1 + prandom_u32_state(&w->rnd) % BK_MAX_SIZE;
-	h->orig = w->buf + i * BK_REGION + prandom_u32_state(&w->rnd) % SZ_4K;
+	h->orig = w->buf + i * BK_REGION + prandom_u32_state(&w->rnd) % BK_G;
 	h->dir = bk_dirs[prandom_u32_state(&w->rnd) % ARRAY_SIZE(bk_dirs)];
 	h->orig_pat = bk_rand_pat(w);
 	h->dev_pat = h->dir == DMA_TO_DEVICE ? h->orig_pat : bk_rand_pat(w);
@@ -1177,7 +1187,7 @@ static u8 *bk_pattern(struct kunit *test, u64 seed)
 
 static void bounce_concurrent(struct kunit *test)
 {
-	struct altdma_bounce_pool *pool = bk_pool(test, SZ_1M, SZ_4K);
+	struct altdma_bounce_pool *pool = bk_pool(test, (256 * BK_G), BK_G);
 	struct bk_ctx *ctx = test->priv;
 	const u8 *pat = bk_pattern(test, 0xb0b);
 	struct altdma_bounce_stats st;
@@ -1236,7 +1246,7 @@ static void bounce_concurrent(struct kunit *test)
 static unsigned int bk_cycle(struct altdma_bounce_pool *pool, u8 *buf,
 			     const u8 *pat, unsigned int round)
 {
-	size_t size = 1000 + (round * 523) % 6000, off = (round * 97) % SZ_4K;
+	size_t size = 1000 + (round * 523) % 6000, off = (round * 97) % BK_G;
 	const u8 *a = pat + round % 512, *b = pat + 1024 + round % 512;
 	struct altdma_bounce_slot s;
 	unsigned int bad = 0;
@@ -1269,13 +1279,13 @@ static void bk_irqs_off(struct kunit *test, struct altdma_bounce_pool *pool,
 	for (round = 0; round < 100; round++)
 		bad += bk_cycle(pool, buf, pat, round);
 	for (n = 0; n < ARRAY_SIZE(s); n++) {
-		last = altdma_bounce_map(pool, bk_pa(buf), SZ_4K, 0,
+		last = altdma_bounce_map(pool, bk_pa(buf), BK_G, 0,
 					 DMA_TO_DEVICE, 0, &s[n]);
 		if (last)
 			break;
 	}
 	for (round = 0; round < n; round++)
-		bad += !!altdma_bounce_unmap(pool, s[round].data, SZ_4K,
+		bad += !!altdma_bounce_unmap(pool, s[round].data, BK_G,
 					     DMA_TO_DEVICE, 0);
 	local_irq_restore(flags);
 	KUNIT_EXPECT_EQ(test, bad, 0U);
@@ -1333,9 +1343,9 @@ static void bk_hardirq(struct kunit *test, struct altdma_bounce_pool *pool,
 
 static void bounce_atomic_context(struct kunit *test)
 {
-	struct altdma_bounce_pool *pool = bk_pool(test, SZ_64K, SZ_4K);
+	struct altdma_bounce_pool *pool = bk_pool(test, 16 * BK_G, BK_G);
 	const u8 *pat = bk_pattern(test, 0xa70);
-	u8 *buf = bk_buf(test, 2 * SZ_4K + 6000);
+	u8 *buf = bk_buf(test, 2 * BK_G + 6000);
 	struct altdma_bounce_stats st;
 
 	bk_irqs_off(test, pool, buf, pat);

@@ -17,7 +17,11 @@ SPLAT = re.compile(r'(BUG: |WARNING: |Oops|Kernel panic|KASAN|'
                    r'possible circular locking|inconsistent lock state|'
                    r'possible recursive locking|INFO: task .* blocked|'
                    r'Call Trace:|general protection fault|RCU stall|'
-                   r'rcu: INFO)')
+                   r'rcu: INFO|'
+                   # arm64: its stack dumps, oopses, and a fault of a
+                   # device behind the SMMUv3 (its event queue)
+                   r'Call trace:|Unable to handle kernel|Internal error:|'
+                   r'arm-smmu-v3 .*: event 0x)')
 
 
 def leaves(group, path):

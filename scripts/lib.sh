@@ -18,6 +18,27 @@ ALTDMA_SRC=$ALTDMA_BUILD/linux-source-6.1
 ALTDMA_KUNIT_BUILD=$ALTDMA_SRC/.kunit
 ALTDMA_RESULTS=$ALTDMA_BUILD/results
 
+# kunit_kernel NAME: the KUnit test kernel NAME, in variables:
+#   x86_64     kunit/.kunitconfig, in $ALTDMA_KUNIT_BUILD (the default)
+#   arm64      kunit/arm64.kunitconfig, cross-built, 4 KiB pages
+#   arm64-64k  the same with kunit/arm64-64k.kunitconfig: 64 KiB pages
+# KK_ARCH (kunit.py --arch), KK_CROSS (--cross_compile, or empty),
+# KK_BUILD (build dir), KK_IMAGE (the kernel image, relative to KK_BUILD),
+# KK_CONFIGS (the kunitconfig files, in order).
+kunit_kernel() {
+	local k=$ALTDMA_REPO/kunit
+	case "$1" in
+	x86_64) KK_ARCH=x86_64 KK_CROSS= KK_BUILD=$ALTDMA_KUNIT_BUILD
+		KK_IMAGE=arch/x86/boot/bzImage KK_CONFIGS=("$k/.kunitconfig") ;;
+	arm64|arm64-64k)
+		KK_ARCH=arm64 KK_CROSS=aarch64-linux-gnu-
+		KK_BUILD=$ALTDMA_SRC/.kunit-$1 KK_IMAGE=arch/arm64/boot/Image.gz
+		KK_CONFIGS=("$k/arm64.kunitconfig")
+		[ "$1" = arm64 ] || KK_CONFIGS+=("$k/arm64-64k.kunitconfig") ;;
+	*) die "unknown KUnit kernel $1 (x86_64, arm64, arm64-64k)" ;;
+	esac
+}
+
 log() { printf '[altdma] %s\n' "$*" >&2; }
 die() { printf '[altdma] error: %s\n' "$*" >&2; exit 1; }
 
@@ -46,9 +67,12 @@ need_pkgs() {
 # Packages needed to build and boot the KUnit test kernel.
 ALTDMA_KERNEL_PKGS=(linux-source-6.1 build-essential bc bison flex libelf-dev
 	libssl-dev python3 qemu-system-x86 xz-utils rsync kmod cpio)
+# ... and to cross-build and boot the arm64 ones (kunit_kernel arm64*).
+ALTDMA_ARM64_PKGS=(gcc-aarch64-linux-gnu qemu-system-arm)
 # Everything the test command needs (scripts/test.sh installs it in one go
 # before anything else; each script still asks for what it uses).
-ALTDMA_ALL_PKGS=("${ALTDMA_KERNEL_PKGS[@]}" sparse coccinelle dkms
+ALTDMA_ALL_PKGS=("${ALTDMA_KERNEL_PKGS[@]}" "${ALTDMA_ARM64_PKGS[@]}"
+	sparse coccinelle dkms
 	busybox-static linux-image-amd64 linux-headers-amd64 util-linux fio)
 
 # stock_kernel LINE: the release (uname -r) of Debian 12's stock kernel of
@@ -113,9 +137,11 @@ altdma_stock_modules() {
 	done
 }
 
-# vm_run QEMU-ARGS...: run qemu-system-x86_64 QEMU-ARGS... until it exits.
+# vm_run QEMU-ARGS...: run qemu-system-x86_64 (or $ALTDMA_QEMU) QEMU-ARGS...
+# until it exits.
 # There is no limit on the wall time: a VM whose result port (the last
-# "-serial file:PATH") gets no new line for $ALTDMA_VM_STALL seconds
+# "-serial file:PATH" or "-chardev file,...,path=PATH") gets no new line
+# for $ALTDMA_VM_STALL seconds
 # (default 1200) is stuck, and is killed with one line that says so, how
 # long it ran and its last result. Only results count as progress: a guest
 # stuck in a loop of soft-lockup or RCU-stall reports still writes its
@@ -123,10 +149,13 @@ altdma_stock_modules() {
 vm_run() {
 	local stall=${ALTDMA_VM_STALL:-1200} files=() a pid now last= idle=0 t0
 	for a in "$@"; do
-		case "$a" in file:*) files+=("${a#file:}") ;; esac
+		case "$a" in
+		file:*) files+=("${a#file:}") ;;
+		file,*path=*) files+=("${a##*path=}") ;;
+		esac
 	done
 	t0=$(date +%s)
-	qemu-system-x86_64 "$@" &
+	"${ALTDMA_QEMU:-qemu-system-x86_64}" "$@" &
 	pid=$!
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 5

@@ -2,17 +2,22 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # Prepare Debian's linux-source-6.1 with altdma overlaid as drivers/altdma and
-# build the x86_64 KUnit test kernel through kunit.py, with kunit/.kunitconfig.
+# build a KUnit test kernel through kunit.py: the x86_64 one with
+# kunit/.kunitconfig, or an arm64 one cross-built with Debian's
+# gcc-aarch64-linux-gnu (kunit_kernel in lib.sh).
 #
-#   scripts/test-kernel.sh            prepare the tree and build the kernel
+#   scripts/test-kernel.sh [KERNEL]   prepare the tree and build KERNEL:
+#                                     x86_64 (default), arm64, arm64-64k
 #   scripts/test-kernel.sh --prepare  only extract and overlay the tree
 #
-# Outputs: $ALTDMA_BUILD/linux-source-6.1 (tree) and its .kunit (build dir)
+# Outputs: $ALTDMA_BUILD/linux-source-6.1 (tree) and its .kunit (x86_64)
+# or .kunit-arm64* (build dirs; each its own O=, side by side in one tree).
 # The tarball is extracted again only when the installed
 # linux-source-6.1 package changes; make rebuilds only what changed. A
-# kernel built from the same inputs (the package version, the kunitconfig
-# and every file overlaid as drivers/altdma) is not looked at again: the
-# stamp .kunit/.altdma-inputs holds their hash, written after a good build.
+# kernel built from the same inputs (the package version, its kunitconfig
+# files and every file overlaid as drivers/altdma) is not looked at again:
+# the stamp .altdma-inputs in its build dir holds their hash, written after
+# a good build.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -57,29 +62,34 @@ overlay_tree() {
 # inputs_hash: one hash of everything the test kernel is built from
 inputs_hash() {
 	(cd "$ALTDMA_REPO" && cat "$ALTDMA_SRC/.altdma-source-version" &&
-		for f in Kbuild Kconfig ./*.c ./*.h kunit/* kunit/.kunitconfig; do
+		for f in Kbuild Kconfig ./*.c ./*.h kunit/*.[ch] "${KK_CONFIGS[@]}"; do
 			echo "== $f"; cat "$f"
 		done) | sha256sum | cut -d' ' -f1
 }
 
 build_kernel() {
-	local stamp=$ALTDMA_KUNIT_BUILD/.altdma-inputs hash
+	local stamp=$KK_BUILD/.altdma-inputs hash c cfgs=()
 	hash=$(inputs_hash)
-	if [ -f "$ALTDMA_KUNIT_BUILD/arch/x86/boot/bzImage" ] && [ -f "$stamp" ] &&
+	if [ -f "$KK_BUILD/$KK_IMAGE" ] && [ -f "$stamp" ] &&
 	   [ "$(cat "$stamp")" = "$hash" ]; then
-		log "the KUnit test kernel is up to date"
+		log "the $kernel KUnit test kernel is up to date"
 		return 0
 	fi
 	rm -f "$stamp"
-	log "building the KUnit test kernel in $ALTDMA_KUNIT_BUILD"
+	for c in "${KK_CONFIGS[@]}"; do cfgs+=(--kunitconfig="$c"); done
+	log "building the $kernel KUnit test kernel in $KK_BUILD"
 	(cd "$ALTDMA_SRC" && python3 tools/testing/kunit/kunit.py build \
-		--arch=x86_64 --build_dir="$ALTDMA_KUNIT_BUILD" \
-		--kunitconfig="$ALTDMA_REPO/kunit/.kunitconfig" \
+		--arch="$KK_ARCH" ${KK_CROSS:+--cross_compile="$KK_CROSS"} \
+		--build_dir="$KK_BUILD" "${cfgs[@]}" \
 		--jobs="$ALTDMA_JOBS") >&2 || return 1
 	echo "$hash" >"$stamp"
 }
 
+kernel=x86_64
+[ "${1:-}" = --prepare ] || kernel=${1:-x86_64}
+kunit_kernel "$kernel"
 need_pkgs "${ALTDMA_KERNEL_PKGS[@]}"
+[ "$KK_ARCH" = x86_64 ] || need_pkgs "${ALTDMA_ARM64_PKGS[@]}"
 mkdir -p "$ALTDMA_BUILD"
 # one preparation and one build at a time (test.sh runs jobs side by side);
 # a preparation that finds the tree in place changes nothing, so it does
@@ -89,6 +99,7 @@ flock 9
 prepare_tree
 flock -u 9
 [ "${1:-}" = "--prepare" ] && exit 0
-exec 8>"$ALTDMA_BUILD/.build.lock"
+# one build of each kernel at a time
+exec 8>"$ALTDMA_BUILD/.build-$kernel.lock"
 flock 8
 build_kernel

@@ -8,13 +8,16 @@
 #                                   change in minutes
 #   scripts/test.sh NAME...         the named sub-suites only (a name below,
 #                                   or a group: kunit, stock, debug, reliability,
-#                                   amd)
+#                                   amd, arm64)
 #
 # First the set-up phases, one after the other: "packages" (one apt-get
 # install of everything the run needs, and the stock kernels) and "extract"
 # (linux-source-6.1 unpacked, altdma overlaid). Then the sub-suites, two at a
 # time on the machine's cores, in this order of priority:
 #   kernel-build          the KUnit test kernel (scripts/test-kernel.sh)
+#   kunit-smmuv3          every KUnit suite, arm64 virt + SMMUv3 (its own
+#                         cross-built kernel, built first)
+#   kunit-smmuv3-64k      ... the same with 64 KiB pages
 #   vm-stress             the reliability VM on the test kernel (*)
 #   kunit-intel           every KUnit suite, q35 + intel-iommu (*)
 #   kunit-virtio          every KUnit suite, q35 + virtio-iommu (*)
@@ -29,6 +32,8 @@
 #   vm-stock-6.12-virtio  ... on stock 6.12, virtio-iommu
 #   vm-stock-6.1-amd      ... on stock 6.1, amd-iommu
 #   vm-stock-6.12-amd     ... on stock 6.12, amd-iommu
+#   vm-stock-arm64        ... on Debian's stock arm64 6.1, virt + SMMUv3
+#                         (altdma.ko cross-built, scripts/vm-arm64.sh)
 #   vm-unload             seed 002, stress and rmmod with devices attached
 #   bench-smoke           every benchmark case once, no speed checked
 # (*) waits for kernel-build; if that failed, it fails without running.
@@ -46,10 +51,10 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ALL=(kernel-build vm-stress kunit-intel kunit-virtio kunit-amd vm-debug-intel
-	vm-debug-virtio hygiene dkms vm-stock vm-stock-6.12-intel
-	vm-stock-6.12-virtio vm-stock-6.1-amd vm-stock-6.12-amd vm-unload
-	bench-smoke)
+ALL=(kernel-build kunit-smmuv3 kunit-smmuv3-64k vm-stress kunit-intel
+	kunit-virtio kunit-amd vm-debug-intel vm-debug-virtio hygiene dkms
+	vm-stock vm-stock-6.12-intel vm-stock-6.12-virtio vm-stock-6.1-amd
+	vm-stock-6.12-amd vm-stock-arm64 vm-unload bench-smoke)
 SLOTS=${ALTDMA_SLOTS:-2}
 
 # cmd_of NAME: the command of a sub-suite
@@ -64,18 +69,27 @@ cmd_of() {
 	vm-stock-6.12-virtio) echo "$s/vm-test.sh --stock 6.12 virtio" ;;
 	vm-stock-6.1-amd) echo "$s/vm-test.sh --stock 6.1 amd" ;;
 	vm-stock-6.12-amd) echo "$s/vm-test.sh --stock 6.12 amd" ;;
+	vm-stock-arm64) echo "$s/vm-arm64.sh" ;;
 	vm-unload) echo "$s/vm-unload.sh" ;;
 	bench-smoke) echo "$s/bench.sh --smoke" ;;
 	vm-stress) echo "$s/vm-stress.sh" ;;
 	kunit-intel) echo "$s/kunit.sh intel" ;;
 	kunit-virtio) echo "$s/kunit.sh virtio" ;;
 	kunit-amd) echo "$s/kunit.sh amd" ;;
+	kunit-smmuv3) echo "$s/kunit.sh smmuv3" ;;
+	kunit-smmuv3-64k) echo "$s/kunit.sh smmuv3-64k" ;;
 	vm-debug-intel) echo "$s/vm-test.sh --debug intel" ;;
 	vm-debug-virtio) echo "$s/vm-test.sh --debug virtio" ;;
 	*) return 1 ;;
 	esac
 }
-needs_kernel() { case "$1" in kunit-*|vm-debug-*|vm-stress) return 0 ;; esac; return 1; }
+needs_kernel() {
+	case "$1" in
+	kunit-smmuv3*) return 1 ;;	# builds its own arm64 kernel
+	kunit-*|vm-debug-*|vm-stress) return 0 ;;
+	esac
+	return 1
+}
 
 # the sub-suites asked for, in the order of ALL
 want=()
@@ -86,10 +100,12 @@ else
 	for a in "$@"; do
 		case "$a" in
 		--quick) add_want kunit-intel vm-stock ;;
-		kunit) add_want kunit-intel kunit-virtio kunit-amd ;;
+		kunit) add_want kunit-intel kunit-virtio kunit-amd kunit-smmuv3 \
+			kunit-smmuv3-64k ;;
 		stock) add_want vm-stock vm-stock-6.12-intel vm-stock-6.12-virtio \
-			vm-stock-6.1-amd vm-stock-6.12-amd ;;
+			vm-stock-6.1-amd vm-stock-6.12-amd vm-stock-arm64 ;;
 		amd) add_want kunit-amd vm-stock-6.1-amd vm-stock-6.12-amd ;;
+		arm64) add_want kunit-smmuv3 kunit-smmuv3-64k vm-stock-arm64 ;;
 		debug) add_want vm-debug-intel vm-debug-virtio ;;
 		reliability) add_want vm-stress vm-unload ;;
 		*) cmd_of "$a" >/dev/null || die "unknown sub-suite $a (see the head of $0)"
