@@ -118,13 +118,16 @@ altdma_stock_kver() {
 
 # altdma_stock_modules ROOT KVER MODULE...: copy MODULE... of the stock
 # kernel KVER and their dependencies into ROOT (decompressed) and list them
-# in ROOT/modules.order in the order to insmod them.
+# in ROOT/modules.order in the order to insmod them. The modules are looked
+# up under $ALTDMA_MODROOT when it is set (a kernel of another
+# architecture, unpacked there), else in the host's /lib/modules.
 altdma_stock_modules() {
 	local root=$1 kver=$2 ko base
 	shift 2
 	: >"$root/modules.order"
 	for m in "$@"; do
-		modprobe -S "$kver" --show-depends "$m" |
+		modprobe ${ALTDMA_MODROOT:+-d "$ALTDMA_MODROOT"} -S "$kver" \
+			--show-depends "$m" |
 			awk '$1 == "insmod" { print $2 }'
 	done | awk '!seen[$0]++' | while read -r ko; do
 		base=$(basename "$ko")

@@ -187,6 +187,26 @@ static const char *got_device_bytes(struct misuse *t, const u8 *dv,
 }
 
 /*
+ * Fill the buffer, then map @size bytes of it at @off in @dir; a failed
+ * map is a failed check and gives DMA_MAPPING_ERROR. Inline: the report
+ * names the function that maps as the mapping's caller, each mistake's.
+ */
+static __always_inline dma_addr_t
+fill_and_map(struct misuse *t, size_t off, size_t size,
+	     enum dma_data_direction dir)
+{
+	dma_addr_t dma;
+
+	fill(t);
+	dma = dma_map_single(t->dev, t->buf + off, size, dir);
+	if (dma_mapping_error(t->dev, dma)) {
+		verdict(t, "map", "map failed");
+		return DMA_MAPPING_ERROR;
+	}
+	return dma;
+}
+
+/*
  * (a) DMA_TO_DEVICE: bytes 64..71 written between map and unmap. The
  * device's copy stays what was handed over at map; unmap copies nothing
  * back, so the buffer keeps the CPU's write.
@@ -197,12 +217,9 @@ static noinline void cpu_write_to_dev(struct misuse *t)
 	dma_addr_t dma;
 	u8 *dv;
 
-	fill(t);
-	dma = dma_map_single(t->dev, t->buf + off, size, DMA_TO_DEVICE);
-	if (dma_mapping_error(t->dev, dma)) {
-		verdict(t, "map", "map failed");
+	dma = fill_and_map(t, off, size, DMA_TO_DEVICE);
+	if (dma == DMA_MAPPING_ERROR)
 		return;
-	}
 	flip(t->buf + off, 64, 71);
 	dv = device_view(t, dma);
 	verdict(t, "the device reads what the CPU handed over at map",
@@ -230,12 +247,9 @@ static noinline void cpu_write_bidi(struct misuse *t)
 	dma_addr_t dma;
 	u8 *dv;
 
-	fill(t);
-	dma = dma_map_single(t->dev, t->buf + off, size, DMA_BIDIRECTIONAL);
-	if (dma_mapping_error(t->dev, dma)) {
-		verdict(t, "map", "map failed");
+	dma = fill_and_map(t, off, size, DMA_BIDIRECTIONAL);
+	if (dma == DMA_MAPPING_ERROR)
 		return;
-	}
 	dv = device_view(t, dma);
 	if (dv)
 		device_writes(dv, 256);
@@ -263,12 +277,9 @@ static noinline void cpu_read_early(struct misuse *t)
 	dma_addr_t dma;
 	u8 *dv;
 
-	fill(t);
-	dma = dma_map_single(t->dev, t->buf + off, size, DMA_FROM_DEVICE);
-	if (dma_mapping_error(t->dev, dma)) {
-		verdict(t, "map", "map failed");
+	dma = fill_and_map(t, off, size, DMA_FROM_DEVICE);
+	if (dma == DMA_MAPPING_ERROR)
 		return;
-	}
 	for (i = 0; i < size; i++)
 		n += READ_ONCE(t->buf[off + i]) == 0xdd;
 	snprintf(why, sizeof(why), "%zu of %zu bytes were 0xdd", n, size);
@@ -292,12 +303,9 @@ static noinline void dev_outside(struct misuse *t)
 	dma_addr_t dma;
 	u8 *dv, *past;
 
-	fill(t);
-	dma = dma_map_single(t->dev, t->buf + off, size, DMA_FROM_DEVICE);
-	if (dma_mapping_error(t->dev, dma)) {
-		verdict(t, "map", "map failed");
+	dma = fill_and_map(t, off, size, DMA_FROM_DEVICE);
+	if (dma == DMA_MAPPING_ERROR)
 		return;
-	}
 	dv = device_view(t, dma);
 	past = device_view(t, dma + size);
 	if (dv)
@@ -322,12 +330,9 @@ static noinline void dev_to_dev(struct misuse *t)
 	dma_addr_t dma;
 	u8 *dv;
 
-	fill(t);
-	dma = dma_map_single(t->dev, t->buf + off, size, DMA_TO_DEVICE);
-	if (dma_mapping_error(t->dev, dma)) {
-		verdict(t, "map", "map failed");
+	dma = fill_and_map(t, off, size, DMA_TO_DEVICE);
+	if (dma == DMA_MAPPING_ERROR)
 		return;
-	}
 	dv = device_view(t, dma);
 	if (dv)
 		flip(dv, 16, 19);
