@@ -775,7 +775,7 @@ static void release_locked(struct altdma_attached *at)
 
 static unsigned int drain_ms = 5000;
 module_param(drain_ms, uint, 0644);
-MODULE_PARM_DESC(drain_ms, "How long a detach waits for the mappings an unbound driver left to be unmapped before it refuses (ms, default 5000)");
+MODULE_PARM_DESC(drain_ms, "How long a detach waits for the mappings an unbound driver left to be unmapped before it reports them as leaks (ms, default 5000)");
 
 /* Poll period of drain(). */
 #define ALTDMA_DRAIN_POLL_MS	10
@@ -791,7 +791,6 @@ static u64 drain(struct altdma_attached *at)
 {
 	unsigned long end = jiffies + msecs_to_jiffies(READ_ONCE(drain_ms));
 	struct altdma_dev_stats st;
-
 	bool said = false;
 
 	for (;;) {
@@ -808,31 +807,22 @@ static u64 drain(struct altdma_attached *at)
 }
 
 /*
- * Whether a detach of the unbound, locked device must wait for mappings
- * that stay live; true refuses it (the device stays attached) unless
- * @force (rmmod: the leftovers are then unmapped at teardown, reported).
+ * The unbound, locked device's detach: wait for the mappings its driver
+ * left; those still there after drain_ms are leaks (a driver bug), listed
+ * by the teardown as before. Said in one line, since an unmap of one of
+ * them after the detach would reach dma-iommu, which cannot know it.
  */
-static bool drain_refused(struct altdma_attached *at, bool force)
+static void drain_or_report(struct altdma_attached *at)
 {
 	u64 live = at->live ? drain(at) : 0;
 
-	if (!live || at->removed)
-		return false;
-	if (force) {
-		dev_warn(at->dev, "altdma: detach with %llu mappings its unbound driver left not unmapped after %u ms; their later unmaps will not find them\n",
+	if (live && !at->removed)
+		dev_warn(at->dev, "altdma: detach goes on with %llu mappings its unbound driver left not unmapped after %u ms: leaks, listed below (an unmap of one after this reaches dma-iommu)\n",
 			 live, drain_ms);
-		return false;
-	}
-	dev_err(at->dev, "altdma: detach refused: %llu mappings its unbound driver left are not unmapped after %u ms (buffers that outlive their driver); the device stays on altdma\n",
-		live, drain_ms);
-	return true;
 }
 
-/*
- * Undo the attach of the entry the caller claimed (@at->busy); unless
- * @force, refused while mappings the unbound driver left stay live.
- */
-static int detach_claimed(struct altdma_attached *at, bool force)
+/* Undo the attach of the entry the caller claimed (@at->busy). */
+static int detach_claimed(struct altdma_attached *at)
 {
 	struct device *dev = get_device(at->dev);
 	bool removed, locked;
@@ -840,8 +830,8 @@ static int detach_claimed(struct altdma_attached *at, bool force)
 
 	ret = unbind_and_lock(dev, "detach");
 	locked = !ret;
-	if (locked && drain_refused(at, force))
-		ret = -EBUSY;
+	if (locked)
+		drain_or_report(at);
 	mutex_lock(&altdma_attach_lock);
 	removed = at->removed;
 	if (ret && !removed) {
@@ -979,12 +969,12 @@ void altdma_attach_exit(void)
  *
  * Context: process context, may sleep; takes the device lock.
  * Waits (at most the drain_ms module parameter) for the mappings the
- * unbound driver left to be unmapped through altdma, which made them.
+ * unbound driver left to be unmapped through altdma, which made them;
+ * those left after that are reported as leaks and unmapped.
  *
  * Return: 0; -ENODEV (one error line, nothing changed) if @dev is not
- * attached; -EBUSY if an attach or detach of it is in progress, its
- * driver keeps binding again, or mappings its driver left stay live (the
- * device stays attached, its driver bound again).
+ * attached; -EBUSY if an attach or detach of it is in progress, or its
+ * driver keeps binding again (the device stays attached).
  */
 int altdma_detach_dev(struct device *dev)
 {
@@ -1003,7 +993,7 @@ int altdma_detach_dev(struct device *dev)
 		at->busy = true;
 	}
 	mutex_unlock(&altdma_attach_lock);
-	return ret ?: detach_claimed(at, false);
+	return ret ?: detach_claimed(at);
 }
 
 static struct device *find_pci(const char *name)
@@ -1103,7 +1093,7 @@ void altdma_detach_all(void)
 		}
 		mutex_unlock(&altdma_attach_lock);
 		if (claimed)
-			detach_claimed(claimed, true);
+			detach_claimed(claimed);
 	} while (claimed);
 }
 
