@@ -180,14 +180,9 @@ static inline void altdma_dev_restore_dma(struct device *dev, bool was)
  * dma-iommu uses), masks, coherence and bounce pool, and no ops, and the
  * calls go through the DMA API on it.
  */
-/* Regions (of 2^ALTDMA_PREV_REGION_ORDER granules) remembered clean */
-#define ALTDMA_PREV_CLEAN_SLOTS		64
-#define ALTDMA_PREV_REGION_ORDER	9
-
 struct altdma_prev_layer {
 	struct iommu_domain *domain;
 	unsigned int shift;
-	unsigned long clean[ALTDMA_PREV_CLEAN_SLOTS];
 #if KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE && IS_ENABLED(CONFIG_IOMMU_DMA)
 	struct device standin;
 #else

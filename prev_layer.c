@@ -9,7 +9,6 @@
  * range checked free of them once stays free.
  */
 #include <linux/iommu.h>
-#include <linux/minmax.h>
 #include <linux/slab.h>
 #include "prev_layer.h"
 
@@ -73,36 +72,6 @@ bool altdma_prev_holds(struct altdma_prev_layer *p, dma_addr_t dma)
 	return dma != DMA_MAPPING_ERROR && iommu_iova_to_phys(p->domain, dma);
 }
 
-/* Whether the default domain maps any of pages @lo..@hi. */
-static bool maps_any(struct altdma_prev_layer *prev, unsigned long lo,
-		     unsigned long hi)
-{
-	unsigned long pfn;
-
-	for (pfn = lo; pfn <= hi; pfn++)
-		if (iommu_iova_to_phys(prev->domain,
-				       (dma_addr_t)pfn << prev->shift))
-			return true;
-	return false;
-}
-
-/*
- * Whether region @r maps nothing in the default domain: remembered once
- * found (a small direct-mapped memo), since a clean region stays clean.
- */
-static bool region_clean(struct altdma_prev_layer *prev, unsigned long r)
-{
-	unsigned long *slot = &prev->clean[r % ALTDMA_PREV_CLEAN_SLOTS];
-	unsigned long lo = r << ALTDMA_PREV_REGION_ORDER;
-
-	if (*slot == r + 1)
-		return true;
-	if (maps_any(prev, lo, lo + BIT(ALTDMA_PREV_REGION_ORDER) - 1))
-		return false;
-	*slot = r + 1;
-	return true;
-}
-
 /**
  * altdma_prev_maps_range() - whether the previous layer maps part of a range
  * @p: the layer (a struct altdma_prev_layer)
@@ -110,30 +79,21 @@ static bool region_clean(struct altdma_prev_layer *prev, unsigned long r)
  * @pfn_hi: last IOVA page (inclusive)
  *
  * The IOVA allocator's avoid hook: a range placed by its tree is checked
- * before altdma hands it out (cached ranges were checked when the tree
- * first placed them). The check is by region of
- * 2^%ALTDMA_PREV_REGION_ORDER granules: a region found clean once is
- * remembered, as nothing maps into the default domain while the device is
- * attached; in a region that is not, only the range's own granules count.
+ * granule by granule before altdma hands it out (cached ranges were checked
+ * when the tree first placed them).
  *
- * Context: any context, under the IOVA domain's lock (which also guards
- * the memo).
+ * Context: any context, under the IOVA domain's lock.
  * Return: true if any granule of the range is mapped in the default domain.
  */
 bool altdma_prev_maps_range(void *p, unsigned long pfn_lo,
 			    unsigned long pfn_hi)
 {
 	struct altdma_prev_layer *prev = p;
-	unsigned long r, lo, hi;
+	unsigned long pfn;
 
-	for (r = pfn_lo >> ALTDMA_PREV_REGION_ORDER;
-	     r <= pfn_hi >> ALTDMA_PREV_REGION_ORDER; r++) {
-		if (region_clean(prev, r))
-			continue;
-		lo = max(pfn_lo, r << ALTDMA_PREV_REGION_ORDER);
-		hi = min(pfn_hi, ((r + 1) << ALTDMA_PREV_REGION_ORDER) - 1);
-		if (maps_any(prev, lo, hi))
+	for (pfn = pfn_lo; pfn <= pfn_hi; pfn++)
+		if (iommu_iova_to_phys(prev->domain,
+				       (dma_addr_t)pfn << prev->shift))
 			return true;
-	}
 	return false;
 }
