@@ -31,6 +31,7 @@
 #include <linux/err.h>
 #include <linux/gfp.h>
 #include <linux/iommu.h>
+#include <linux/iova.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
@@ -168,6 +169,33 @@ static inline void altdma_dev_restore_dma(struct device *dev, bool was)
 }
 
 /*
+ * dma-iommu's IOVA allocator of a DMA domain. Its cookie is private to
+ * dma-iommu.c, but from 4.x until 6.15 split the cookie kinds apart it
+ * starts with the cookie type (0, IOMMU_DMA_IOVA_COOKIE, for a DMA domain)
+ * followed by the public struct iova_domain. Nothing checks that layout at
+ * build time: the caller checks what it reads before it trusts it
+ * (prev_layer.c), and does without it when that fails.
+ */
+#if IS_ENABLED(CONFIG_IOMMU_DMA) && KERNEL_VERSION(6, 15, 0) > LINUX_VERSION_CODE
+struct altdma_dma_cookie_head {
+	int type;
+	struct iova_domain iovad;
+};
+
+static inline struct iova_domain *altdma_prev_iovad(struct iommu_domain *domain)
+{
+	struct altdma_dma_cookie_head *c = (void *)domain->iova_cookie;
+
+	return c && c->type == 0 ? &c->iovad : NULL;
+}
+#else
+static inline struct iova_domain *altdma_prev_iovad(struct iommu_domain *domain)
+{
+	return NULL;
+}
+#endif
+
+/*
  * The layer a device was on before its attach (dma-iommu over its group's
  * default domain), kept so that the unmaps, frees and syncs of mappings
  * that layer made before the attach still reach it (prev_layer.c).
@@ -178,11 +206,16 @@ static inline void altdma_dev_restore_dma(struct device *dev, bool was)
  * device whose dma_iommu bit is set: a stand-in device that is never
  * registered carries the real one's IOMMU group (whose default domain
  * dma-iommu uses), masks, coherence and bounce pool, and no ops, and the
- * calls go through the DMA API on it.
+ * calls go through the DMA API on it. @spans (@nr_spans of them, sorted)
+ * are the address ranges dma-iommu's allocator held at the attach, where
+ * its leftover mappings can only be; NULL when that was not read, and then
+ * every address may hold one (prev_layer.c).
  */
 struct altdma_prev_layer {
 	struct iommu_domain *domain;
 	unsigned int shift;
+	struct altdma_prev_span *spans;
+	unsigned int nr_spans;
 #if KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE && IS_ENABLED(CONFIG_IOMMU_DMA)
 	struct device standin;
 #else

@@ -91,8 +91,9 @@ static int stats_show(struct seq_file *m, void *unused)
 	show_refused(m, &st);
 	seq_printf(m, "quarantined: %llu\n", st.quarantined);
 	seq_printf(m, "quarantined_live: %llu\n", st.quarantined_live);
-	seq_printf(m, "prev_calls: %llu\nprev_avoided: %llu\n",
-		   st.prev_calls, ist.avoided);
+	seq_printf(m, "prev_calls: %llu\nprev_avoided: %llu\nprev_spans: %d\n",
+		   st.prev_calls, ist.avoided,
+		   at->prev ? altdma_prev_spans(at->prev) : 0);
 	seq_printf(m, "iova_pages_in_use: %llu\n", ist.pages_in_use);
 	seq_printf(m, "cache_hit_rate: %llu.%llu%% (%llu of %llu)\n",
 		   permille / 10, permille % 10, ist.cache_hits, lookups);

@@ -20,6 +20,7 @@ struct altdma_prev_layer *altdma_prev_create(struct device *dev,
 					     unsigned long granule);
 void altdma_prev_destroy(struct altdma_prev_layer *p);
 bool altdma_prev_holds(struct altdma_prev_layer *p, dma_addr_t dma);
+int altdma_prev_spans(const struct altdma_prev_layer *p);
 bool altdma_prev_maps_range(void *p, unsigned long pfn_lo,
 			    unsigned long pfn_hi);
 

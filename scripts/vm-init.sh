@@ -357,6 +357,10 @@ late_layers() {
 	insmod /altdma_lateunmap.ko dev=$NIC1
 	late "map A"
 	echo "$NIC1 inval=strict$XOPTS" > $A/attach
+	# where dma-iommu's allocator held space at the attach, read from it:
+	# only there does a newly placed range need a page-table walk
+	check "late layers: dma-iommu's IOVA ranges read at the attach ($(stat_of $NIC1 prev_spans) spans)" \
+		[ "$(stat_of $NIC1 prev_spans)" -gt 0 ]
 	late "map B"
 	r0=$(stat_of $NIC1 refused)
 	late "unmap A"
