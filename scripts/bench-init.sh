@@ -213,9 +213,6 @@ profile_one() { # profile_one CONTENDER SIZE [FUNCTIONS]
 	bench "case=p contender=$1 size=$2 warm" map dev=$BLK size=$2 threads=1 iters=2000
 	F=/sys/kernel/tracing
 	echo 0 > $F/tracing_on
-	echo function_graph > $F/current_tracer
-	echo 1 > $F/options/funcgraph-tail
-	echo 3 > $F/max_graph_depth
 	case $1 in
 	altdma-*) fns="altdma_map_page altdma_unmap_page" ;;
 	*) fns="iommu_dma_map_page iommu_dma_unmap_page" ;;
@@ -237,11 +234,64 @@ profile_one() { # profile_one CONTENDER SIZE [FUNCTIONS]
 		}
 		END { for (f in t) printf "%10.0f %6d %s\n", t[f], n[f], f }' |
 		sort -rn | head -n 30 > /dev/console
-	echo nop > $F/current_tracer
 	teardown $1
 }
 
+# perf_one CONTENDER SIZE: where the CPU time of one thread's map+unmap
+# goes, sampled by perf (cpu-clock; no tracer in the path), for the
+# console: the top symbols, the kernel's and altdma's alike
+perf_one() {
+	setup $1 || { say "FAIL: perf: set up $1"; return; }
+	bench "case=p contender=$1 size=$2 warm" map dev=$BLK size=$2 threads=1 iters=2000
+	# the one bench thread runs on the first online CPU
+	perf record -q -e cpu-clock -F 4000 -C 0 -o /tmp/perf.data -- \
+		sh -c "echo map dev=$BLK size=$2 threads=1 iters=200000 > $B" \
+		2>/dev/null
+	echo "=== perf $1 size $2: share of CPU 0's samples per symbol ($(cat $B))" > /dev/console
+	perf report -q -i /tmp/perf.data --stdio --sort sym 2>/dev/null |
+		grep -v '^$' | head -n 45 > /dev/console
+	rm -f /tmp/perf.data
+	teardown $1
+}
+# perf_cold CONTENDER SIZE: the same, over the first 2000 pairs after the
+# contender is set up (as each row of (a) runs), 20 times; this shell (the
+# set-up and tear-down) moves to CPU 1 meanwhile
+perf_cold() {
+	taskset -p 2 $$ > /dev/null
+	perf record -q -g -e cpu-clock -F 4000 -C 0 -o /tmp/perf.data 2>/dev/null &
+	pp=$!
+	sleep 1
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		setup $1 || break
+		echo map dev=$BLK size=$2 threads=1 iters=2000 > $B
+		teardown $1
+	done
+	kill -INT $pp; wait $pp
+	taskset -p f $$ > /dev/null
+	perf report -q -n -i /tmp/perf.data --stdio --children --sort sym \
+		-g none 2>/dev/null | grep -v '^$' | grep -v native_safe_halt \
+		> /tmp/perf.txt
+	echo "=== perf $1 size $2, first 2000 pairs after set-up ($(cat $B)), 20 times: CPU 0's samples in each function and its callees" > /dev/console
+	head -n 60 /tmp/perf.txt > /dev/console
+	echo "=== perf $1 size $2: the same, under the IOVA allocator's and the flush queue's slow paths" > /dev/console
+	perf report -q -n -i /tmp/perf.data --stdio --children --sort sym \
+		-g none -p 'tree_alloc|fq_drain_batch|fq_flush_iotlb' -x \
+		2>/dev/null | grep -v '^$' | head -n 40 > /dev/console
+	rm -f /tmp/perf.data
+}
+
 case $mode in
+perf)
+	echo altdma_bench_none > $D/driver_override
+	unbind
+	for c in kernel-lazy altdma-deferred; do
+		perf_cold $c 4096
+	done
+	perf_cold altdma-deferred 1048576
+	for c in kernel-lazy altdma-deferred kernel-strict altdma-strict; do
+		perf_one $c 4096
+	done
+	;;
 mapbench)
 	r=1
 	while [ $r -le $rounds ]; do
@@ -254,6 +304,13 @@ mapbench)
 profile)
 	mount -t tracefs tracefs /sys/kernel/tracing
 	echo 16384 > /sys/kernel/tracing/buffer_size_kb
+	# the tracer is set once: switching it again stalled the TCG guest
+	# (soft lockups in the text patching of tracing_set_tracer())
+	echo 0 > /sys/kernel/tracing/tracing_on
+	echo iommu_dma_map_page > /sys/kernel/tracing/set_graph_function
+	echo function_graph > /sys/kernel/tracing/current_tracer
+	echo 1 > /sys/kernel/tracing/options/funcgraph-tail
+	echo 3 > /sys/kernel/tracing/max_graph_depth
 	echo altdma_bench_none > $D/driver_override
 	unbind
 	for c in kernel-lazy altdma-deferred kernel-strict altdma-strict; do

@@ -14,6 +14,8 @@
 #   scripts/bench.sh [--rounds N]   the full benchmark (default 5 rounds)
 #   scripts/bench.sh --profile      function_graph traces of the map and
 #                                   unmap paths (console-smp4.log)
+#   scripts/bench.sh --perf         perf's sampled profile (cpu-clock) of
+#                                   4 KiB map+unmap, each contender
 #   scripts/bench.sh --mapbench     cross-check of (a) with the kernel's own
 #                                   kernel/dma/map_benchmark.c on the debug
 #                                   test kernel (altdma built in)
@@ -26,11 +28,12 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-smoke= profile= mapbench= rounds=5
+smoke= profile= perf= mapbench= rounds=5
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1 ;;
 	--profile) profile=1 smoke=1 ;;
+	--perf) perf=1 smoke=1 ;;
 	--mapbench) mapbench=1 ;;
 	--rounds) rounds=$2; shift ;;
 	*) die "unknown argument $1" ;;
@@ -43,6 +46,7 @@ if [ -n "$mapbench" ]; then
 fi
 pkgs=(busybox-static qemu-system-x86 kmod cpio build-essential python3
 	linux-image-amd64 linux-headers-amd64 fio)
+[ -n "$perf" ] && pkgs+=(linux-perf)
 need_pkgs "${pkgs[@]}"
 kver=$(ls /boot/vmlinuz-*-amd64 2>/dev/null | sed 's|/boot/vmlinuz-||' |
 	grep '^6\.1\.' | sort -V | tail -n 1)
@@ -72,8 +76,13 @@ cp "$out/mod/altdma.ko" "$root/altdma.ko"
 altdma_stock_modules "$root" "$kver" virtio_pci virtio_blk
 fio=$(command -v fio) || die "no fio"
 cp "$fio" "$root/bin/fio"
+bins=$fio
+if [ -n "$perf" ]; then
+	cp "$(command -v perf)" "$root/bin/perf" || die "no perf"
+	bins="$bins $(command -v perf)"
+fi
 mkdir -p "$root/lib64" "$root/lib/x86_64-linux-gnu"
-ldd "$fio" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }' |
+ldd $bins | awk '/=>/ { print $3 } /ld-linux/ { print $1 }' |
 	while read -r lib; do
 		case $lib in
 		*ld-linux*) cp -L "$lib" "$root/lib64/" ;;
@@ -87,7 +96,7 @@ boot() {
 	local smp=$1 mode=$2 res=$out/results-smp$1.txt con=$out/console-smp$1.log
 	local ll=4
 
-	[ "$mode" = profile ] && ll=7
+	[ "$mode" = profile -o "$mode" = perf ] && ll=7
 	rm -f "$res" "$con" "$out/disk.img"
 	truncate -s 256M "$out/disk.img"
 	log "booting the stock kernel, -smp $smp, bench_mode=$mode; console: $con"
@@ -106,6 +115,10 @@ start=$(date +%s)
 if [ -n "$profile" ]; then
 	boot 4 profile
 	sed -n '/=== profile/,$p' "$out/console-smp4.log"
+	exit 0
+elif [ -n "$perf" ]; then
+	boot 4 perf
+	sed -n '/=== perf/,$p' "$out/console-smp4.log" | grep -v '^\['
 	exit 0
 elif [ -n "$smoke" ]; then
 	rounds=1
