@@ -318,6 +318,7 @@ profile)
 	done
 	profile_one altdma-deferred 4096 "altdma_iova_alloc_range altdma_fq_queue"
 	profile_one kernel-lazy 4096 "alloc_iova_fast free_iova_fast"
+	profile_one altdma-deferred 4096 "tree_alloc altdma_prev_maps_range"
 	# last: the kernel's 1 MiB unmap under function_graph takes minutes
 	for c in altdma-deferred kernel-lazy; do
 		profile_one $c 1048576
