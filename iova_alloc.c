@@ -101,11 +101,25 @@ static inline bool aug_compute_cb(struct altdma_iova_range *r, bool exit)
 RB_DECLARE_CALLBACKS(static, gap_callbacks, struct altdma_iova_range, rb, sub,
 		     aug_compute_cb)
 
-/* Recompute the subtree values from @r up to the root. */
-static void fix_up(struct altdma_iova_range *r)
+/*
+ * Recompute the subtree values from @r up to the root. @changed is the one
+ * other range whose own gap changed (an ancestor of @r, or @r itself):
+ * past it, a range whose value comes out as before has none above it
+ * changing either, and the walk stops there.
+ */
+static void fix_up(struct altdma_iova_range *r,
+		   const struct altdma_iova_range *changed)
 {
-	for (; r; r = range_parent(r))
-		r->sub = aug_compute(r);
+	struct altdma_iova_aug a;
+	bool past = false;
+
+	for (; r; r = range_parent(r)) {
+		a = aug_compute(r);
+		if (past && a.usable == r->sub.usable && a.order == r->sub.order)
+			return;
+		r->sub = a;
+		past |= r == changed;
+	}
 }
 
 /*
@@ -133,7 +147,8 @@ static void tree_insert(struct altdma_iova_domain *iovad,
 	new->gap = new->pfn_lo - pred->pfn_hi - 1;
 	succ->gap = succ->pfn_lo - new->pfn_hi - 1;
 	rb_link_node(&new->rb, parent, link);
-	fix_up(new);
+	/* the successor, whose gap shrank, is an ancestor of the leaf @new */
+	fix_up(new, succ);
 	rb_insert_augmented(&new->rb, &iovad->tree, &gap_callbacks);
 }
 
@@ -145,7 +160,7 @@ static void tree_erase(struct altdma_iova_domain *iovad,
 
 	rb_erase_augmented(&r->rb, &iovad->tree, &gap_callbacks);
 	succ->gap += r->gap + (r->pfn_hi - r->pfn_lo + 1);
-	fix_up(succ);
+	fix_up(succ, succ);
 }
 
 /* The range containing @pfn, or NULL. Domain lock held. */
@@ -1357,7 +1372,7 @@ static void init_sentinels(struct altdma_iova_domain *iovad)
 	hi->state = ALTDMA_IOVA_SENTINEL;
 	hi->gap = iovad->end_pfn - iovad->start_pfn + 1;
 	rb_link_node(&hi->rb, &lo->rb, &lo->rb.rb_right);
-	fix_up(hi);
+	fix_up(hi, NULL);
 	rb_insert_augmented(&hi->rb, &iovad->tree, &gap_callbacks);
 }
 
