@@ -262,6 +262,11 @@ perf_cold() {
 	pp=$!
 	sleep 1
 	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		# a fresh default domain each time, as in a round of (a)
+		case $1 in
+		kernel-lazy) echo DMA > $T ;;
+		kernel-strict) echo DMA-FQ > $T ;;
+		esac
 		setup $1 || break
 		echo map dev=$BLK size=$2 threads=1 iters=2000 > $B
 		teardown $1
