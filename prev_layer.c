@@ -26,9 +26,6 @@ struct altdma_prev_span {
 	dma_addr_t hi;
 };
 
-/* Tries at reading dma-iommu's tree before doing without it. */
-#define PREV_SNAP_TRIES	3
-
 /*
  * Whether @iovad, found where dma-iommu keeps the allocator of @domain,
  * looks like one dma-iommu set up for it (granule of the domain, the 32-bit
@@ -104,25 +101,24 @@ static void prev_snapshot(struct altdma_prev_layer *p)
 	struct altdma_prev_span *spans;
 	unsigned long flags;
 	unsigned int cap;
-	int tries, n;
+	int n;
 
 	if (!iovad || !iovad_sane(iovad, p->domain))
 		return;
-	for (tries = 0; tries < PREV_SNAP_TRIES; tries++) {
-		cap = spans_count(iovad) + 1;
-		spans = kvmalloc_array(cap, sizeof(*spans), GFP_KERNEL);
-		if (!spans)
-			return;
-		spin_lock_irqsave(&iovad->iova_rbtree_lock, flags);
-		n = spans_fill(iovad, spans, cap);
-		spin_unlock_irqrestore(&iovad->iova_rbtree_lock, flags);
-		if (n >= 0) {
-			p->spans = spans;
-			p->nr_spans = n;
-			return;
-		}
+	/* the tree only shrinks now (the device has no driver): room enough */
+	cap = spans_count(iovad) + 1;
+	spans = kvmalloc_array(cap, sizeof(*spans), GFP_KERNEL);
+	if (!spans)
+		return;
+	spin_lock_irqsave(&iovad->iova_rbtree_lock, flags);
+	n = spans_fill(iovad, spans, cap);
+	spin_unlock_irqrestore(&iovad->iova_rbtree_lock, flags);
+	if (n < 0) {
 		kvfree(spans);
+		return;
 	}
+	p->spans = spans;
+	p->nr_spans = n;
 }
 
 /**

@@ -285,7 +285,7 @@ if [ -e /altdma_stress.ko ]; then
 		# for the count to come back (it never does if frees are not
 		# uncounted), rather than for a time
 		pt_settled() { [ $(($(ptpages) - pt0)) -lt 16 ]; }
-		wait_until "nr_iommu_pages back within 16 of $pt0 (at $(ptpages))" 1200 pt_settled
+		wait_until "nr_iommu_pages back within 16 of $pt0 (it was at $(ptpages) when the wait began)" 1200 pt_settled
 		pt1=$(ptpages)
 		check "pttables: nr_iommu_pages $pt0 -> $pt1 (less than 16 more)" \
 			[ $((pt1 - pt0)) -lt 16 ]
