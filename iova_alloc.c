@@ -43,27 +43,33 @@ static inline struct altdma_iova_range *range_parent(struct altdma_iova_range *r
 
 /*
  * What the gap below @r holds: pages from an ALIGN_MAX-aligned start, and
- * the largest aligned power-of-two block (as order + 1, 0 for none).
+ * the largest aligned power-of-two block (as order + 1, 0 for none). With
+ * 2^k <= gap < 2^(k+1), a block of 2^(k-1) always fits (any 2 * 2^(k-1)
+ * pages hold one aligned block of 2^(k-1)), so only 2^k needs a test.
  */
-static struct altdma_iova_aug gap_aug(const struct altdma_iova_range *r)
+static inline struct altdma_iova_aug gap_aug(const struct altdma_iova_range *r)
 {
 	struct altdma_iova_aug a = { 0, 0 };
-	unsigned long g_lo = r->pfn_lo - r->gap, p;
+	unsigned long gap = r->gap, g_lo = r->pfn_lo - gap, p;
 	int k;
 
-	if (!r->gap)
+	if (!gap)
 		return a;
 	p = round_up(g_lo, ALTDMA_IOVA_ALIGN_MAX);
 	if (p < r->pfn_lo)
 		a.usable = r->pfn_lo - p;
-	for (k = ALTDMA_IOVA_ALIGN_ORDER; k >= 0; k--) {
-		p = round_up(g_lo, 1UL << k);
-		if (p + (1UL << k) <= r->pfn_lo) {
-			a.order = k + 1;
-			break;
-		}
-	}
+	k = min_t(int, __fls(gap), ALTDMA_IOVA_ALIGN_ORDER);
+	if (round_up(g_lo, 1UL << k) + (1UL << k) > r->pfn_lo)
+		k--;
+	a.order = k + 1;
 	return a;
+}
+
+/* Set the gap below @r and what it holds. Domain lock held. */
+static inline void set_gap(struct altdma_iova_range *r, unsigned long gap)
+{
+	r->gap = gap;
+	r->own = gap_aug(r);
 }
 
 static inline void aug_merge(struct altdma_iova_aug *a, struct rb_node *n)
@@ -81,7 +87,7 @@ static inline void aug_merge(struct altdma_iova_aug *a, struct rb_node *n)
 /* @r's subtree value from its own gap and its children's values. */
 static struct altdma_iova_aug aug_compute(const struct altdma_iova_range *r)
 {
-	struct altdma_iova_aug a = gap_aug(r);
+	struct altdma_iova_aug a = r->own;
 
 	aug_merge(&a, r->rb.rb_left);
 	aug_merge(&a, r->rb.rb_right);
@@ -144,10 +150,34 @@ static void tree_insert(struct altdma_iova_domain *iovad,
 			link = &parent->rb_right;
 		}
 	}
-	new->gap = new->pfn_lo - pred->pfn_hi - 1;
-	succ->gap = succ->pfn_lo - new->pfn_hi - 1;
+	set_gap(new, new->pfn_lo - pred->pfn_hi - 1);
+	set_gap(succ, succ->pfn_lo - new->pfn_hi - 1);
 	rb_link_node(&new->rb, parent, link);
 	/* the successor, whose gap shrank, is an ancestor of the leaf @new */
+	fix_up(new, succ);
+	rb_insert_augmented(&new->rb, &iovad->tree, &gap_callbacks);
+}
+
+/*
+ * Insert @new into the gap below @succ (where the policy placed it): its link
+ * is @succ's empty left slot, or the empty right slot of @succ's in-order
+ * predecessor, so there is no walk down from the root. Domain lock held.
+ */
+static void tree_insert_below(struct altdma_iova_domain *iovad,
+			      struct altdma_iova_range *new,
+			      struct altdma_iova_range *succ)
+{
+	unsigned long g_lo = succ->pfn_lo - succ->gap;
+	struct rb_node *parent = &succ->rb, **link = &parent->rb_left;
+
+	while (*link) {
+		parent = *link;
+		link = &parent->rb_right;
+	}
+	set_gap(new, new->pfn_lo - g_lo);
+	set_gap(succ, succ->pfn_lo - new->pfn_hi - 1);
+	rb_link_node(&new->rb, parent, link);
+	/* @new is a leaf in @succ's left subtree */
 	fix_up(new, succ);
 	rb_insert_augmented(&new->rb, &iovad->tree, &gap_callbacks);
 }
@@ -159,7 +189,7 @@ static void tree_erase(struct altdma_iova_domain *iovad,
 	struct altdma_iova_range *succ = to_range(rb_next(&r->rb));
 
 	rb_erase_augmented(&r->rb, &iovad->tree, &gap_callbacks);
-	succ->gap += r->gap + (r->pfn_hi - r->pfn_lo + 1);
+	set_gap(succ, succ->gap + r->gap + (r->pfn_hi - r->pfn_lo + 1));
 	fix_up(succ, succ);
 }
 
@@ -229,7 +259,7 @@ static struct altdma_iova_range *descend(struct altdma_iova_range *r,
 			r = to_range(r->rb.rb_right);
 			continue;
 		}
-		if (aug_fits(gap_aug(r), q))
+		if (aug_fits(r->own, q))
 			return r;
 		r = to_range(r->rb.rb_left);
 	}
@@ -251,7 +281,7 @@ static struct altdma_iova_range *prev_fit(struct altdma_iova_range *r,
 	for (c = r, p = range_parent(r); p; c = p, p = range_parent(p)) {
 		if (p->rb.rb_right != &c->rb)
 			continue;
-		if (aug_fits(gap_aug(p), q))
+		if (aug_fits(p->own, q))
 			return p;
 		if (sub_fits(p->rb.rb_left, q))
 			return descend(to_range(p->rb.rb_left), q);
@@ -297,10 +327,14 @@ static unsigned long find_top_down(struct altdma_iova_domain *iovad,
 	}
 	h = first_above(iovad, hi);
 	pfn = gap_fit(h, size, align, hi);
-	if (pfn)
+	if (pfn) {
+		iovad->placed_below = h;
 		return pfn;
+	}
 	r = prev_fit(h, &q);
-	return r ? gap_fit(r, size, align, hi) : 0;
+	pfn = r ? gap_fit(r, size, align, hi) : 0;
+	iovad->placed_below = r;
+	return pfn;
 }
 
 static unsigned long tree_place(struct altdma_iova_domain *iovad,
@@ -530,7 +564,7 @@ static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 				       GFP_ATOMIC | __GFP_NOWARN)))
 			pfn = 0;
 		else
-			tree_insert(iovad, r);
+			tree_insert_below(iovad, r, iovad->placed_below);
 	}
 	spin_unlock_irqrestore(&iovad->lock, flags);
 	if (!pfn) {
@@ -817,33 +851,16 @@ static void altdma_iova_reclaim(struct work_struct *work)
 
 /* ---- allocation and free ---- */
 
-/**
- * altdma_iova_alloc_size() - pages a range of @npages really occupies
- * @iovad: the domain
- * @npages: requested size in pages
- *
- * Sizes up to %ALTDMA_IOVA_ALIGN_MAX are rounded up to a power of two (and
- * aligned to it); larger ones are kept as they are.
- *
- * Context: any context.
- * Return: the occupied size in pages.
- */
-unsigned long altdma_iova_alloc_size(struct altdma_iova_domain *iovad,
-				     unsigned long npages)
-{
-	return npages <= ALTDMA_IOVA_ALIGN_MAX ? roundup_pow_of_two(npages) :
-						 npages;
-}
-
 /* The cache class of an occupied size, or -1 when it is not cached. */
-static int size_class(struct altdma_iova_domain *iovad, unsigned long size)
+static __always_inline int size_class(struct altdma_iova_domain *iovad,
+				      unsigned long size)
 {
 	if (!is_power_of_2(size) || size > (1UL << iovad->nr_classes) / 2)
 		return -1;
 	return ilog2(size);
 }
 
-static void count_alloc(struct altdma_iova_domain *iovad,
+static __always_inline void count_alloc(struct altdma_iova_domain *iovad,
 			struct altdma_iova_range *r)
 {
 	this_cpu_inc(iovad->stats->allocs);
@@ -1017,8 +1034,8 @@ static noinline int refuse_held(struct altdma_iova_domain *iovad,
 }
 
 /* A range in state CACHED that its caller owns: to a cache or the tree. */
-static void range_put_claimed(struct altdma_iova_domain *iovad,
-			      struct altdma_iova_range *r)
+static __always_inline void range_put_claimed(struct altdma_iova_domain *iovad,
+					      struct altdma_iova_range *r)
 {
 	unsigned long size = r->pfn_hi - r->pfn_lo + 1;
 	int cls;
@@ -1370,7 +1387,7 @@ static void init_sentinels(struct altdma_iova_domain *iovad)
 	hi->pfn_lo = iovad->end_pfn + 1;
 	hi->pfn_hi = hi->pfn_lo;
 	hi->state = ALTDMA_IOVA_SENTINEL;
-	hi->gap = iovad->end_pfn - iovad->start_pfn + 1;
+	set_gap(hi, iovad->end_pfn - iovad->start_pfn + 1);
 	rb_link_node(&hi->rb, &lo->rb, &lo->rb.rb_right);
 	fix_up(hi, NULL);
 	rb_insert_augmented(&hi->rb, &iovad->tree, &gap_callbacks);
@@ -1610,6 +1627,21 @@ static int check_fail(struct altdma_iova_domain *iovad, const char *what,
 	return -EUCLEAN;
 }
 
+/* gap_aug() the long way, block size by block size, for the check. */
+static struct altdma_iova_aug gap_aug_slow(const struct altdma_iova_range *r)
+{
+	struct altdma_iova_aug a = { 0, 0 };
+	unsigned long g_lo = r->pfn_lo - r->gap;
+	int k;
+
+	if (round_up(g_lo, ALTDMA_IOVA_ALIGN_MAX) < r->pfn_lo)
+		a.usable = r->pfn_lo - round_up(g_lo, ALTDMA_IOVA_ALIGN_MAX);
+	for (k = ALTDMA_IOVA_ALIGN_ORDER; k >= 0 && !a.order; k--)
+		if (round_up(g_lo, 1UL << k) + (1UL << k) <= r->pfn_lo)
+			a.order = k + 1;
+	return a;
+}
+
 /* Walk the tree in order: no overlap, exact gaps and maxima, index. */
 static int check_tree(struct altdma_iova_domain *iovad, unsigned long *cached)
 {
@@ -1625,6 +1657,9 @@ static int check_tree(struct altdma_iova_domain *iovad, unsigned long *cached)
 			return check_fail(iovad, "overlap", r);
 		if (r->gap != (prev ? r->pfn_lo - prev->pfn_hi - 1 : 0))
 			return check_fail(iovad, "wrong gap", r);
+		a = gap_aug_slow(r);
+		if (a.usable != r->own.usable || a.order != r->own.order)
+			return check_fail(iovad, "wrong gap annotation", r);
 		a = aug_compute(r);
 		if (a.usable != r->sub.usable || a.order != r->sub.order)
 			return check_fail(iovad, "wrong subtree annotation", r);

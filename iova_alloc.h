@@ -87,6 +87,8 @@ struct altdma_iova_aug {
  * @pfn_lo: first page of the range
  * @pfn_hi: last page of the range (inclusive)
  * @gap: free pages between the previous range and this one
+ * @own: what @gap alone can hold (kept with @gap, so that walks and
+ *	fix-ups read it instead of working it out)
  * @sub: what the gaps in the subtree rooted here can hold
  * @npages: size the caller asked for; a free must give the same size. The
  *	range itself may be larger (rounded to a power of two).
@@ -106,6 +108,7 @@ struct altdma_iova_range {
 	unsigned long pfn_lo;
 	unsigned long pfn_hi;
 	unsigned long gap;
+	struct altdma_iova_aug own;
 	struct altdma_iova_aug sub;
 	unsigned int npages;
 	int state;
@@ -272,7 +275,8 @@ struct altdma_iova_stats {
  * @policy: placement policy
  * @obj_size: bytes of each range object (see &struct altdma_iova_range)
  * @lock: protects @tree, the augmented gap data, range states other than
- *	the ALLOCATED<->CACHED transitions, @ranges updates and @wrap_next.
+ *	the ALLOCATED<->CACHED transitions, @ranges updates, @wrap_next and
+ *	@placed_below.
  *	A spinlock taken with interrupts off, so allocation and free work from
  *	any context. Never taken while a cache or depot lock is held;
  *	altdma_iova_check() takes those inside it, the reclaim work a depot
@@ -284,6 +288,8 @@ struct altdma_iova_stats {
  * @lo_end: sentinel at @start_pfn - 1
  * @hi_end: sentinel at @end_pfn + 1
  * @wrap_next: the wrap-around policy's cursor: next search starts below it
+ * @placed_below: the range whose gap the last placement used (set by the
+ *	policy under @lock, read by the insert that follows it)
  * @nr_classes: size classes cached (0: caching off)
  * @depot_max: bound on each depot
  * @cpu_caches: per-CPU caches, @nr_classes of them per CPU
@@ -313,13 +319,14 @@ struct altdma_iova_domain {
 	const struct altdma_iova_policy *policy;
 	size_t obj_size;
 
-	/* guards the tree, gaps, index updates and @wrap_next (see above) */
+	/* guards the tree, gaps, index updates, @wrap_next, @placed_below */
 	spinlock_t lock ____cacheline_aligned_in_smp;
 	struct rb_root tree;
 	struct xarray ranges;
 	struct altdma_iova_range lo_end;
 	struct altdma_iova_range hi_end;
 	unsigned long wrap_next;
+	struct altdma_iova_range *placed_below;
 	unsigned long nofit;
 
 	unsigned int nr_classes;
@@ -451,7 +458,24 @@ void altdma_iova_get_stats(struct altdma_iova_domain *iovad,
 int altdma_iova_check(struct altdma_iova_domain *iovad);
 void altdma_iova_get_space(struct altdma_iova_domain *iovad,
 			   struct altdma_iova_space *sp);
-unsigned long altdma_iova_alloc_size(struct altdma_iova_domain *iovad,
-				     unsigned long npages);
+
+/**
+ * altdma_iova_alloc_size() - pages a range of @npages really occupies
+ * @iovad: the domain
+ * @npages: requested size in pages
+ *
+ * Sizes up to %ALTDMA_IOVA_ALIGN_MAX are rounded up to a power of two (and
+ * aligned to it); larger ones are kept as they are.
+ *
+ * Context: any context.
+ * Return: the occupied size in pages.
+ */
+static inline unsigned long
+altdma_iova_alloc_size(const struct altdma_iova_domain *iovad,
+		       unsigned long npages)
+{
+	return npages <= ALTDMA_IOVA_ALIGN_MAX ? roundup_pow_of_two(npages) :
+						 npages;
+}
 
 #endif /* _ALTDMA_IOVA_ALLOC_H */

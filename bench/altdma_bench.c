@@ -14,7 +14,7 @@
  *	bare iommu_map + iommu_unmap_fast + IOTLB sync on an unmanaged domain
  *	with a bump allocator (the device must be unbound and on its default
  *	domain)
- *   iova-fast kernel=0|1 npages=1 iters=N
+ *   iova-fast kernel=0|1 npages=1 iters=N [nocache=1 nfill=N]
  *   iova-frag kernel=0|1 nfill=262144 iters=N budget_ms=M seed=S [nocache=1]
  *	the kernel's IOVA allocator or altdma's, alone
  *   mem dev=...

@@ -105,13 +105,16 @@ static void biova_free(struct bench_iova *b, unsigned long pfn,
 }
 
 /**
- * altdma_bench_iova_fast() - the allocators' cached fast path
- * @a: kernel, npages, iters
+ * altdma_bench_iova_fast() - the allocators' cached fast path, or their trees
+ * @a: kernel, npages, iters; nocache and nfill for the trees alone
  * @out: result text ("ns=N" per allocation+free pair)
  * @len: size of @out
  *
  * Each iteration allocates 16 ranges of @a->npages, then frees them; one
- * unmeasured round first fills the per-CPU caches.
+ * unmeasured round first fills the per-CPU caches. With @a->nocache every
+ * allocation and free goes through the tree (the kernel's alloc_iova() and
+ * free_iova()), with @a->nfill single pages kept allocated below the
+ * 32-bit line all along so that the tree has that many ranges.
  *
  * Context: process context, may sleep; the caller serialises commands.
  * Return: 0, or a negative errno if an allocation failed.
@@ -128,9 +131,12 @@ int altdma_bench_iova_fast(const struct altdma_bench_args *a, char *out,
 	b = kzalloc(sizeof(*b), GFP_KERNEL);
 	if (!b)
 		return -ENOMEM;
-	ret = biova_init(b, a->kernel, false, 1);
+	ret = biova_init(b, a->kernel, a->nocache, 1);
 	if (ret)
 		goto out_free;
+	for (i = 0; a->nocache && i < a->nfill && !ret; i++)
+		if (!biova_alloc(b, 1))
+			ret = -ENOSPC;
 	for (i = 0; i <= a->iters && !ret; i++) {
 		if (i == 1)
 			t0 = ktime_get_ns();

@@ -285,8 +285,8 @@ perf_cold() {
 	rm -f /tmp/perf.data
 }
 
-case $mode in
-perf)
+# perf_map: the profiles of (a), cold and warm
+perf_map() {
 	echo altdma_bench_none > $D/driver_override
 	unbind
 	for c in kernel-lazy altdma-deferred; do
@@ -296,6 +296,38 @@ perf)
 	for c in kernel-lazy altdma-deferred kernel-strict altdma-strict; do
 		perf_one $c 4096
 	done
+}
+# perf_iova KERNEL ITERS [ARGS]: perf's profile of (b)'s fast path, or
+# with "nocache=1 nfill=N" of the trees alone
+perf_iova() {
+	k=$1 it=$2; shift 2
+	perf record -q -g -e cpu-clock -F 4000 -a -o /tmp/perf.data -- \
+		sh -c "echo iova-fast kernel=$k npages=1 iters=$it $* > $B" \
+		2>/dev/null
+	echo "=== perf iova-fast kernel=$k $*: samples in each function and its callees ($(cat $B))" > /dev/console
+	perf report -q -n -i /tmp/perf.data --stdio --children --sort sym \
+		-g none 2>/dev/null | grep -v '^$' |
+		grep -v 'native_safe_halt\|_idle\|idle_call\|start_kernel\|startup\|rest_init' |
+		head -n 40 > /dev/console
+	rm -f /tmp/perf.data
+}
+
+case $mode in
+perf)
+	if [ "$(arg bench_perf)" = iova ]; then
+		for r in 1 2 3 4 5 6; do
+			for k in 1 0; do
+				echo iova-fast kernel=$k npages=1 iters=20000 > $B
+				f=$(cat $B)
+				echo iova-fast kernel=$k npages=1 iters=2000 nocache=1 nfill=1000 > $B
+				echo "=== perf round $r kernel=$k fast $f tree $(cat $B)" > /dev/console
+			done
+		done
+		for k in 1 0; do perf_iova $k 200000; done
+		for k in 1 0; do perf_iova $k 20000 nocache=1 nfill=1000; done
+	else
+		perf_map
+	fi
 	;;
 mapbench)
 	r=1

@@ -14,8 +14,9 @@
 #   scripts/bench.sh [--rounds N]   the full benchmark (default 5 rounds)
 #   scripts/bench.sh --profile      function_graph traces of the map and
 #                                   unmap paths (console-smp4.log)
-#   scripts/bench.sh --perf         perf's sampled profile (cpu-clock) of
-#                                   4 KiB map+unmap, each contender
+#   scripts/bench.sh --perf [PART]  perf's sampled profile (cpu-clock) of
+#                                   4 KiB map+unmap, each contender; PART
+#                                   "iova": of (b)'s fast path instead
 #   scripts/bench.sh --mapbench     cross-check of (a) with the kernel's own
 #                                   kernel/dma/map_benchmark.c on the debug
 #                                   test kernel (altdma built in)
@@ -33,7 +34,8 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1 ;;
 	--profile) profile=1 smoke=1 ;;
-	--perf) perf=1 smoke=1 ;;
+	--perf) perf=map smoke=1
+		case ${2:-} in iova|map) perf=$2; shift ;; esac ;;
 	--mapbench) mapbench=1 ;;
 	--rounds) rounds=$2; shift ;;
 	*) die "unknown argument $1" ;;
@@ -94,7 +96,9 @@ ldd $bins | awk '/=>/ { print $3 } /ld-linux/ { print $1 }' |
 # boot SMP MODE: one VM run; results in $out/results-smpSMP.txt
 boot() {
 	local smp=$1 mode=$2 res=$out/results-smp$1.txt con=$out/console-smp$1.log
-	local ll=4
+	local ll=4 extra=
+
+	[ -n "$perf" ] && extra=" bench_perf=$perf"
 
 	[ "$mode" = profile -o "$mode" = perf ] && ll=7
 	rm -f "$res" "$con" "$out/disk.img"
@@ -103,7 +107,7 @@ boot() {
 	vm_run -accel tcg -m 4G -smp "$smp" \
 		-M q35,kernel-irqchip=split -device intel-iommu,intremap=on \
 		-kernel "/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
-		-append "console=ttyS0 intel_iommu=on intremap=off panic=-1 loglevel=$ll bench_mode=$mode bench_rounds=$rounds" \
+		-append "console=ttyS0 intel_iommu=on intremap=off panic=-1 loglevel=$ll bench_mode=$mode bench_rounds=$rounds$extra" \
 		-display none -no-reboot -monitor none \
 		-serial "file:$con" -serial "file:$res" \
 		-drive "if=none,id=d0,file=$out/disk.img,format=raw" \
