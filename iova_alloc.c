@@ -861,7 +861,7 @@ static __always_inline int size_class(struct altdma_iova_domain *iovad,
 }
 
 static __always_inline void count_alloc(struct altdma_iova_domain *iovad,
-			struct altdma_iova_range *r)
+					struct altdma_iova_range *r)
 {
 	this_cpu_inc(iovad->stats->allocs);
 	this_cpu_add(iovad->stats->pages_alloc, r->pfn_hi - r->pfn_lo + 1);
