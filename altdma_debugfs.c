@@ -175,7 +175,7 @@ static int mappings_show(struct seq_file *m, void *unused)
 	unsigned long index, live = 0;
 
 	rcu_read_lock();
-	xa_for_each(&at->adev->iovad.ranges, index, r) {
+	altdma_iova_index_for_each(&at->adev->iovad.index, index, r) {
 		if (!altdma_map_live(altdma_map_of(r)))
 			continue;
 		if (++live <= ALTDMA_DEBUGFS_MAPPINGS_MAX)

@@ -312,7 +312,7 @@ static unsigned long adev_release_maps(struct altdma_dev *adev)
 	unsigned int n;
 
 	iommu_iotlb_gather_init(&gather);
-	xa_for_each(&adev->iovad.ranges, index, r) {
+	altdma_iova_index_for_each(&adev->iovad.index, index, r) {
 		m = altdma_map_of(r);
 		if (!altdma_map_live(m))
 			continue;
@@ -587,7 +587,7 @@ unsigned long altdma_dev_count_live(struct altdma_dev *adev)
 	unsigned long index, live = 0;
 
 	rcu_read_lock();
-	xa_for_each(&adev->iovad.ranges, index, r)
+	altdma_iova_index_for_each(&adev->iovad.index, index, r)
 		live += altdma_map_live(altdma_map_of(r));
 	rcu_read_unlock();
 	return live;

@@ -381,11 +381,11 @@ const struct altdma_iova_policy altdma_iova_policy_wrap = {
  * of its region, the space below 4 GiB (even keys) or the space above
  * (odd keys). Ranges are placed top-down below a limit, which is the top
  * of the domain or of its 32-bit part (a 32-bit-first caller), and the
- * caches reuse them, so the keys in use stay small and the index (an
- * xarray, as deep as its largest key needs) stays shallow: a lookup is one
- * or two node loads, where the pfn itself would take five or six in a
- * 39- or 48-bit space. Pfns outside the domain (an address no range can
- * hold) get keys no range has.
+ * caches reuse them, so the keys in use stay small: most sit in the index's
+ * table (iova_index.h), two loads away, and the rest in an xarray as deep
+ * as its largest key needs, where the pfn itself would take five or six
+ * node loads in a 39- or 48-bit space. Pfns outside the domain (an address
+ * no range can hold) get keys no range has.
  */
 static inline unsigned long range_index(const struct altdma_iova_domain *iovad,
 					unsigned long pfn)
@@ -475,7 +475,7 @@ static void range_release_locked(struct altdma_iova_domain *iovad,
 {
 	nofit_clear(iovad, r);
 	WRITE_ONCE(r->state, ALTDMA_IOVA_DEAD);
-	xa_erase(&iovad->ranges, range_index(iovad, r->pfn_lo));
+	altdma_iova_index_erase(&iovad->index, range_index(iovad, r->pfn_lo));
 	tree_erase(iovad, r);
 	kfree_rcu(r, rcu);
 }
@@ -560,8 +560,8 @@ static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 		r->pfn_hi = pfn + size - 1;
 		r->npages = npages;
 		r->state = ALTDMA_IOVA_ALLOCATED;
-		if (xa_is_err(xa_store(&iovad->ranges, range_index(iovad, pfn), r,
-				       GFP_ATOMIC | __GFP_NOWARN)))
+		if (altdma_iova_index_store(&iovad->index,
+					    range_index(iovad, pfn), r))
 			pfn = 0;
 		else
 			tree_insert_below(iovad, r, iovad->placed_below);
@@ -1071,7 +1071,7 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	int state, ret;
 
 	rcu_read_lock();
-	r = xa_load(&iovad->ranges, range_index(iovad, pfn));
+	r = altdma_iova_index_load(&iovad->index, range_index(iovad, pfn));
 	if (!r) {
 		rcu_read_unlock();
 		return refuse_unindexed(iovad, pfn, npages, _RET_IP_);
@@ -1200,7 +1200,7 @@ void altdma_iova_put_ranges(struct altdma_iova_domain *iovad, int cpu,
 struct altdma_iova_range *altdma_iova_lookup(struct altdma_iova_domain *iovad,
 					     unsigned long pfn)
 {
-	return xa_load(&iovad->ranges, range_index(iovad, pfn));
+	return altdma_iova_index_load(&iovad->index, range_index(iovad, pfn));
 }
 
 /**
@@ -1258,7 +1258,7 @@ void altdma_iova_quarantine_range(struct altdma_iova_domain *iovad,
 
 	spin_lock_irqsave(&iovad->lock, flags);
 	WRITE_ONCE(r->state, ALTDMA_IOVA_RESERVED);
-	xa_erase(&iovad->ranges, range_index(iovad, r->pfn_lo));
+	altdma_iova_index_erase(&iovad->index, range_index(iovad, r->pfn_lo));
 	spin_unlock_irqrestore(&iovad->lock, flags);
 	quarantine_report(iovad, r);
 }
@@ -1288,7 +1288,7 @@ int altdma_iova_quarantine(struct altdma_iova_domain *iovad,
 	unsigned long flags;
 
 	spin_lock_irqsave(&iovad->lock, flags);
-	r = xa_load(&iovad->ranges, range_index(iovad, pfn));
+	r = altdma_iova_index_load(&iovad->index, range_index(iovad, pfn));
 	if (!r) {
 		spin_unlock_irqrestore(&iovad->lock, flags);
 		return refuse_unindexed(iovad, pfn, npages, _RET_IP_);
@@ -1300,7 +1300,7 @@ int altdma_iova_quarantine(struct altdma_iova_domain *iovad,
 			 ALTDMA_IOVA_RESERVED) != ALTDMA_IOVA_ALLOCATED)
 		kind = ALTDMA_IOVA_REFUSE_DOUBLE;
 	else
-		xa_erase(&iovad->ranges, range_index(iovad, pfn));
+		altdma_iova_index_erase(&iovad->index, range_index(iovad, pfn));
 	spin_unlock_irqrestore(&iovad->lock, flags);
 	if (kind != ALTDMA_IOVA_REFUSE_KINDS)
 		return refuse(iovad, kind, pfn, npages, &held, held.npages,
@@ -1478,7 +1478,7 @@ int altdma_iova_domain_init(struct altdma_iova_domain *iovad,
 	iovad->depot_max = cfg->depot_max ?: ALTDMA_IOVA_DEFAULT_DEPOT_MAX;
 
 	spin_lock_init(&iovad->lock);
-	xa_init_flags(&iovad->ranges, XA_FLAGS_LOCK_IRQ);
+	altdma_iova_index_init(&iovad->index, cfg->table_keys);
 	init_sentinels(iovad);
 	iovad->wrap_next = iovad->end_pfn + 1;
 	INIT_DELAYED_WORK(&iovad->reclaim, altdma_iova_reclaim);
@@ -1522,7 +1522,7 @@ void altdma_iova_domain_destroy(struct altdma_iova_domain *iovad)
 	if (leaked)
 		pr_warn("%s: %lu IOVA ranges still allocated at teardown\n",
 			iovad->name, leaked);
-	xa_destroy(&iovad->ranges);
+	altdma_iova_index_destroy(&iovad->index);
 	free_caches(iovad);
 	free_percpu(iovad->stats);
 	iovad->stats = NULL;
@@ -1665,7 +1665,8 @@ static int check_tree(struct altdma_iova_domain *iovad, unsigned long *cached)
 			return check_fail(iovad, "wrong subtree annotation", r);
 		if (r->state == ALTDMA_IOVA_ALLOCATED ||
 		    r->state == ALTDMA_IOVA_CACHED) {
-			if (xa_load(&iovad->ranges, range_index(iovad, r->pfn_lo)) != r)
+			if (altdma_iova_index_load(&iovad->index,
+						   range_index(iovad, r->pfn_lo)) != r)
 				return check_fail(iovad, "not indexed", r);
 			*cached += r->state == ALTDMA_IOVA_CACHED;
 		} else if (r->state == ALTDMA_IOVA_DEAD) {
@@ -1678,32 +1679,44 @@ static int check_tree(struct altdma_iova_domain *iovad, unsigned long *cached)
 	return 0;
 }
 
+/* The cached ranges a check has seen: their keys, and how many. */
+struct check_seen {
+	struct xarray keys;
+	unsigned long count;
+};
+
 /* Each cached range: indexed, in state CACHED, and seen only once. */
 static int check_mag(struct altdma_iova_domain *iovad,
 		     struct altdma_iova_mag *mag, unsigned int cls,
-		     unsigned long *seen)
+		     struct check_seen *seen)
 {
 	struct altdma_iova_range *r;
-	unsigned long i;
+	unsigned long i, key;
+	int ret;
 
 	for (i = 0; mag && i < mag->count; i++) {
 		r = mag->ranges[i];
-		if (xa_load(&iovad->ranges, range_index(iovad, r->pfn_lo)) != r ||
+		key = range_index(iovad, r->pfn_lo);
+		if (altdma_iova_index_load(&iovad->index, key) != r ||
 		    r->state != ALTDMA_IOVA_CACHED)
 			return check_fail(iovad, "cached range not held", r);
 		if (r->pfn_hi - r->pfn_lo + 1 != 1UL << cls)
 			return check_fail(iovad, "cached in wrong class", r);
-		if (xa_get_mark(&iovad->ranges, range_index(iovad, r->pfn_lo),
-				XA_MARK_0))
+		ret = xa_insert(&seen->keys, key, r, GFP_ATOMIC | __GFP_NOWARN);
+		if (ret == -EBUSY)
 			return check_fail(iovad, "cached twice", r);
-		xa_set_mark(&iovad->ranges, range_index(iovad, r->pfn_lo),
-			    XA_MARK_0);
-		(*seen)++;
+		if (ret) {
+			pr_err("%s: IOVA check: no memory to finish\n",
+			       iovad->name);
+			return ret;
+		}
+		seen->count++;
 	}
 	return 0;
 }
 
-static int check_caches(struct altdma_iova_domain *iovad, unsigned long *seen)
+static int check_caches(struct altdma_iova_domain *iovad,
+			struct check_seen *seen)
 {
 	struct altdma_iova_cpu_cache *cc;
 	struct altdma_iova_depot *depot;
@@ -1741,24 +1754,25 @@ static int check_caches(struct altdma_iova_domain *iovad, unsigned long *seen)
  *
  * Context: any context; holds the domain lock and takes the cache and depot
  * locks inside it.
- * Return: 0, or -EUCLEAN after a pr_err naming the first broken rule.
+ * Return: 0, -EUCLEAN after a pr_err naming the first broken rule, or
+ * -ENOMEM if the check could not be finished.
  */
 int altdma_iova_check(struct altdma_iova_domain *iovad)
 {
-	unsigned long flags, in_tree = 0, in_caches = 0, index;
-	void *entry;
+	struct check_seen seen = { .count = 0 };
+	unsigned long flags, in_tree = 0;
 	int ret;
 
+	xa_init(&seen.keys);
 	spin_lock_irqsave(&iovad->lock, flags);
-	ret = check_tree(iovad, &in_tree) ?: check_caches(iovad, &in_caches);
-	xa_for_each_marked(&iovad->ranges, index, entry, XA_MARK_0)
-		xa_clear_mark(&iovad->ranges, index, XA_MARK_0);
-	if (!ret && in_tree != in_caches) {
+	ret = check_tree(iovad, &in_tree) ?: check_caches(iovad, &seen);
+	spin_unlock_irqrestore(&iovad->lock, flags);
+	if (!ret && in_tree != seen.count) {
 		pr_err("%s: IOVA invariant broken: %lu ranges CACHED in the tree, %lu in caches\n",
-		       iovad->name, in_tree, in_caches);
+		       iovad->name, in_tree, seen.count);
 		ret = -EUCLEAN;
 	}
-	spin_unlock_irqrestore(&iovad->lock, flags);
+	xa_destroy(&seen.keys);
 	return ret;
 }
 

@@ -20,6 +20,8 @@
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 
+#include "iova_index.h"
+
 /*
  * Sizes up to 2^ALTDMA_IOVA_ALIGN_ORDER pages are rounded up to a power of two
  * and aligned to it, as dma-iommu rounds them; larger sizes are aligned to
@@ -275,16 +277,16 @@ struct altdma_iova_stats {
  * @policy: placement policy
  * @obj_size: bytes of each range object (see &struct altdma_iova_range)
  * @lock: protects @tree, the augmented gap data, range states other than
- *	the ALLOCATED<->CACHED transitions, @ranges updates, @wrap_next and
+ *	the ALLOCATED<->CACHED transitions, @index updates, @wrap_next and
  *	@placed_below.
  *	A spinlock taken with interrupts off, so allocation and free work from
  *	any context. Never taken while a cache or depot lock is held;
  *	altdma_iova_check() takes those inside it, the reclaim work a depot
  *	lock.
  * @tree: ranges ordered by address, including @lo_end and @hi_end
- * @ranges: ALLOCATED and CACHED ranges indexed by first pfn (the key counts
- *	down from the top of the pfn's region: see iova_alloc.c), read under RCU
- *	by the free path so it validates a free without taking @lock
+ * @index: ALLOCATED and CACHED ranges by first pfn (the key counts down from
+ *	the top of the pfn's region: see iova_alloc.c), read under RCU by the
+ *	free path so it validates a free without taking @lock
  * @lo_end: sentinel at @start_pfn - 1
  * @hi_end: sentinel at @end_pfn + 1
  * @wrap_next: the wrap-around policy's cursor: next search starts below it
@@ -322,7 +324,7 @@ struct altdma_iova_domain {
 	/* guards the tree, gaps, index updates, @wrap_next, @placed_below */
 	spinlock_t lock ____cacheline_aligned_in_smp;
 	struct rb_root tree;
-	struct xarray ranges;
+	struct altdma_iova_index index;
 	struct altdma_iova_range lo_end;
 	struct altdma_iova_range hi_end;
 	unsigned long wrap_next;
@@ -366,6 +368,9 @@ struct altdma_iova_domain {
  * @obj_size: bytes of each range object, for a user that embeds
  *	&struct altdma_iova_range at the start of its own object; 0 (or
  *	less than the range) means the range alone
+ * @table_keys: index keys kept in the index's table rather than its
+ *	xarray (altdma_iova_index_init()); 0 means the default, all the table
+ *	can hold
  *
  * Caching covers the power-of-two sizes up to cache_limit / granule pages
  * (and at most 2^(%ALTDMA_IOVA_MAX_CLASSES - 1) pages).
@@ -381,6 +386,7 @@ struct altdma_iova_config {
 	bool nocache;
 	unsigned int reclaim_ms;
 	size_t obj_size;
+	unsigned long table_keys;
 };
 
 /**

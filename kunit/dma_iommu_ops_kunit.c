@@ -114,7 +114,7 @@ static void ops_expect_objects_sane(struct kunit *test,
 	u32 ms;
 
 	rcu_read_lock();
-	xa_for_each(&adev->iovad.ranges, index, r) {
+	altdma_iova_index_for_each(&adev->iovad.index, index, r) {
 		ms = READ_ONCE(altdma_map_of(r)->state) & ALTDMA_MAP_STATE_MASK;
 		bad += ms == ALTDMA_MAP_UNMAPPING ||
 		       ms == ALTDMA_MAP_QUARANTINED ||
@@ -847,7 +847,7 @@ static unsigned long ops_indexed(struct altdma_dev *adev)
 	unsigned long index, n = 0;
 
 	rcu_read_lock();
-	xa_for_each(&adev->iovad.ranges, index, r)
+	altdma_iova_index_for_each(&adev->iovad.index, index, r)
 		n++;
 	rcu_read_unlock();
 	return n;

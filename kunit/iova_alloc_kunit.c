@@ -1112,6 +1112,53 @@ static void iova_free_double_cached(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, iova_count_free(test, dom), 64UL);
 }
 
+/* Whether the index holds a range starting at @pfn. */
+static bool iova_indexed(struct altdma_iova_domain *dom, unsigned long pfn)
+{
+	struct altdma_iova_range *r;
+
+	rcu_read_lock();
+	r = altdma_iova_lookup(dom, pfn);
+	rcu_read_unlock();
+	return r;
+}
+
+/*
+ * The index keeps the ranges near the top of each region in its table and
+ * the others in its xarray: a range found through either is freed once,
+ * refused the second time, and gone from the index afterwards.
+ */
+static void iova_index_table_and_xarray(struct kunit *test)
+{
+	struct altdma_iova_config cfg = {
+		.name = test->name, .granule = SZ_4K,
+		.end = DMA_BIT_MASK(36), .nocache = true,
+		.table_keys = ALTDMA_IOVA_LEAF_KEYS,
+	};
+	const unsigned int shift = ilog2(SZ_4K);
+	unsigned long top32 = DMA_BIT_MASK(32) >> shift, pfn[4], i;
+	unsigned long limit[4] = {
+		ULONG_MAX, top32, top32 - ALTDMA_IOVA_LEAF_KEYS,
+		(DMA_BIT_MASK(36) >> shift) - ALTDMA_IOVA_LEAF_KEYS,
+	};
+	struct altdma_iova_domain *dom = iova_new(test, &cfg);
+
+	/* keys: top of the 64-bit part, top of the 32-bit part, then deep */
+	for (i = 0; i < ARRAY_SIZE(pfn); i++) {
+		pfn[i] = altdma_iova_alloc(dom, 1, limit[i], GFP_KERNEL);
+		KUNIT_ASSERT_EQ_MSG(test, pfn[i], min(limit[i], dom->end_pfn),
+				    "range %lu", i);
+		KUNIT_EXPECT_TRUE_MSG(test, iova_indexed(dom, pfn[i]), "range %lu", i);
+	}
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+	for (i = 0; i < ARRAY_SIZE(pfn); i++) {
+		KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, pfn[i], 1), 0);
+		KUNIT_EXPECT_FALSE_MSG(test, iova_indexed(dom, pfn[i]), "range %lu", i);
+		iova_refused(test, dom, pfn[i], 1, ALTDMA_IOVA_REFUSE_UNKNOWN);
+	}
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+}
+
 /* Without a cache a second free finds no range and is refused. */
 static void iova_free_double_nocache(struct kunit *test)
 {
@@ -1507,6 +1554,7 @@ static struct kunit_case iova_cases[] = {
 	KUNIT_CASE(iova_avoid_hook),
 	KUNIT_CASE(iova_free_double_cached),
 	KUNIT_CASE(iova_free_double_nocache),
+	KUNIT_CASE(iova_index_table_and_xarray),
 	KUNIT_CASE(iova_free_unknown_middle),
 	KUNIT_CASE(iova_refusal_once),
 	KUNIT_CASE(iova_cache_roundtrip),
@@ -1534,6 +1582,7 @@ enum iova_model_variant {
 };
 
 #define IOVA_MODEL_PAGES	2048
+#define IOVA_MODEL_TABLE_KEYS	1024
 #define IOVA_MODEL_OPS		20000
 #define IOVA_MODEL_BATCH	256
 #define IOVA_MODEL_SEED		0xa1d3a0000ULL
@@ -1777,9 +1826,19 @@ static void iova_model_run(struct kunit *test, enum iova_model_variant variant)
 	unsigned int i, r, alloc_pct;
 	unsigned long p;
 
-	dom = iova_new_pfns(test, SZ_4K, 0, IOVA_MODEL_PAGES,
-			    variant == IOVA_MODEL_WRAP ? &altdma_iova_policy_wrap : NULL,
-			    variant == IOVA_MODEL_NOCACHE);
+	struct altdma_iova_config cfg = {
+		.name = test->name,
+		.granule = SZ_4K,
+		.end = (dma_addr_t)(IOVA_MODEL_PAGES + 1) * SZ_4K - 1,
+		.policy = variant == IOVA_MODEL_WRAP ? &altdma_iova_policy_wrap : NULL,
+		.nocache = variant == IOVA_MODEL_NOCACHE,
+		/* the top 512 pages in the index's table, the rest in its xarray */
+		.table_keys = IOVA_MODEL_TABLE_KEYS,
+	};
+
+	dom = iova_new(test, &cfg);
+	KUNIT_ASSERT_EQ(test, dom->end_pfn, (unsigned long)IOVA_MODEL_PAGES);
+	KUNIT_ASSERT_EQ(test, dom->index.table_keys, (unsigned long)IOVA_MODEL_TABLE_KEYS);
 	if (variant == IOVA_MODEL_CACHED)
 		KUNIT_ASSERT_GT(test, dom->nr_classes, 0U);
 	else
