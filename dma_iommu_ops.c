@@ -63,8 +63,9 @@
  * the context or any mapping object it found: altdma_dev_unregister()
  * waits for a grace period before the context can be freed, and objects
  * and segment arrays are freed with kfree_rcu(), whose grace periods wait
- * for both kinds of reader. So one such section is all the op pays; an
- * index lookup takes its own rcu_read_lock() inside xa_load().
+ * for both kinds of reader. So one such section is all the op pays: an
+ * index lookup in the table (iova_index.h) takes nothing more, one in the
+ * xarray its own rcu_read_lock() inside xa_load().
  */
 static struct altdma_dev *adev_rcu(struct device *dev)
 {

@@ -1020,7 +1020,7 @@ static void range_release(struct altdma_iova_domain *iovad,
 /*
  * Refuse a free of the indexed range @r, with a snapshot of it for the
  * report (out of line: the free's fast path keeps no copy on its stack).
- * Called under rcu_read_lock(): @r may be freed once it is dropped.
+ * Called in an RCU read-side section: @r may be freed once it ends.
  */
 static noinline int refuse_held(struct altdma_iova_domain *iovad,
 				enum altdma_iova_refusal kind,
@@ -1058,8 +1058,9 @@ static __always_inline void range_put_claimed(struct altdma_iova_domain *iovad,
  * reported once per kind, and nothing changes. Only a valid range reaches a
  * cache or goes back to the tree.
  *
- * Context: any context; lock-free lookup under RCU, then this CPU's cache
- * lock or the domain lock with interrupts off.
+ * Context: any context; lock-free lookup with preemption off (an RCU-sched
+ * section, which the grace period that frees a range waits for), then
+ * this CPU's cache lock or the domain lock with interrupts off.
  * Return: 0, or -EINVAL if the free was refused.
  */
 int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
@@ -1070,10 +1071,10 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	unsigned int held_npages;
 	int state, ret;
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	r = altdma_iova_index_load(&iovad->index, range_index(iovad, pfn));
 	if (!r) {
-		rcu_read_unlock();
+		rcu_read_unlock_sched();
 		return refuse_unindexed(iovad, pfn, npages, _RET_IP_);
 	}
 	/* Pairs with the release in altdma_iova_alloc(): npages is current. */
@@ -1091,10 +1092,10 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	if (kind != ALTDMA_IOVA_REFUSE_KINDS) {
 		ret = refuse_held(iovad, kind, pfn, npages, r, held_npages,
 				  _RET_IP_);
-		rcu_read_unlock();
+		rcu_read_unlock_sched();
 		return ret;
 	}
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 
 	/* the cmpxchg made the range ours (CACHED): it cannot go away */
 	range_put_claimed(iovad, r);

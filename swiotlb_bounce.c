@@ -506,15 +506,15 @@ static int slot_put(struct altdma_bounce_seg *seg, unsigned long pfn,
 {
 	struct altdma_iova_range *r;
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	r = altdma_iova_lookup(&seg->iovad, pfn);
 	if (likely(r && READ_ONCE(r->state) == ALTDMA_IOVA_ALLOCATED &&
 		   r->npages == npages)) {
-		rcu_read_unlock();
+		rcu_read_unlock_sched();
 		altdma_iova_put_range(&seg->iovad, r);
 		return 0;
 	}
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	return altdma_iova_free(&seg->iovad, pfn, npages);
 }
 

@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
 	--smoke) smoke=1 ;;
 	--profile) profile=1 smoke=1 ;;
 	--perf) perf=map smoke=1
-		case ${2:-} in iova|map) perf=$2; shift ;; esac ;;
+		case ${2:-} in iova|map|fq|steady|frag|calls) perf=$2; shift ;; esac ;;
 	--mapbench) mapbench=1 ;;
 	--rounds) rounds=$2; shift ;;
 	*) die "unknown argument $1" ;;
@@ -98,7 +98,7 @@ boot() {
 	local smp=$1 mode=$2 res=$out/results-smp$1.txt con=$out/console-smp$1.log
 	local ll=4 extra=
 
-	[ -n "$perf" ] && extra=" bench_perf=$perf"
+	[ -n "$perf" ] && extra=" bench_perf=$perf bench_who=${BENCH_WHO:-}"
 
 	[ "$mode" = profile -o "$mode" = perf ] && ll=7
 	rm -f "$res" "$con" "$out/disk.img"
