@@ -725,8 +725,9 @@ static bool cache_make_room(struct altdma_iova_domain *iovad,
  * Park a freed range (state CACHED) in this CPU's cache. Returns false if no
  * magazine could take it; the caller then gives it back to the tree.
  */
-static bool cache_put(struct altdma_iova_domain *iovad, unsigned int cls,
-		      struct altdma_iova_range *r)
+static __always_inline bool cache_put(struct altdma_iova_domain *iovad,
+				      unsigned int cls,
+				      struct altdma_iova_range *r)
 {
 	struct altdma_iova_mag *spill = NULL;
 	struct altdma_iova_cpu_cache *cc;
@@ -925,29 +926,6 @@ altdma_iova_alloc_range(struct altdma_iova_domain *iovad, unsigned long npages,
 fail:
 	atomic64_inc(&iovad->failed_allocs);
 	return NULL;
-}
-
-/**
- * altdma_iova_alloc() - allocate a range of IOVA pages
- * @iovad: the domain
- * @npages: size in pages; the same number must be given to the free
- * @limit_pfn: highest page the range may use (inclusive)
- * @gfp: allocation flags for the range's bookkeeping
- *
- * altdma_iova_alloc_range() for callers that keep only the first page and
- * give it back with altdma_iova_free().
- *
- * Context: as altdma_iova_alloc_range().
- * Return: the first page of the range, or 0 on failure.
- */
-unsigned long altdma_iova_alloc(struct altdma_iova_domain *iovad,
-				unsigned long npages, unsigned long limit_pfn,
-				gfp_t gfp)
-{
-	struct altdma_iova_range *r;
-
-	r = altdma_iova_alloc_range(iovad, npages, limit_pfn, gfp);
-	return r ? r->pfn_lo : 0;
 }
 
 static const char * const refusal_names[ALTDMA_IOVA_REFUSE_KINDS] = {

@@ -434,9 +434,6 @@ int altdma_iova_domain_init(struct altdma_iova_domain *iovad,
 void altdma_iova_domain_destroy(struct altdma_iova_domain *iovad);
 int altdma_iova_reserve(struct altdma_iova_domain *iovad,
 			unsigned long pfn_lo, unsigned long pfn_hi);
-unsigned long altdma_iova_alloc(struct altdma_iova_domain *iovad,
-				unsigned long npages, unsigned long limit_pfn,
-				gfp_t gfp);
 int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 		     unsigned long npages);
 struct altdma_iova_range *
@@ -482,6 +479,29 @@ altdma_iova_alloc_size(const struct altdma_iova_domain *iovad,
 {
 	return npages <= ALTDMA_IOVA_ALIGN_MAX ? roundup_pow_of_two(npages) :
 						 npages;
+}
+
+/**
+ * altdma_iova_alloc() - allocate a range of IOVA pages
+ * @iovad: the domain
+ * @npages: size in pages; the same number must be given to the free
+ * @limit_pfn: highest page the range may use (inclusive)
+ * @gfp: allocation flags for the range's bookkeeping
+ *
+ * altdma_iova_alloc_range() for callers that keep only the first page and
+ * give it back with altdma_iova_free().
+ *
+ * Context: as altdma_iova_alloc_range().
+ * Return: the first page of the range, or 0 on failure.
+ */
+static inline unsigned long
+altdma_iova_alloc(struct altdma_iova_domain *iovad, unsigned long npages,
+		  unsigned long limit_pfn, gfp_t gfp)
+{
+	struct altdma_iova_range *r;
+
+	r = altdma_iova_alloc_range(iovad, npages, limit_pfn, gfp);
+	return r ? r->pfn_lo : 0;
 }
 
 #endif /* _ALTDMA_IOVA_ALLOC_H */
