@@ -31,6 +31,9 @@
 
 #include "iova_alloc.h"
 
+/* A bare range is one 64-byte slab object (a slab page holds 64 of them). */
+static_assert(sizeof(struct altdma_iova_range) <= 64);
+
 static inline struct altdma_iova_range *to_range(struct rb_node *n)
 {
 	return n ? rb_entry(n, struct altdma_iova_range, rb) : NULL;
@@ -65,13 +68,6 @@ static inline struct altdma_iova_aug gap_aug(const struct altdma_iova_range *r)
 	return a;
 }
 
-/* Set the gap below @r and what it holds. Domain lock held. */
-static inline void set_gap(struct altdma_iova_range *r, unsigned long gap)
-{
-	r->gap = gap;
-	r->own = gap_aug(r);
-}
-
 static inline void aug_merge(struct altdma_iova_aug *a, struct rb_node *n)
 {
 	struct altdma_iova_range *c = to_range(n);
@@ -87,7 +83,7 @@ static inline void aug_merge(struct altdma_iova_aug *a, struct rb_node *n)
 /* @r's subtree value from its own gap and its children's values. */
 static struct altdma_iova_aug aug_compute(const struct altdma_iova_range *r)
 {
-	struct altdma_iova_aug a = r->own;
+	struct altdma_iova_aug a = gap_aug(r);
 
 	aug_merge(&a, r->rb.rb_left);
 	aug_merge(&a, r->rb.rb_right);
@@ -150,8 +146,8 @@ static void tree_insert(struct altdma_iova_domain *iovad,
 			link = &parent->rb_right;
 		}
 	}
-	set_gap(new, new->pfn_lo - pred->pfn_hi - 1);
-	set_gap(succ, succ->pfn_lo - new->pfn_hi - 1);
+	new->gap = new->pfn_lo - pred->pfn_hi - 1;
+	succ->gap = succ->pfn_lo - new->pfn_hi - 1;
 	rb_link_node(&new->rb, parent, link);
 	/* the successor, whose gap shrank, is an ancestor of the leaf @new */
 	fix_up(new, succ);
@@ -174,8 +170,8 @@ static void tree_insert_below(struct altdma_iova_domain *iovad,
 		parent = *link;
 		link = &parent->rb_right;
 	}
-	set_gap(new, new->pfn_lo - g_lo);
-	set_gap(succ, succ->pfn_lo - new->pfn_hi - 1);
+	new->gap = new->pfn_lo - g_lo;
+	succ->gap = succ->pfn_lo - new->pfn_hi - 1;
 	rb_link_node(&new->rb, parent, link);
 	/* @new is a leaf in @succ's left subtree */
 	fix_up(new, succ);
@@ -189,7 +185,7 @@ static void tree_erase(struct altdma_iova_domain *iovad,
 	struct altdma_iova_range *succ = to_range(rb_next(&r->rb));
 
 	rb_erase_augmented(&r->rb, &iovad->tree, &gap_callbacks);
-	set_gap(succ, succ->gap + r->gap + (r->pfn_hi - r->pfn_lo + 1));
+	succ->gap += r->gap + (r->pfn_hi - r->pfn_lo + 1);
 	fix_up(succ, succ);
 }
 
@@ -259,7 +255,7 @@ static struct altdma_iova_range *descend(struct altdma_iova_range *r,
 			r = to_range(r->rb.rb_right);
 			continue;
 		}
-		if (aug_fits(r->own, q))
+		if (aug_fits(gap_aug(r), q))
 			return r;
 		r = to_range(r->rb.rb_left);
 	}
@@ -281,7 +277,7 @@ static struct altdma_iova_range *prev_fit(struct altdma_iova_range *r,
 	for (c = r, p = range_parent(r); p; c = p, p = range_parent(p)) {
 		if (p->rb.rb_right != &c->rb)
 			continue;
-		if (aug_fits(p->own, q))
+		if (aug_fits(gap_aug(p), q))
 			return p;
 		if (sub_fits(p->rb.rb_left, q))
 			return descend(to_range(p->rb.rb_left), q);
@@ -1366,7 +1362,7 @@ static void init_sentinels(struct altdma_iova_domain *iovad)
 	hi->pfn_lo = iovad->end_pfn + 1;
 	hi->pfn_hi = hi->pfn_lo;
 	hi->state = ALTDMA_IOVA_SENTINEL;
-	set_gap(hi, iovad->end_pfn - iovad->start_pfn + 1);
+	hi->gap = iovad->end_pfn - iovad->start_pfn + 1;
 	rb_link_node(&hi->rb, &lo->rb, &lo->rb.rb_right);
 	fix_up(hi, NULL);
 	rb_insert_augmented(&hi->rb, &iovad->tree, &gap_callbacks);
@@ -1637,8 +1633,8 @@ static int check_tree(struct altdma_iova_domain *iovad, unsigned long *cached)
 		if (r->gap != (prev ? r->pfn_lo - prev->pfn_hi - 1 : 0))
 			return check_fail(iovad, "wrong gap", r);
 		a = gap_aug_slow(r);
-		if (a.usable != r->own.usable || a.order != r->own.order)
-			return check_fail(iovad, "wrong gap annotation", r);
+		if (a.usable != gap_aug(r).usable || a.order != gap_aug(r).order)
+			return check_fail(iovad, "wrong gap arithmetic", r);
 		a = aug_compute(r);
 		if (a.usable != r->sub.usable || a.order != r->sub.order)
 			return check_fail(iovad, "wrong subtree annotation", r);

@@ -89,8 +89,6 @@ struct altdma_iova_aug {
  * @pfn_lo: first page of the range
  * @pfn_hi: last page of the range (inclusive)
  * @gap: free pages between the previous range and this one
- * @own: what @gap alone can hold (kept with @gap, so that walks and
- *	fix-ups read it instead of working it out)
  * @sub: what the gaps in the subtree rooted here can hold
  * @npages: size the caller asked for; a free must give the same size. The
  *	range itself may be larger (rounded to a power of two).
@@ -110,7 +108,6 @@ struct altdma_iova_range {
 	unsigned long pfn_lo;
 	unsigned long pfn_hi;
 	unsigned long gap;
-	struct altdma_iova_aug own;
 	struct altdma_iova_aug sub;
 	unsigned int npages;
 	int state;

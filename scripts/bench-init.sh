@@ -332,6 +332,23 @@ perf)
 			grep -v '^#' $TR/trace | awk '{print $NF}' | sort | uniq -c | sort -rn | head -5 > /dev/console
 			teardown $c
 		done
+	elif [ "$(arg bench_perf)" = gdb ]; then
+		echo altdma_bench_none > $D/driver_override
+		unbind
+		for c in kernel-lazy altdma-deferred kernel-strict altdma-strict; do
+			setup $c
+			echo map dev=$BLK size=4096 threads=1 iters=3000 > $B
+			echo "=== perf gdb $c ready $(grep -w 'dma_map_page_attrs\|dma_unmap_page_attrs' /proc/kallsyms | awk '{printf "%s=%s ", $3, $1}')" > /dev/console
+			sleep 40
+			echo map dev=$BLK size=4096 threads=1 iters=3 > $B
+			echo "=== perf gdb $c done" > /dev/console
+			sleep 2
+			teardown $c
+		done
+		grep -i ' [tT] ' /proc/kallsyms | sort > /tmp/ks
+		echo "=== kallsyms begin" > /dev/console
+		cat /tmp/ks > /dev/ttyS1
+		echo "=== kallsyms end" > /dev/console
 	elif [ "$(arg bench_perf)" = steady ]; then
 		echo altdma_bench_none > $D/driver_override
 		unbind

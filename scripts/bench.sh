@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
 	--smoke) smoke=1 ;;
 	--profile) profile=1 smoke=1 ;;
 	--perf) perf=map smoke=1
-		case ${2:-} in iova|map|fq|steady|frag|calls) perf=$2; shift ;; esac ;;
+		case ${2:-} in [a-z]*) perf=$2; shift ;; esac ;;
 	--mapbench) mapbench=1 ;;
 	--rounds) rounds=$2; shift ;;
 	*) die "unknown argument $1" ;;
