@@ -459,6 +459,18 @@ static inline unsigned int altdma_ret_slots(unsigned long ret,
 #endif
 
 /*
+ * A local of a DMA op's fast path whose every field the op sets before any
+ * use: the compiler does not zero it first for CONFIG_INIT_STACK_ALL_ZERO
+ * (Debian's 6.1 and 6.12 set it; a struct of a few words is then filled on
+ * every call). GCC 12 and clang 16 have the attribute; older ones zero.
+ */
+#if __has_attribute(__uninitialized__)
+#define altdma_uninit	__attribute__((__uninitialized__))
+#else
+#define altdma_uninit
+#endif
+
+/*
  * Wait until no task can be running altdma_dma_ops code it found in
  * dev->dma_ops before the ops were restored: one that loaded the pointer
  * and was preempted before the call, or is still returning from the op.

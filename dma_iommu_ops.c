@@ -266,8 +266,9 @@ static void seg_unbounce(struct altdma_dev *adev, struct altdma_map_seg *seg,
 /* ---- page tables ---- */
 
 /* Unmap the spans of the first @n segments; returns whether all went. */
-static bool spans_unmap(struct altdma_dev *adev, struct altdma_map *m,
-			unsigned int n, struct iommu_iotlb_gather *gather)
+static __always_inline bool spans_unmap(struct altdma_dev *adev,
+					struct altdma_map *m, unsigned int n,
+					struct iommu_iotlb_gather *gather)
 {
 	dma_addr_t iova = altdma_map_iova(m, adev->shift);
 	const struct altdma_map_seg *seg;
@@ -415,8 +416,9 @@ static bool map_abort(struct altdma_dev *adev, struct altdma_map *m,
  * the object given back; *@kept says whether the IOVA (and so the bounce
  * slots) had to be quarantined instead.
  */
-static int spans_map(struct altdma_dev *adev, struct altdma_map *m, int prot,
-		     unsigned long caller, bool *kept)
+static __always_inline int spans_map(struct altdma_dev *adev,
+				     struct altdma_map *m, int prot,
+				     unsigned long caller, bool *kept)
 {
 	dma_addr_t iova = altdma_map_iova(m, adev->shift);
 	const struct altdma_map_seg *seg;
@@ -444,8 +446,10 @@ static int spans_map(struct altdma_dev *adev, struct altdma_map *m, int prot,
  * pages (the min_align_mask alignment), below @dma_mask. The object comes
  * in state RELEASED, owned by the caller.
  */
-static struct altdma_map *map_alloc(struct altdma_dev *adev, size_t bytes,
-				    unsigned long align, u64 dma_mask)
+static __always_inline struct altdma_map *map_alloc(struct altdma_dev *adev,
+						    size_t bytes,
+						    unsigned long align,
+						    u64 dma_mask)
 {
 	unsigned long npages = max(bytes >> adev->shift, align);
 	unsigned long limit = limit_pfn(adev, dma_mask);
@@ -485,7 +489,8 @@ static void map_publish(struct altdma_dev *adev, struct altdma_map *m)
  * range holding it. Called under altdma_op_lock(); the object may be in any
  * state.
  */
-static struct altdma_map *map_find(struct altdma_dev *adev, dma_addr_t dma)
+static __always_inline struct altdma_map *map_find(struct altdma_dev *adev,
+						   dma_addr_t dma)
 {
 	unsigned long pfn = dma >> adev->shift;
 	struct altdma_iova_range *r;
@@ -588,8 +593,8 @@ static enum altdma_refusal claim_mismatch(const struct altdma_map *m,
  * even for a moment. Called under altdma_op_lock(). Nothing is
  * changed on refusal.
  */
-static struct altdma_map *map_claim(struct altdma_dev *adev,
-				    struct claim_req *q)
+static __always_inline struct altdma_map *map_claim(struct altdma_dev *adev,
+						    struct claim_req *q)
 {
 	enum altdma_refusal kind = ALTDMA_REFUSE_DOUBLE;
 	struct altdma_map *m = map_find(adev, q->dma);
@@ -642,9 +647,12 @@ static noinline void seg_san_to_cpu(struct altdma_dev *adev,
 }
 
 /* CPU side of an unmap: caches, then bounce copies, once. */
-static void map_sync_unmap(struct altdma_dev *adev, struct altdma_map *m,
-			   unsigned long attrs, bool release_slots,
-			   const char *what, unsigned long caller)
+static __always_inline void map_sync_unmap(struct altdma_dev *adev,
+					   struct altdma_map *m,
+					   unsigned long attrs,
+					   bool release_slots,
+					   const char *what,
+					   unsigned long caller)
 {
 	struct altdma_map_seg *seg;
 	struct altdma_seg_iter it;
@@ -715,12 +723,13 @@ static void quarantine_sync(struct altdma_dev *adev, struct altdma_map *m,
  *
  * @m is not touched once it is given back: a new mapping may take it.
  */
-static bool map_release(struct altdma_dev *adev, struct altdma_map *m,
-			unsigned long attrs, const char *what,
-			unsigned long caller)
+static __always_inline bool map_release(struct altdma_dev *adev,
+					struct altdma_map *m,
+					unsigned long attrs, const char *what,
+					unsigned long caller)
 {
 	bool strict = adev->inval == ALTDMA_INVAL_STRICT || map_bounced(m);
-	struct iommu_iotlb_gather gather;
+	struct iommu_iotlb_gather gather altdma_uninit;
 	struct altdma_seg_iter it;
 	unsigned int n;
 	u32 s;
@@ -829,13 +838,16 @@ static dma_addr_t map_single(struct altdma_dev *adev, const struct map_req *q,
 {
 	bool mmio = q->type == ALTDMA_MAP_RESOURCE, kept = false;
 	int prot = dir_prot(adev, q->dir, q->attrs, mmio);
-	struct altdma_map_seg seg = { .orig = q->phys, .len = q->size };
+	struct altdma_map_seg seg altdma_uninit;
 	unsigned long align;
 	struct altdma_map *m;
 	dma_addr_t dma;
 
 	if (unlikely(!prot || !q->size))
 		goto fail;
+	/* every field is set below, before the copy into the object */
+	seg.orig = q->phys;
+	seg.len = q->size;
 	if (unlikely(wraps(q->phys, q->size))) {
 		map_wrap_report(adev, q->type, q->size, caller);
 		goto fail;
@@ -899,13 +911,19 @@ static void unmap_on(struct device *dev, dma_addr_t dma, size_t size,
 		     enum altdma_map_type type, struct scatterlist *sgl,
 		     const char *what, unsigned long caller)
 {
+	struct claim_req q altdma_uninit;
 	struct altdma_dev *adev;
 	struct altdma_map *m;
 
-	struct claim_req q = {
-		.dma = dma, .size = size, .dir = dir, .type = type,
-		.what = what, .caller = caller,
-	};
+	q.dma = dma;
+	q.size = size;
+	q.dir = dir;
+	q.type = type;
+	q.what = what;
+	q.cpu_addr = NULL;
+	q.cpu_bad = NULL;
+	q.caller = caller;
+	q.prev = false;
 
 	altdma_op_lock();
 	adev = adev_rcu(dev);
@@ -924,18 +942,21 @@ static dma_addr_t altdma_map_page(struct device *dev, struct page *page,
 				  enum dma_data_direction dir,
 				  unsigned long attrs)
 {
-	struct map_req q = {
-		.size = size, .rec_size = size, .dir = dir, .attrs = attrs,
-		.type = ALTDMA_MAP_PAGE,
-	};
 	dma_addr_t dma = DMA_MAPPING_ERROR;
+	struct map_req q altdma_uninit;
 	struct altdma_dev *adev;
 
 	altdma_op_lock();
 	adev = adev_rcu(dev);
 	if (likely(adev && page)) {
 		q.phys = page_to_phys(page) + offset;
+		q.size = size;
+		q.rec_size = size;
+		q.dir = dir;
+		q.attrs = attrs;
+		q.type = ALTDMA_MAP_PAGE;
 		q.mask = dma_get_mask(dev);
+		q.cpu_addr = NULL;
 		dma = map_single(adev, &q, _RET_IP_);
 	}
 	altdma_op_unlock();

@@ -312,103 +312,68 @@ perf_iova() {
 	rm -f /tmp/perf.data
 }
 
+# insns_wait: each contender set up and warmed up, then 40 s for
+# scripts/bench-insns.sh to put gdb on the next dma_map_page_attrs() and
+# dma_unmap_page_attrs(), which three more pairs then call; finally the
+# text symbols on the result port, for its report
+insns_wait() {
+	echo altdma_bench_none > $D/driver_override
+	unbind
+	for c in kernel-lazy altdma-deferred kernel-strict altdma-strict kernel-bounce altdma-bounce; do
+		setup $c || { say "FAIL: insns: set up $c"; continue; }
+		case $c in
+		kernel-bounce) args="size=512 off=564 untrusted=1" ;;
+		altdma-bounce) args="size=512 off=564" ;;
+		*) args="size=4096" ;;
+		esac
+		echo map dev=$BLK $args threads=1 iters=3000 > $B
+		echo "=== perf gdb $c ready $(grep -w 'dma_map_page_attrs\|dma_unmap_page_attrs' /proc/kallsyms | awk '{printf "%s=%s ", $3, $1}')" > /dev/console
+		sleep 40
+		echo map dev=$BLK $args threads=1 iters=3 > $B
+		teardown $c
+	done
+	grep -i ' [tT] ' /proc/kallsyms | sort > /dev/ttyS1
+}
+# perf_frag: (b)'s 32-bit-full case, twice each side, then perf's profile
+perf_frag() {
+	for r in 1 2; do for k in 1 0; do
+		echo iova-frag kernel=$k nfill=262144 iters=20000 > $B
+		echo "=== perf frag kernel=$k $(cat $B)" > /dev/console
+	done; done
+	for k in 1 0; do
+		perf record -q -g -e cpu-clock -F 4000 -a -o /tmp/perf.data -- \
+			sh -c "echo iova-frag kernel=$k nfill=262144 iters=20000 > $B" 2>/dev/null
+		echo "=== perf frag kernel=$k: samples in each function and its callees ($(cat $B))" > /dev/console
+		perf report -q -n -i /tmp/perf.data --stdio --children --sort sym \
+			-g none 2>/dev/null | grep -v '^$' |
+			grep -v 'native_safe_halt\|_idle\|idle_call\|start_kernel\|startup\|rest_init' |
+			head -n 40 > /dev/console
+		rm -f /tmp/perf.data
+	done
+}
+# perf_iova_rounds: (b)'s fast path and the trees alone (1000 ranges kept),
+# six alternating rounds, then perf's profile of each
+perf_iova_rounds() {
+	for r in 1 2 3 4 5 6; do
+		for k in 1 0; do
+			echo iova-fast kernel=$k npages=1 iters=20000 > $B
+			f=$(cat $B)
+			echo iova-fast kernel=$k npages=1 iters=2000 nocache=1 nfill=1000 > $B
+			echo "=== perf round $r kernel=$k fast $f tree $(cat $B)" > /dev/console
+		done
+	done
+	for k in 1 0; do perf_iova $k 200000; done
+	for k in 1 0; do perf_iova $k 20000 nocache=1 nfill=1000; done
+}
+
 case $mode in
 perf)
-	if [ "$(arg bench_perf)" = fq ]; then
-		mount -t tracefs tracefs /sys/kernel/tracing
-		TR=/sys/kernel/tracing
-		echo 'intel_flush_iotlb_all qi_submit_sync iommu_flush_iotlb_all' > $TR/set_ftrace_filter
-		echo 20000 > $TR/buffer_size_kb
-		echo function > $TR/current_tracer
-		echo altdma_bench_none > $D/driver_override
-		unbind
-		for c in kernel-lazy altdma-deferred kernel-lazy altdma-deferred; do
-			setup $c
-			echo > $TR/trace
-			echo 1 > $TR/tracing_on
-			echo map dev=$BLK size=4096 threads=1 iters=20000 > $B
-			echo 0 > $TR/tracing_on
-			echo "=== perf fq $c $(cat $B): $(grep -c intel_flush_iotlb_all $TR/trace) flush_all, $(grep -c qi_submit_sync $TR/trace) qi_submit_sync" > /dev/console
-			grep -v '^#' $TR/trace | awk '{print $NF}' | sort | uniq -c | sort -rn | head -5 > /dev/console
-			teardown $c
-		done
-	elif [ "$(arg bench_perf)" = gdb ]; then
-		echo altdma_bench_none > $D/driver_override
-		unbind
-		for c in kernel-lazy altdma-deferred kernel-strict altdma-strict; do
-			setup $c
-			echo map dev=$BLK size=4096 threads=1 iters=3000 > $B
-			echo "=== perf gdb $c ready $(grep -w 'dma_map_page_attrs\|dma_unmap_page_attrs' /proc/kallsyms | awk '{printf "%s=%s ", $3, $1}')" > /dev/console
-			sleep 40
-			echo map dev=$BLK size=4096 threads=1 iters=3 > $B
-			echo "=== perf gdb $c done" > /dev/console
-			sleep 2
-			teardown $c
-		done
-		grep -i ' [tT] ' /proc/kallsyms | sort > /tmp/ks
-		echo "=== kallsyms begin" > /dev/console
-		cat /tmp/ks > /dev/ttyS1
-		echo "=== kallsyms end" > /dev/console
-	elif [ "$(arg bench_perf)" = steady ]; then
-		echo altdma_bench_none > $D/driver_override
-		unbind
-		c=$(arg bench_who)
-		setup $c
-		echo map dev=$BLK size=4096 threads=1 iters=2000 > $B
-		echo "=== perf steady $c start" > /dev/console
-		echo map dev=$BLK size=4096 threads=1 iters=1000000 > $B
-		echo "=== perf steady $c $(cat $B) end" > /dev/console
-		teardown $c
-	elif [ "$(arg bench_perf)" = calls ]; then
-		mount -t tracefs tracefs /sys/kernel/tracing
-		TR=/sys/kernel/tracing
-		echo 20000 > $TR/buffer_size_kb
-		echo dma_map_page_attrs > $TR/set_graph_function
-		echo dma_unmap_page_attrs >> $TR/set_graph_function
-		echo function_graph > $TR/current_tracer
-		echo 0 > $TR/tracing_on
-		echo altdma_bench_none > $D/driver_override
-		unbind
-		for c in kernel-lazy altdma-deferred kernel-strict altdma-strict; do
-			setup $c
-			echo map dev=$BLK size=4096 threads=1 iters=3000 > $B
-			echo > $TR/trace
-			echo 1 > $TR/tracing_on
-			echo map dev=$BLK size=4096 threads=1 iters=50 > $B
-			echo 0 > $TR/tracing_on
-			echo "=== perf calls $c" > /dev/console
-			grep -v '^#' $TR/trace > /tmp/tr.txt; echo "lines $(wc -l < /tmp/tr.txt)" > /dev/console; awk '/dma_map_page_attrs\(\) \{/ {n++} n==10 {print} n==11 {exit}' /tmp/tr.txt > /dev/console
-			teardown $c
-		done
-	elif [ "$(arg bench_perf)" = frag ]; then
-		for r in 1 2; do for k in 1 0; do
-			echo iova-frag kernel=$k nfill=262144 iters=20000 > $B
-			echo "=== perf frag kernel=$k $(cat $B)" > /dev/console
-		done; done
-		for k in 1 0; do
-			perf record -q -g -e cpu-clock -F 4000 -a -o /tmp/perf.data -- \
-				sh -c "echo iova-frag kernel=$k nfill=262144 iters=20000 > $B" 2>/dev/null
-			echo "=== perf frag kernel=$k, samples in each function and its callees ($(cat $B))" > /dev/console
-			perf report -q -n -i /tmp/perf.data --stdio --children --sort sym \
-				-g none 2>/dev/null | grep -v '^$' |
-				grep -v 'native_safe_halt\|_idle\|idle_call\|start_kernel\|startup\|rest_init' |
-				head -n 40 > /dev/console
-			rm -f /tmp/perf.data
-		done
-	elif [ "$(arg bench_perf)" = iova ]; then
-		for r in 1 2 3 4 5 6; do
-			for k in 1 0; do
-				echo iova-fast kernel=$k npages=1 iters=20000 > $B
-				f=$(cat $B)
-				echo iova-fast kernel=$k npages=1 iters=2000 nocache=1 nfill=1000 > $B
-				echo "=== perf round $r kernel=$k fast $f tree $(cat $B)" > /dev/console
-			done
-		done
-		for k in 1 0; do perf_iova $k 200000; done
-		for k in 1 0; do perf_iova $k 20000 nocache=1 nfill=1000; done
-	else
-		perf_map
-	fi
+	case $(arg bench_perf) in
+	gdb) insns_wait ;;
+	frag) perf_frag ;;
+	iova) perf_iova_rounds ;;
+	*) perf_map ;;
+	esac
 	;;
 mapbench)
 	r=1

@@ -16,7 +16,10 @@
 #                                   unmap paths (console-smp4.log)
 #   scripts/bench.sh --perf [PART]  perf's sampled profile (cpu-clock) of
 #                                   4 KiB map+unmap, each contender; PART
-#                                   "iova": of (b)'s fast path instead
+#                                   "iova": (b)'s fast path and trees alone
+#                                   (six timed rounds, then the profiles),
+#                                   "frag": (b)'s 32-bit-full case, "gdb":
+#                                   the VM scripts/bench-insns.sh drives
 #   scripts/bench.sh --mapbench     cross-check of (a) with the kernel's own
 #                                   kernel/dma/map_benchmark.c on the debug
 #                                   test kernel (altdma built in)
@@ -98,7 +101,7 @@ boot() {
 	local smp=$1 mode=$2 res=$out/results-smp$1.txt con=$out/console-smp$1.log
 	local ll=4 extra=
 
-	[ -n "$perf" ] && extra=" bench_perf=$perf bench_who=${BENCH_WHO:-}"
+	[ -n "$perf" ] && extra=" bench_perf=$perf"
 
 	[ "$mode" = profile -o "$mode" = perf ] && ll=7
 	rm -f "$res" "$con" "$out/disk.img"

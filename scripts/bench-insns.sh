@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Instructions of one steady-state map and unmap, counted exactly, per
+# contender and per function: the benchmark VM (scripts/bench.sh --perf
+# gdb) waits with each contender set up and warmed up (3000 pairs), and gdb
+# single-steps through one dma_map_page_attrs() and the following
+# dma_unmap_page_attrs() on QEMU's gdbstub. Deterministic where the timed
+# rows are not: what it counts does not depend on the host's speed. An
+# instruction is not a unit of time (a copy loop is cheap per instruction,
+# a lock or an interrupt switch dear), so this explains the timed rows and
+# never replaces them.
+#
+#   scripts/bench-insns.sh [CONTENDER...]   default: all six of bench.sh
+#
+# Output: per contender, the map and unmap totals and the functions with
+# the most instructions; traces in $ALTDMA_BUILD/bench-smoke/insns/.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+need_pkgs gdb
+out=$ALTDMA_BUILD/bench-smoke
+ins=$out/insns
+rm -rf "$ins" && mkdir -p "$ins"
+con=$out/console-smp4.log
+all="kernel-lazy altdma-deferred kernel-strict altdma-strict kernel-bounce altdma-bounce"
+want=${*:-$all}
+port=$((20000 + $$ % 20000))
+wrap=$ins/qemu.sh
+printf '#!/bin/sh\nexec qemu-system-x86_64 -gdb tcp:127.0.0.1:%s "$@"\n' "$port" >"$wrap"
+chmod +x "$wrap"
+rm -f "$con"
+ALTDMA_QEMU=$wrap "$ALTDMA_REPO/scripts/bench.sh" --perf gdb >"$ins/bench.log" 2>&1 &
+bench=$!
+
+cat >"$ins/count.py" <<'PY'
+import gdb
+def count_call(addr, out):
+    """Step through one call of the function at addr; one PC per line."""
+    gdb.execute("hbreak *%s" % addr, to_string=True)
+    gdb.execute("continue", to_string=True)
+    gdb.execute("delete", to_string=True)
+    sp0 = int(gdb.parse_and_eval("$sp"))
+    ret = int(gdb.parse_and_eval("*(unsigned long *)$sp"))
+    n = 0
+    with open(out, "w") as f:
+        while n < 500000:
+            pc = int(gdb.parse_and_eval("$pc"))
+            if pc == ret and int(gdb.parse_and_eval("$sp")) > sp0:
+                break
+            f.write("%x\n" % pc)
+            gdb.execute("stepi", to_string=True)
+            n += 1
+    return n
+PY
+
+wait_line() { # wait_line PATTERN: until the console has it (10 min at most)
+	local i
+	for i in $(seq 1 1200); do
+		grep -aq "$1" "$con" 2>/dev/null && return 0
+		kill -0 $bench 2>/dev/null || return 1
+		sleep 0.5
+	done
+	return 1
+}
+for c in $all; do
+	wait_line "perf gdb $c ready" || die "the VM never got $c ready (see $con)"
+	case " $want " in *" $c "*) ;; *) continue ;; esac
+	line=$(grep -a "perf gdb $c ready" "$con")
+	map=$(echo "$line" | grep -ao 'dma_map_page_attrs=[0-9a-f]*' | cut -d= -f2)
+	unmap=$(echo "$line" | grep -ao 'dma_unmap_page_attrs=[0-9a-f]*' | cut -d= -f2)
+	[ -n "$map" ] && [ -n "$unmap" ] || die "no addresses for $c: $line"
+	timeout 300 gdb -q -batch -ex "set architecture i386:x86-64" \
+		-ex "target remote 127.0.0.1:$port" -ex "source $ins/count.py" \
+		-ex "python print('COUNT map', count_call('0x$map', '$ins/$c-map.pc'))" \
+		-ex "python print('COUNT unmap', count_call('0x$unmap', '$ins/$c-unmap.pc'))" \
+		-ex detach >"$ins/$c-gdb.log" 2>&1
+	grep -q "COUNT unmap" "$ins/$c-gdb.log" || die "gdb failed for $c (see $ins/$c-gdb.log)"
+done
+wait $bench
+python3 "$ALTDMA_REPO/scripts/bench_insns.py" "$out/results-smp4.txt" "$ins" $want
