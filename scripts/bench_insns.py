@@ -26,6 +26,17 @@ def load_symbols(path):
     return syms
 
 
+# The DMA layer's own functions on the kernel's side (dma-iommu, its IOVA
+# allocator and flush queue, swiotlb); altdma's are the module's.
+KERNEL_LAYER = ("iommu_dma_", "__iommu_dma_", "alloc_iova", "free_iova",
+                "iova_", "fq_", "queue_iova", "iommu_get_dma_domain",
+                "swiotlb_", "iommu_dma_alloc_iova", "__swiotlb_")
+
+
+def layer_own(name):
+    return name.endswith("[altdma]") or name.startswith(KERNEL_LAYER)
+
+
 def main():
     syms = load_symbols(sys.argv[1])
     addrs = [a for a, _ in syms]
@@ -37,8 +48,10 @@ def main():
             for pc in pcs:
                 i = bisect.bisect_right(addrs, pc) - 1
                 per[syms[i][1] if i >= 0 else "?"] += 1
+            own = sum(n for s, n in per.items() if layer_own(s))
             top = ", ".join("%s %d" % (s, n) for s, n in per.most_common(12))
-            print("%-16s %-5s %6d instructions: %s" % (c, op, len(pcs), top))
+            print("%-16s %-5s %6d instructions, %5d the layer's own: %s" %
+                  (c, op, len(pcs), own, top))
 
 
 if __name__ == "__main__":
