@@ -297,19 +297,23 @@ perf_map() {
 		perf_one $c 4096
 	done
 }
-# perf_iova KERNEL ITERS [ARGS]: perf's profile of (b)'s fast path, or
-# with "nocache=1 nfill=N" of the trees alone
-perf_iova() {
-	k=$1 it=$2; shift 2
+# perf_all LABEL COMMAND: perf's system-wide profile of one benchmark
+# command, the samples in each function and its callees
+perf_all() {
 	perf record -q -g -e cpu-clock -F 4000 -a -o /tmp/perf.data -- \
-		sh -c "echo iova-fast kernel=$k npages=1 iters=$it $* > $B" \
-		2>/dev/null
-	echo "=== perf iova-fast kernel=$k $*: samples in each function and its callees ($(cat $B))" > /dev/console
+		sh -c "echo $2 > $B" 2>/dev/null
+	echo "=== perf $1: samples in each function and its callees ($(cat $B))" > /dev/console
 	perf report -q -n -i /tmp/perf.data --stdio --children --sort sym \
 		-g none 2>/dev/null | grep -v '^$' |
 		grep -v 'native_safe_halt\|_idle\|idle_call\|start_kernel\|startup\|rest_init' |
 		head -n 40 > /dev/console
 	rm -f /tmp/perf.data
+}
+# perf_iova KERNEL ITERS [ARGS]: perf's profile of (b)'s fast path, or
+# with "nocache=1 nfill=N" of the trees alone
+perf_iova() {
+	k=$1 it=$2; shift 2
+	perf_all "iova-fast kernel=$k $*" "iova-fast kernel=$k npages=1 iters=$it $*"
 }
 
 # insns_wait: each contender set up and warmed up, then 40 s for
@@ -341,14 +345,7 @@ perf_frag() {
 		echo "=== perf frag kernel=$k $(cat $B)" > /dev/console
 	done; done
 	for k in 1 0; do
-		perf record -q -g -e cpu-clock -F 4000 -a -o /tmp/perf.data -- \
-			sh -c "echo iova-frag kernel=$k nfill=262144 iters=20000 > $B" 2>/dev/null
-		echo "=== perf frag kernel=$k: samples in each function and its callees ($(cat $B))" > /dev/console
-		perf report -q -n -i /tmp/perf.data --stdio --children --sort sym \
-			-g none 2>/dev/null | grep -v '^$' |
-			grep -v 'native_safe_halt\|_idle\|idle_call\|start_kernel\|startup\|rest_init' |
-			head -n 40 > /dev/console
-		rm -f /tmp/perf.data
+		perf_all "frag kernel=$k" "iova-frag kernel=$k nfill=262144 iters=20000"
 	done
 }
 # perf_iova_rounds: (b)'s fast path and the trees alone (1000 ranges kept),
