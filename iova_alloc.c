@@ -519,15 +519,18 @@ static bool avoid_placed(struct altdma_iova_domain *iovad, unsigned long pfn,
 static unsigned long place_checked(struct altdma_iova_domain *iovad,
 				   unsigned long size, unsigned long limit)
 {
-	unsigned long pfn = iovad->policy->place(iovad, size, limit);
 	bool stuck = false;
+	unsigned long pfn;
 	int tries;
 
+	iovad->placed_below = NULL;
+	pfn = iovad->policy->place(iovad, size, limit);
 	if (likely(!iovad->avoid))
 		goto out;
 	for (tries = 0; pfn && avoid_placed(iovad, pfn, size, &stuck); tries++) {
 		if (stuck || tries >= ALTDMA_IOVA_AVOID_TRIES)
 			return 0;
+		iovad->placed_below = NULL;
 		pfn = iovad->policy->place(iovad, size, limit);
 	}
 out:
@@ -559,8 +562,10 @@ static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 		if (altdma_iova_index_store(&iovad->index,
 					    range_index(iovad, pfn), r))
 			pfn = 0;
-		else
+		else if (iovad->placed_below)
 			tree_insert_below(iovad, r, iovad->placed_below);
+		else
+			tree_insert(iovad, r);
 	}
 	spin_unlock_irqrestore(&iovad->lock, flags);
 	if (!pfn) {

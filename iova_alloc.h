@@ -123,7 +123,9 @@ struct altdma_iova_domain;
  * @place: find room for @size pages (already rounded as
  *	altdma_iova_alloc_size() says, and aligned as %ALTDMA_IOVA_ALIGN_ORDER
  *	says) at or below @limit; returns the first pfn or 0 when there is
- *	none. Called with the domain lock held.
+ *	none. It may set &altdma_iova_domain.placed_below to the range whose
+ *	gap holds the pfn (the insert then needs no walk; left NULL, the
+ *	insert walks from the root). Called with the domain lock held.
  *
  * The policy is a property of the IOVA domain (seed 002), chosen at init.
  */
@@ -287,8 +289,9 @@ struct altdma_iova_stats {
  * @lo_end: sentinel at @start_pfn - 1
  * @hi_end: sentinel at @end_pfn + 1
  * @wrap_next: the wrap-around policy's cursor: next search starts below it
- * @placed_below: the range whose gap the last placement used (set by the
- *	policy under @lock, read by the insert that follows it)
+ * @placed_below: the range whose gap the last placement used, or NULL
+ *	(cleared before each placement, set by the policy, read by the insert
+ *	that follows it; all under @lock)
  * @nr_classes: size classes cached (0: caching off)
  * @depot_max: bound on each depot
  * @cpu_caches: per-CPU caches, @nr_classes of them per CPU
