@@ -1123,6 +1123,17 @@ static bool iova_indexed(struct altdma_iova_domain *dom, unsigned long pfn)
 	return r;
 }
 
+/* Ranges the index holds in its xarray (keys above its table). */
+static unsigned long iova_xa_count(struct altdma_iova_domain *dom)
+{
+	unsigned long key, n = 0;
+	void *r;
+
+	xa_for_each(&dom->index.xa, key, r)
+		n++;
+	return n;
+}
+
 /*
  * The index keeps the ranges near the top of each region in its table and
  * the others in its xarray: a range found through either is freed once,
@@ -1151,11 +1162,14 @@ static void iova_index_table_and_xarray(struct kunit *test)
 		KUNIT_EXPECT_TRUE_MSG(test, iova_indexed(dom, pfn[i]), "range %lu", i);
 	}
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+	/* the two deep ones, and only they, are in the xarray */
+	KUNIT_EXPECT_EQ(test, iova_xa_count(dom), 2UL);
 	for (i = 0; i < ARRAY_SIZE(pfn); i++) {
 		KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, pfn[i], 1), 0);
 		KUNIT_EXPECT_FALSE_MSG(test, iova_indexed(dom, pfn[i]), "range %lu", i);
 		iova_refused(test, dom, pfn[i], 1, ALTDMA_IOVA_REFUSE_UNKNOWN);
 	}
+	KUNIT_EXPECT_EQ(test, iova_xa_count(dom), 0UL);
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 }
 
