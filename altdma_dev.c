@@ -189,7 +189,8 @@ static void adev_free(struct altdma_dev *adev)
 {
 	percpu_ref_exit(&adev->users);
 	free_percpu(adev->pcpu);
-	kfree(adev);
+	/* an op may have read it from a lookup cache just before the clear */
+	kfree_rcu(adev, rcu);
 }
 
 ALLOW_ERROR_INJECTION(adev_alloc, NULL);
@@ -394,6 +395,43 @@ static struct altdma_dev *registry_lookup(struct device *dev)
 	return NULL;
 }
 
+DEFINE_PER_CPU(struct altdma_dev_last, altdma_dev_last);
+
+/**
+ * altdma_dev_lookup_slow() - altdma_dev_lookup() when this CPU's cache
+ *	does not have the context
+ * @dev: the device (NULL gives NULL)
+ *
+ * Looks @dev up in the registry and keeps the answer in this CPU's cache.
+ * A context unregistered after the lookup may be stored here even so:
+ * altdma_dev_unregister() clears the caches only after a grace period,
+ * when no op can be between the lookup and the store.
+ *
+ * Context: as altdma_dev_lookup().
+ * Return: the registered context, or NULL.
+ */
+struct altdma_dev *altdma_dev_lookup_slow(struct device *dev)
+{
+	struct altdma_dev *adev = dev ? registry_lookup(dev) : NULL;
+
+	if (adev)
+		this_cpu_write(altdma_dev_last.adev[hash_ptr(dev,
+							     ALTDMA_DEV_LAST_BITS)],
+			       adev);
+	return adev;
+}
+
+/* Clear @adev, unregistered a grace period ago, from every CPU's cache. */
+static void registry_forget(struct altdma_dev *adev)
+{
+	unsigned int cpu, i;
+
+	for_each_possible_cpu(cpu)
+		for (i = 0; i < ARRAY_SIZE(altdma_dev_last.adev); i++)
+			cmpxchg(&per_cpu(altdma_dev_last.adev[i], cpu), adev,
+				NULL);
+}
+
 /**
  * altdma_dev_register() - make a context visible to the DMA ops
  * @adev: the context
@@ -408,11 +446,14 @@ int altdma_dev_register(struct altdma_dev *adev)
 	int ret = 0;
 
 	spin_lock(&altdma_registry_lock);
-	if (altdma_dev_find(adev->dev))
+	if (altdma_dev_find(adev->dev)) {
 		ret = -EBUSY;
-	else
+	} else {
+		/* published by the insert's release */
+		WRITE_ONCE(adev->op_dev, adev->dev);
 		hash_add_rcu(altdma_registry, &adev->reg_node,
 			     (unsigned long)adev->dev);
+	}
 	spin_unlock(&altdma_registry_lock);
 	return ret;
 }
@@ -424,7 +465,9 @@ ALLOW_ERROR_INJECTION(altdma_dev_register, ERRNO);
  * @adev: the context
  *
  * Removes @adev from the registry, then waits until every DMA op that got
- * it with altdma_dev_get() has put it back: when this returns, no call
+ * it with altdma_dev_get() has put it back, and for a grace period, after
+ * which it clears @adev from every CPU's lookup cache (altdma_dev_lookup()
+ * misses on it from the start of the call): when this returns, no call
  * uses @adev any more and altdma_dev_destroy() may free it, even if
  * something other than the device's (unbound) driver was still calling the
  * DMA API on the device, or the device was being hot-unplugged.
@@ -434,14 +477,20 @@ ALLOW_ERROR_INJECTION(altdma_dev_register, ERRNO);
 void altdma_dev_unregister(struct altdma_dev *adev)
 {
 	spin_lock(&altdma_registry_lock);
+	/* an op that finds it in a CPU's lookup cache from now on misses */
+	WRITE_ONCE(adev->op_dev, NULL);
 	if (!hlist_unhashed(&adev->reg_node))
 		hash_del_rcu(&adev->reg_node);
 	spin_unlock(&altdma_registry_lock);
 	/* no new op gets it; wait for those that hold it */
 	percpu_ref_kill(&adev->users);
 	wait_for_completion(&adev->users_gone);
-	/* and for lookups that found it but failed to take it */
+	/*
+	 * and for ops in a section that found it, in the registry or in a
+	 * cache: none of them can still store it in a cache after this
+	 */
 	synchronize_rcu();
+	registry_forget(adev);
 }
 
 /**
@@ -461,24 +510,6 @@ struct altdma_dev *altdma_dev_find(struct device *dev)
 	adev = registry_lookup(dev);
 	rcu_read_unlock();
 	return adev;
-}
-
-/**
- * altdma_dev_lookup() - the context of a device, for an RCU reader
- * @dev: the device (NULL gives NULL)
- *
- * A DMA op that does not sleep takes rcu_read_lock_sched() before this
- * and uses the context until rcu_read_unlock_sched():
- * altdma_dev_unregister() waits for a grace period (which waits for
- * preemption-off sections too) after it hides the context, so it cannot be
- * freed in between.
- *
- * Context: any context, under rcu_read_lock() or rcu_read_lock_sched().
- * Return: the registered context, or NULL.
- */
-struct altdma_dev *altdma_dev_lookup(struct device *dev)
-{
-	return dev ? registry_lookup(dev) : NULL;
 }
 
 /**

@@ -10,7 +10,10 @@
 #include <linux/completion.h>
 #include <linux/device.h>
 #include <linux/dma-direction.h>
+#include <linux/hash.h>
+#include <linux/percpu.h>
 #include <linux/percpu-refcount.h>
+#include <linux/rcupdate.h>
 #include <linux/sizes.h>
 #include <linux/timer.h>
 #include <linux/types.h>
@@ -160,6 +163,9 @@ struct altdma_dev_pcpu {
 /**
  * struct altdma_dev - altdma's state for one device
  * @dev: the device
+ * @op_dev: @dev while the context is registered, NULL before and after:
+ *	what a DMA op compares when it finds the context in its CPU's
+ *	lookup cache (altdma_dev_lookup())
  * @reg_node: in the registry's hash table (RCU)
  * @pt: page-table backend
  * @pt_priv: its private data
@@ -193,6 +199,8 @@ struct altdma_dev_pcpu {
  * @users_gone: completed when the last user of a killed @users is gone
  * @prev: see &altdma_dev_config.prev
  * @prev_calls: see &altdma_dev_stats
+ * @rcu: frees the context after a grace period: an op may still hold the
+ *	pointer it read from a lookup cache just before the cache was cleared
  * @recent: DMA addresses of the last mappings whose objects went straight
  *	back to the IOVA tree (sizes the caches do not keep, or a policy
  *	that does not cache) or were quarantined, by IOVA page: a bounded
@@ -205,6 +213,7 @@ struct altdma_dev_pcpu {
  */
 struct altdma_dev {
 	struct device *dev;
+	struct device *op_dev;
 	struct hlist_node reg_node;
 	const struct altdma_pt_ops *pt;
 	void *pt_priv;
@@ -236,6 +245,7 @@ struct altdma_dev {
 	struct completion users_gone;
 	struct altdma_prev_layer *prev;
 	atomic64_t prev_calls;
+	struct rcu_head rcu;
 	dma_addr_t recent[ALTDMA_RECENT] ____cacheline_aligned_in_smp;
 };
 
@@ -245,7 +255,7 @@ void altdma_dev_destroy(struct altdma_dev *adev);
 int altdma_dev_register(struct altdma_dev *adev);
 void altdma_dev_unregister(struct altdma_dev *adev);
 struct altdma_dev *altdma_dev_find(struct device *dev);
-struct altdma_dev *altdma_dev_lookup(struct device *dev);
+struct altdma_dev *altdma_dev_lookup_slow(struct device *dev);
 struct altdma_dev *altdma_dev_get(struct device *dev);
 void altdma_dev_put(struct altdma_dev *adev);
 void altdma_dev_get_stats(struct altdma_dev *adev,
@@ -257,5 +267,45 @@ unsigned long altdma_map_site(unsigned long ret);
 void altdma_dev_refuse(struct altdma_dev *adev, enum altdma_refusal kind,
 		       const char *what, dma_addr_t addr, size_t size,
 		       enum dma_data_direction dir, unsigned long caller);
+
+/* Entries of each CPU's lookup cache (log2). */
+#define ALTDMA_DEV_LAST_BITS	2
+
+/**
+ * struct altdma_dev_last - a CPU's cache of the contexts its ops found
+ * @adev: by hash_ptr() of the device; an entry may be stale (its context
+ *	unregistered, &altdma_dev.op_dev NULL), never freed: an unregistered
+ *	context is cleared from every CPU's cache before its free is queued
+ *	after a grace period
+ */
+struct altdma_dev_last {
+	struct altdma_dev *adev[1 << ALTDMA_DEV_LAST_BITS];
+};
+
+DECLARE_PER_CPU(struct altdma_dev_last, altdma_dev_last);
+
+/**
+ * altdma_dev_lookup() - the context of a device, for a DMA op
+ * @dev: the device (NULL gives NULL)
+ *
+ * In the common case one per-CPU load and one compare: the context this
+ * CPU's ops last found for @dev. Otherwise the registry's hash table,
+ * whose answer this CPU then keeps. The op uses the context until it
+ * leaves its section: altdma_dev_unregister() hides the context, waits
+ * for a grace period, and clears it from every CPU's cache; its memory is
+ * freed after one more.
+ *
+ * Context: any context, under altdma_op_lock() or rcu_read_lock().
+ * Return: the registered context, or NULL.
+ */
+static __always_inline struct altdma_dev *altdma_dev_lookup(struct device *dev)
+{
+	u32 i = hash_ptr(dev, ALTDMA_DEV_LAST_BITS);
+	struct altdma_dev *adev = this_cpu_read(altdma_dev_last.adev[i]);
+
+	if (likely(adev && dev && READ_ONCE(adev->op_dev) == dev))
+		return adev;
+	return altdma_dev_lookup_slow(dev);
+}
 
 #endif /* _ALTDMA_DEV_H */

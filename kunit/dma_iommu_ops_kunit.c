@@ -647,6 +647,71 @@ static void device_without_context_is_refused(struct kunit *test)
 	root_device_unregister(dev);
 }
 
+/* How many entries of the CPUs' lookup caches hold @adev. */
+static unsigned int lookup_cached(const struct altdma_dev *adev)
+{
+	unsigned int cpu, i, n = 0;
+
+	for_each_possible_cpu(cpu)
+		for (i = 0; i < ARRAY_SIZE(altdma_dev_last.adev); i++)
+			n += READ_ONCE(per_cpu(altdma_dev_last.adev[i], cpu)) ==
+			     adev;
+	return n;
+}
+
+/*
+ * An op finds the context in its CPU's lookup cache. Once the context is
+ * unregistered, every op refuses, whatever a cache held, and no cache
+ * holds it; a mapping made before stays as it was (the teardown reports
+ * and unmaps it).
+ */
+static void unregistered_context_leaves_every_lookup_cache(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	struct ops_ctx *ctx = test->priv;
+	u8 *b = ops_buf(test, 0);
+	struct ops_snap a, c;
+	dma_addr_t kept, dma;
+
+	/* past the DMA API (and its debug entries): teardown unmaps it */
+	kept = ops->map_page(adev->dev, virt_to_page(b), 0, 64, DMA_TO_DEVICE,
+			     0);
+	KUNIT_ASSERT_NE(test, kept, DMA_MAPPING_ERROR);
+	KUNIT_EXPECT_GE(test, lookup_cached(adev), 1U);
+	altdma_dev_unregister(adev);
+	ctx->registered = false;
+	KUNIT_EXPECT_EQ(test, lookup_cached(adev), 0U);
+	ops_snap(adev, ops_pt(test), &a);
+	KUNIT_EXPECT_EQ(test, ops->map_page(adev->dev, virt_to_page(b), 64, 64,
+					    DMA_TO_DEVICE, 0),
+			DMA_MAPPING_ERROR);
+	ops->unmap_page(adev->dev, kept, 64, DMA_TO_DEVICE, 0);
+	ops_snap(adev, ops_pt(test), &c);
+	KUNIT_EXPECT_EQ(test, c.ptes, a.ptes);
+	KUNIT_EXPECT_EQ(test, c.pt_hash, a.pt_hash);
+	KUNIT_EXPECT_EQ(test, c.dev.maps, a.dev.maps);
+	KUNIT_EXPECT_EQ(test, c.dev.unmaps, a.dev.unmaps);
+	KUNIT_EXPECT_EQ(test, c.dev.failed, a.dev.failed);
+	KUNIT_EXPECT_EQ(test, c.dev.live, 1ULL);
+	KUNIT_EXPECT_EQ(test, lookup_cached(adev), 0U);
+
+	/* an entry stored by an op that raced with the unregistration */
+	preempt_disable();
+	this_cpu_write(altdma_dev_last.adev[hash_ptr(adev->dev,
+						     ALTDMA_DEV_LAST_BITS)],
+		       adev);
+	dma = ops->map_page(adev->dev, virt_to_page(b), 64, 64, DMA_TO_DEVICE,
+			    0);
+	this_cpu_write(altdma_dev_last.adev[hash_ptr(adev->dev,
+						     ALTDMA_DEV_LAST_BITS)],
+		       NULL);
+	preempt_enable();
+	KUNIT_EXPECT_EQ(test, dma, DMA_MAPPING_ERROR);
+	ops_snap(adev, ops_pt(test), &c);
+	KUNIT_EXPECT_EQ(test, c.ptes, a.ptes);
+	KUNIT_EXPECT_EQ(test, c.dev.maps, a.dev.maps);
+}
+
 /**
  * struct trace_seen - what a probe of the trace cases saw of one device
  * @dev: the device whose events are counted
@@ -913,6 +978,7 @@ static struct kunit_case unmap_cases[] = {
 	KUNIT_CASE(wrong_kind_of_unmap_is_refused),
 	KUNIT_CASE(racing_double_unmap_has_one_winner),
 	KUNIT_CASE(device_without_context_is_refused),
+	KUNIT_CASE(unregistered_context_leaves_every_lookup_cache),
 	KUNIT_CASE(trace_events_name_caller_and_misuse),
 	{}
 };
