@@ -56,6 +56,13 @@
 
 /* ---- contexts ---- */
 
+/* A DMA call on @dev found no context: reported once, refused. */
+static noinline void no_context(struct device *dev)
+{
+	pr_warn_once("%s: DMA call on a device with no altdma context; refused\n",
+		     dev ? dev_name(dev) : "(no device)");
+}
+
 /*
  * The context of @dev for an op that does not sleep. The caller holds
  * altdma_op_lock() (altdma_compat.h: preemption off, inline, no call; an
@@ -67,13 +74,12 @@
  * index lookup in the table (iova_index.h) takes nothing more, one in the
  * xarray its own rcu_read_lock() inside xa_load().
  */
-static struct altdma_dev *adev_rcu(struct device *dev)
+static __always_inline struct altdma_dev *adev_rcu(struct device *dev)
 {
 	struct altdma_dev *adev = altdma_dev_lookup(dev);
 
 	if (unlikely(!adev))
-		pr_warn_once("%s: DMA call on a device with no altdma context; refused\n",
-			     dev ? dev_name(dev) : "(no device)");
+		no_context(dev);
 	return adev;
 }
 
@@ -87,8 +93,7 @@ static struct altdma_dev *adev_held(struct device *dev)
 	struct altdma_dev *adev = altdma_dev_get(dev);
 
 	if (!adev)
-		pr_warn_once("%s: DMA call on a device with no altdma context; refused\n",
-			     dev ? dev_name(dev) : "(no device)");
+		no_context(dev);
 	return adev;
 }
 
@@ -505,7 +510,8 @@ static __always_inline struct altdma_map *map_find(struct altdma_dev *adev,
 }
 
 /* Remember the address of a mapping whose object leaves for the tree. */
-static void map_remember(struct altdma_dev *adev, const struct altdma_map *m)
+static __always_inline void map_remember(struct altdma_dev *adev,
+					 const struct altdma_map *m)
 {
 	if (!altdma_iova_range_cached(&adev->iovad, &m->range))
 		recent_put(adev, m->dma);
@@ -562,9 +568,9 @@ struct claim_req {
 };
 
 /* Why the live mapping @m (read in state word @s) is not @q's, or KINDS. */
-static enum altdma_refusal claim_mismatch(const struct altdma_map *m,
-					  const struct claim_req *q,
-					  const char **what)
+static __always_inline enum altdma_refusal
+claim_mismatch(const struct altdma_map *m, const struct claim_req *q,
+	       const char **what)
 {
 	if (unlikely(m->dma != q->dma))
 		return ALTDMA_REFUSE_DOUBLE;
@@ -680,7 +686,7 @@ static __always_inline void map_sync_unmap(struct altdma_dev *adev,
 	}
 }
 
-static bool map_bounced(struct altdma_map *m)
+static __always_inline bool map_bounced(struct altdma_map *m)
 {
 	struct altdma_map_seg *seg;
 	struct altdma_seg_iter it;
@@ -818,8 +824,9 @@ struct map_req {
 };
 
 /* Fill in a mapping object the caller owns, before it is published. */
-static void map_fill(struct altdma_map *m, const struct map_req *q,
-		     dma_addr_t dma, unsigned long caller)
+static __always_inline void map_fill(struct altdma_map *m,
+				     const struct map_req *q, dma_addr_t dma,
+				     unsigned long caller)
 {
 	m->dma = dma;
 	m->size = q->rec_size;
@@ -833,8 +840,13 @@ static void map_fill(struct altdma_map *m, const struct map_req *q,
 	m->ext = NULL;
 }
 
-static dma_addr_t map_single(struct altdma_dev *adev, const struct map_req *q,
-			     unsigned long caller)
+/*
+ * Map one physically contiguous buffer. Inline into each op: the request
+ * stays in registers and what the op fixes (type, no CPU address) folds.
+ */
+static __always_inline dma_addr_t map_single(struct altdma_dev *adev,
+					     const struct map_req *q,
+					     unsigned long caller)
 {
 	bool mmio = q->type == ALTDMA_MAP_RESOURCE, kept = false;
 	int prot = dir_prot(adev, q->dir, q->attrs, mmio);
@@ -904,12 +916,15 @@ static noinline void prev_unmap(struct altdma_dev *adev,
 
 /*
  * Every streaming unmap: one RCU section, one claim, one release (@sgl:
- * the list of an unmap_sg, else NULL).
+ * the list of an unmap_sg, else NULL). Inline into each op, where the
+ * request's constant fields fold.
  */
-static void unmap_on(struct device *dev, dma_addr_t dma, size_t size,
-		     enum dma_data_direction dir, unsigned long attrs,
-		     enum altdma_map_type type, struct scatterlist *sgl,
-		     const char *what, unsigned long caller)
+static __always_inline void unmap_on(struct device *dev, dma_addr_t dma,
+				     size_t size, enum dma_data_direction dir,
+				     unsigned long attrs,
+				     enum altdma_map_type type,
+				     struct scatterlist *sgl, const char *what,
+				     unsigned long caller)
 {
 	struct claim_req q altdma_uninit;
 	struct altdma_dev *adev;

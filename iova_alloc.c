@@ -13,7 +13,7 @@
  * Freed ranges of small power-of-two sizes are parked in per-CPU magazines
  * and a bounded depot (they stay in the tree, in state CACHED), so the hot
  * path does not take the domain lock. A free is checked against an xarray of
- * ranges indexed by first pfn (see range_index()), read under RCU: an
+ * ranges indexed by first pfn (see altdma_iova_key()), read under RCU: an
  * unknown pfn, a pfn inside a range, a wrong size or a second free is
  * refused and reported, and nothing invalid ever reaches a cache (seed 000).
  */
@@ -372,25 +372,6 @@ const struct altdma_iova_policy altdma_iova_policy_wrap = {
 	.place = wrap_place,
 };
 
-/*
- * The index key of the range starting at @pfn: its distance from the top
- * of its region, the space below 4 GiB (even keys) or the space above
- * (odd keys). Ranges are placed top-down below a limit, which is the top
- * of the domain or of its 32-bit part (a 32-bit-first caller), and the
- * caches reuse them, so the keys in use stay small: most sit in the index's
- * table (iova_index.h), two loads away, and the rest in an xarray as deep
- * as its largest key needs, where the pfn itself would take five or six
- * node loads in a 39- or 48-bit space. Pfns outside the domain (an address
- * no range can hold) get keys no range has.
- */
-static inline unsigned long range_index(const struct altdma_iova_domain *iovad,
-					unsigned long pfn)
-{
-	if (pfn <= iovad->line32)
-		return 2 * (iovad->line32 - pfn);
-	return 2 * (iovad->end_pfn - pfn) + 1;
-}
-
 /* ---- "no room at or below this limit" ---- */
 
 /*
@@ -471,7 +452,7 @@ static void range_release_locked(struct altdma_iova_domain *iovad,
 {
 	nofit_clear(iovad, r);
 	WRITE_ONCE(r->state, ALTDMA_IOVA_DEAD);
-	altdma_iova_index_erase(&iovad->index, range_index(iovad, r->pfn_lo));
+	altdma_iova_index_erase(&iovad->index, altdma_iova_key(iovad, r->pfn_lo));
 	tree_erase(iovad, r);
 	kfree_rcu(r, rcu);
 }
@@ -560,7 +541,7 @@ static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 		r->npages = npages;
 		r->state = ALTDMA_IOVA_ALLOCATED;
 		if (altdma_iova_index_store(&iovad->index,
-					    range_index(iovad, pfn), r))
+					    altdma_iova_key(iovad, pfn), r))
 			pfn = 0;
 		else if (iovad->placed_below)
 			tree_insert_below(iovad, r, iovad->placed_below);
@@ -1051,7 +1032,7 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	int state, ret;
 
 	rcu_read_lock_sched();
-	r = altdma_iova_index_load(&iovad->index, range_index(iovad, pfn));
+	r = altdma_iova_index_load(&iovad->index, altdma_iova_key(iovad, pfn));
 	if (!r) {
 		rcu_read_unlock_sched();
 		return refuse_unindexed(iovad, pfn, npages, _RET_IP_);
@@ -1167,28 +1148,11 @@ void altdma_iova_put_ranges(struct altdma_iova_domain *iovad, int cpu,
 }
 
 /**
- * altdma_iova_lookup() - the allocated or cached range starting at a page
- * @iovad: the domain
- * @pfn: first page of the range
- *
- * Context: any context, in an RCU read-side section (rcu_read_lock(), or
- * preemption off: rcu_read_lock_sched()); the range stays valid
- * memory until rcu_read_unlock() (a range leaving the tree is freed after
- * a grace period), but its state and contents may change at any time.
- * Return: the range, or NULL.
- */
-struct altdma_iova_range *altdma_iova_lookup(struct altdma_iova_domain *iovad,
-					     unsigned long pfn)
-{
-	return altdma_iova_index_load(&iovad->index, range_index(iovad, pfn));
-}
-
-/**
  * altdma_iova_find() - the allocated or cached range holding a page
  * @iovad: the domain
  * @pfn: any page
  *
- * The slow path of altdma_iova_lookup() for a page that may lie inside a
+ * The slow path of altdma_iova_lookup() (iova_alloc.h) for a page that may lie inside a
  * range: a walk of the tree under the domain lock.
  *
  * Context: any context, in an RCU read-side section (see
@@ -1238,7 +1202,7 @@ void altdma_iova_quarantine_range(struct altdma_iova_domain *iovad,
 
 	spin_lock_irqsave(&iovad->lock, flags);
 	WRITE_ONCE(r->state, ALTDMA_IOVA_RESERVED);
-	altdma_iova_index_erase(&iovad->index, range_index(iovad, r->pfn_lo));
+	altdma_iova_index_erase(&iovad->index, altdma_iova_key(iovad, r->pfn_lo));
 	spin_unlock_irqrestore(&iovad->lock, flags);
 	quarantine_report(iovad, r);
 }
@@ -1268,7 +1232,7 @@ int altdma_iova_quarantine(struct altdma_iova_domain *iovad,
 	unsigned long flags;
 
 	spin_lock_irqsave(&iovad->lock, flags);
-	r = altdma_iova_index_load(&iovad->index, range_index(iovad, pfn));
+	r = altdma_iova_index_load(&iovad->index, altdma_iova_key(iovad, pfn));
 	if (!r) {
 		spin_unlock_irqrestore(&iovad->lock, flags);
 		return refuse_unindexed(iovad, pfn, npages, _RET_IP_);
@@ -1280,7 +1244,7 @@ int altdma_iova_quarantine(struct altdma_iova_domain *iovad,
 			 ALTDMA_IOVA_RESERVED) != ALTDMA_IOVA_ALLOCATED)
 		kind = ALTDMA_IOVA_REFUSE_DOUBLE;
 	else
-		altdma_iova_index_erase(&iovad->index, range_index(iovad, pfn));
+		altdma_iova_index_erase(&iovad->index, altdma_iova_key(iovad, pfn));
 	spin_unlock_irqrestore(&iovad->lock, flags);
 	if (kind != ALTDMA_IOVA_REFUSE_KINDS)
 		return refuse(iovad, kind, pfn, npages, &held, held.npages,
@@ -1646,7 +1610,7 @@ static int check_tree(struct altdma_iova_domain *iovad, unsigned long *cached)
 		if (r->state == ALTDMA_IOVA_ALLOCATED ||
 		    r->state == ALTDMA_IOVA_CACHED) {
 			if (altdma_iova_index_load(&iovad->index,
-						   range_index(iovad, r->pfn_lo)) != r)
+						   altdma_iova_key(iovad, r->pfn_lo)) != r)
 				return check_fail(iovad, "not indexed", r);
 			*cached += r->state == ALTDMA_IOVA_CACHED;
 		} else if (r->state == ALTDMA_IOVA_DEAD) {
@@ -1676,7 +1640,7 @@ static int check_mag(struct altdma_iova_domain *iovad,
 
 	for (i = 0; mag && i < mag->count; i++) {
 		r = mag->ranges[i];
-		key = range_index(iovad, r->pfn_lo);
+		key = altdma_iova_key(iovad, r->pfn_lo);
 		if (altdma_iova_index_load(&iovad->index, key) != r ||
 		    r->state != ALTDMA_IOVA_CACHED)
 			return check_fail(iovad, "cached range not held", r);

@@ -429,6 +429,49 @@ static inline bool altdma_iova_range_cached(const struct altdma_iova_domain *iov
 	       size <= BIT(iovad->nr_classes - 1);
 }
 
+/**
+ * altdma_iova_key() - the index key of the range starting at a page
+ * @iovad: the domain
+ * @pfn: the page
+ *
+ * The key is the page's distance from the top of its region, the space
+ * below 4 GiB (even keys) or the space above (odd keys). Ranges are placed
+ * top-down below a limit, which is the top of the domain or of its 32-bit
+ * part (a 32-bit-first caller), and the caches reuse them, so the keys in
+ * use stay small: most sit in the index's table (iova_index.h), two loads
+ * away, and the rest in an xarray as deep as its largest key needs, where
+ * the pfn itself would take five or six node loads in a 39- or 48-bit
+ * space. Pfns outside the domain (an address no range can hold) get keys
+ * no range has.
+ *
+ * Context: any context.
+ * Return: the key.
+ */
+static inline unsigned long
+altdma_iova_key(const struct altdma_iova_domain *iovad, unsigned long pfn)
+{
+	if (pfn <= iovad->line32)
+		return 2 * (iovad->line32 - pfn);
+	return 2 * (iovad->end_pfn - pfn) + 1;
+}
+
+/**
+ * altdma_iova_lookup() - the allocated or cached range starting at a page
+ * @iovad: the domain
+ * @pfn: first page of the range
+ *
+ * Context: any context, in an RCU read-side section (rcu_read_lock(), or
+ * preemption off: rcu_read_lock_sched()); the range stays valid
+ * memory until rcu_read_unlock() (a range leaving the tree is freed after
+ * a grace period), but its state and contents may change at any time.
+ * Return: the range, or NULL.
+ */
+static inline struct altdma_iova_range *
+altdma_iova_lookup(struct altdma_iova_domain *iovad, unsigned long pfn)
+{
+	return altdma_iova_index_load(&iovad->index, altdma_iova_key(iovad, pfn));
+}
+
 int altdma_iova_domain_init(struct altdma_iova_domain *iovad,
 			    const struct altdma_iova_config *cfg);
 void altdma_iova_domain_destroy(struct altdma_iova_domain *iovad);
@@ -443,8 +486,6 @@ void altdma_iova_put_range(struct altdma_iova_domain *iovad,
 			   struct altdma_iova_range *r);
 void altdma_iova_put_ranges(struct altdma_iova_domain *iovad, int cpu,
 			    struct altdma_iova_range **rs, unsigned int n);
-struct altdma_iova_range *altdma_iova_lookup(struct altdma_iova_domain *iovad,
-					     unsigned long pfn);
 struct altdma_iova_range *altdma_iova_find(struct altdma_iova_domain *iovad,
 					   unsigned long pfn);
 void altdma_iova_quarantine_range(struct altdma_iova_domain *iovad,
