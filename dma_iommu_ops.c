@@ -270,25 +270,30 @@ static void seg_unbounce(struct altdma_dev *adev, struct altdma_map_seg *seg,
 
 /* ---- page tables ---- */
 
+/* Unmap the span of @seg of @m; returns whether all of it went. */
+static __always_inline bool span_unmap(struct altdma_dev *adev,
+				       const struct altdma_map *m,
+				       const struct altdma_map_seg *seg,
+				       struct iommu_iotlb_gather *gather)
+{
+	return altdma_pt_unmap(adev->pt, adev->pt_priv,
+			       altdma_map_iova(m, adev->shift) + seg->span_off,
+			       seg->span_len, gather) == seg->span_len;
+}
+
 /* Unmap the spans of the first @n segments; returns whether all went. */
 static __always_inline bool spans_unmap(struct altdma_dev *adev,
 					struct altdma_map *m, unsigned int n,
 					struct iommu_iotlb_gather *gather)
 {
-	dma_addr_t iova = altdma_map_iova(m, adev->shift);
 	const struct altdma_map_seg *seg;
 	struct altdma_seg_iter it;
 	unsigned int i, nsegs;
 	bool whole = true;
-	size_t done;
 
 	seg = altdma_map_segs(m, &nsegs, &it);
-	for (i = 0; i < n; i++, seg = altdma_segs_next(&it)) {
-		done = altdma_pt_unmap(adev->pt, adev->pt_priv,
-				       iova + seg->span_off, seg->span_len,
-				       gather);
-		whole &= done == seg->span_len;
-	}
+	for (i = 0; i < n; i++, seg = altdma_segs_next(&it))
+		whole &= span_unmap(adev, m, seg, gather);
 	return whole;
 }
 
@@ -417,6 +422,26 @@ static bool map_abort(struct altdma_dev *adev, struct altdma_map *m,
 }
 
 /*
+ * Map the span of @seg, segment @i of @m; if that fails, undo segments 0
+ * to @i - 1 (map_abort()) and set *@kept when a short unmap quarantined
+ * @m. Returns 0 or -EIO.
+ */
+static __always_inline int span_map(struct altdma_dev *adev,
+				    struct altdma_map *m,
+				    const struct altdma_map_seg *seg,
+				    unsigned int i, int prot,
+				    unsigned long caller, bool *kept)
+{
+	if (likely(!altdma_pt_map(adev->pt, adev->pt_priv,
+				  altdma_map_iova(m, adev->shift) +
+				  seg->span_off, seg->span_phys,
+				  seg->span_len, prot, GFP_ATOMIC)))
+		return 0;
+	*kept = !map_abort(adev, m, i, caller);
+	return -EIO;
+}
+
+/*
  * Map every span of @m at its offset. On failure everything is undone and
  * the object given back; *@kept says whether the IOVA (and so the bounce
  * slots) had to be quarantined instead.
@@ -425,22 +450,14 @@ static __always_inline int spans_map(struct altdma_dev *adev,
 				     struct altdma_map *m, int prot,
 				     unsigned long caller, bool *kept)
 {
-	dma_addr_t iova = altdma_map_iova(m, adev->shift);
 	const struct altdma_map_seg *seg;
 	struct altdma_seg_iter it;
 	unsigned int i, n;
-	int ret;
 
 	seg = altdma_map_segs(m, &n, &it);
-	for (i = 0; i < n; i++, seg = altdma_segs_next(&it)) {
-		ret = altdma_pt_map(adev->pt, adev->pt_priv,
-				    iova + seg->span_off, seg->span_phys,
-				    seg->span_len, prot, GFP_ATOMIC);
-		if (unlikely(ret)) {
-			*kept = !map_abort(adev, m, i, caller);
+	for (i = 0; i < n; i++, seg = altdma_segs_next(&it))
+		if (unlikely(span_map(adev, m, seg, i, prot, caller, kept)))
 			return -EIO;
-		}
-	}
 	return 0;
 }
 
@@ -652,7 +669,34 @@ static noinline void seg_san_to_cpu(struct altdma_dev *adev,
 	altdma_san_to_cpu(adev->san, seg->bounce, seg->len, unmap, &call);
 }
 
-/* CPU side of an unmap: caches, then bounce copies, once. */
+/* CPU side of the unmap of @seg of @m: caches, then bounce copies, once. */
+static __always_inline void seg_sync_unmap(struct altdma_dev *adev,
+					   const struct altdma_map *m,
+					   struct altdma_map_seg *seg,
+					   unsigned long attrs,
+					   bool release_slots,
+					   const char *what,
+					   unsigned long caller)
+{
+	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
+	    m->type != ALTDMA_MAP_RESOURCE)
+		cache_for_cpu(adev, seg_data(seg), seg->len, m->dir);
+	if (!seg->bounce)
+		return;
+	if (adev->san)
+		seg_san_to_cpu(adev, m, seg, release_slots, what, caller);
+	if (release_slots) {
+		trace_altdma_bounce(adev->dev, seg->orig, seg->bounce,
+				    seg->len, m->dir, false);
+		altdma_bounce_unmap(adev->pool, seg->bounce, seg->len, m->dir,
+				    attrs);
+	} else if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC)) {
+		altdma_bounce_sync_for_cpu(adev->pool, seg->bounce, seg->len,
+					   m->dir);
+	}
+}
+
+/* seg_sync_unmap() for every segment of @m. */
 static __always_inline void map_sync_unmap(struct altdma_dev *adev,
 					   struct altdma_map *m,
 					   unsigned long attrs,
@@ -665,25 +709,9 @@ static __always_inline void map_sync_unmap(struct altdma_dev *adev,
 	unsigned int n;
 
 	for (seg = altdma_map_segs(m, &n, &it); seg;
-	     seg = altdma_segs_next(&it)) {
-		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
-		    m->type != ALTDMA_MAP_RESOURCE)
-			cache_for_cpu(adev, seg_data(seg), seg->len, m->dir);
-		if (!seg->bounce)
-			continue;
-		if (adev->san)
-			seg_san_to_cpu(adev, m, seg, release_slots, what,
-				       caller);
-		if (release_slots) {
-			trace_altdma_bounce(adev->dev, seg->orig, seg->bounce,
-					    seg->len, m->dir, false);
-			altdma_bounce_unmap(adev->pool, seg->bounce, seg->len,
-					    m->dir, attrs);
-		} else if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC)) {
-			altdma_bounce_sync_for_cpu(adev->pool, seg->bounce,
-						   seg->len, m->dir);
-		}
-	}
+	     seg = altdma_segs_next(&it))
+		seg_sync_unmap(adev, m, seg, attrs, release_slots, what,
+			       caller);
 }
 
 static __always_inline bool map_bounced(struct altdma_map *m)
@@ -734,18 +762,27 @@ static __always_inline bool map_release(struct altdma_dev *adev,
 					unsigned long attrs, const char *what,
 					unsigned long caller)
 {
-	bool strict = adev->inval == ALTDMA_INVAL_STRICT || map_bounced(m);
+	/* the owner's view: its one segment inline, or NULL for an array */
+	struct altdma_map_seg *one = m->ext ? NULL : &m->seg0;
+	bool strict = adev->inval == ALTDMA_INVAL_STRICT ||
+		      (one ? one->bounce : map_bounced(m));
 	struct iommu_iotlb_gather gather altdma_uninit;
 	struct altdma_seg_iter it;
 	unsigned int n;
+	bool whole;
 	u32 s;
 
 	trace_altdma_unmap(adev->dev, m->type, m->dma, m->size, m->dir,
 			   strict);
 	iommu_iotlb_gather_init(&gather);
 	gather.queued = !strict;
-	altdma_map_segs(m, &n, &it);
-	if (unlikely(!spans_unmap(adev, m, n, &gather))) {
+	if (one) {
+		whole = span_unmap(adev, m, one, &gather);
+	} else {
+		altdma_map_segs(m, &n, &it);
+		whole = spans_unmap(adev, m, n, &gather);
+	}
+	if (unlikely(!whole)) {
 		quarantine_sync(adev, m, &gather);
 		/* the device may still reach the slots: keep them, copy back */
 		map_sync_unmap(adev, m, attrs, false, what, caller);
@@ -754,7 +791,10 @@ static __always_inline bool map_release(struct altdma_dev *adev,
 	}
 	if (strict)
 		iotlb_sync(adev, &gather);
-	map_sync_unmap(adev, m, attrs, true, what, caller);
+	if (one)
+		seg_sync_unmap(adev, m, one, attrs, true, what, caller);
+	else
+		map_sync_unmap(adev, m, attrs, true, what, caller);
 	this_cpu_inc(adev->pcpu->unmaps);
 	s = READ_ONCE(m->state);
 	/* a second unmap from now on is refused as one */
@@ -880,7 +920,7 @@ static __always_inline dma_addr_t map_single(struct altdma_dev *adev,
 	seg.dma = dma;
 	m->seg0 = seg;
 	map_fill(m, q, dma, caller);
-	if (unlikely(spans_map(adev, m, prot, caller, &kept)))
+	if (unlikely(span_map(adev, m, &m->seg0, 0, prot, caller, &kept)))
 		goto unbounce;
 	/* before the publish: afterwards an unmap may race with us */
 	trace_altdma_map(adev->dev, q->type, dma, q->rec_size, q->dir,
