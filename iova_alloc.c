@@ -557,8 +557,8 @@ static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 }
 
 /* Give every range in @mag back to the tree and free the magazine. */
-static void mag_drain(struct altdma_iova_domain *iovad,
-		      struct altdma_iova_mag *mag)
+static noinline void mag_drain(struct altdma_iova_domain *iovad,
+			       struct altdma_iova_mag *mag)
 {
 	unsigned long flags, i;
 
@@ -644,31 +644,45 @@ static bool depot_push(struct altdma_iova_domain *iovad,
 	return ok;
 }
 
-static struct altdma_iova_range *cache_get(struct altdma_iova_domain *iovad,
-					   unsigned int cls,
-					   unsigned long limit)
+/*
+ * cache_get() when the loaded magazine has nothing at or below @limit: the
+ * previous one, swapped in, or a full one from the depot in place of an
+ * empty loaded one. Lock of @cc held.
+ */
+static noinline struct altdma_iova_range *
+cache_get_slow(struct altdma_iova_domain *iovad,
+	       struct altdma_iova_cpu_cache *cc, unsigned int cls,
+	       unsigned long limit)
+{
+	struct altdma_iova_range *r = mag_pop(cc->prev, limit);
+	struct altdma_iova_mag *full;
+
+	if (r) {
+		swap(cc->loaded, cc->prev);
+	} else if (!cc->loaded || !cc->loaded->count) {
+		full = depot_pop(&iovad->depots[cls]);
+		if (full) {
+			kfree(cc->loaded);
+			cc->loaded = full;
+			r = mag_pop(full, limit);
+		}
+	}
+	return r;
+}
+
+static __always_inline struct altdma_iova_range *
+cache_get(struct altdma_iova_domain *iovad, unsigned int cls,
+	  unsigned long limit)
 {
 	struct altdma_iova_cpu_cache *cc;
 	struct altdma_iova_range *r;
-	struct altdma_iova_mag *full;
 	unsigned long flags;
 
 	cc = raw_cpu_ptr(iovad->cpu_caches) + cls;
 	spin_lock_irqsave(&cc->lock, flags);
 	r = mag_pop(cc->loaded, limit);
-	if (!r) {
-		r = mag_pop(cc->prev, limit);
-		if (r) {
-			swap(cc->loaded, cc->prev);
-		} else if (!cc->loaded || !cc->loaded->count) {
-			full = depot_pop(&iovad->depots[cls]);
-			if (full) {
-				kfree(cc->loaded);
-				cc->loaded = full;
-				r = mag_pop(full, limit);
-			}
-		}
-	}
+	if (unlikely(!r))
+		r = cache_get_slow(iovad, cc, cls, limit);
 	if (r)
 		note_cached(iovad, r, -1);
 	spin_unlock_irqrestore(&cc->lock, flags);
@@ -676,30 +690,50 @@ static struct altdma_iova_range *cache_get(struct altdma_iova_domain *iovad,
 }
 
 /*
- * Make room in @cc->loaded: swap in a @cc->prev with room, or start a new
- * magazine (the full prev goes to the depot, or back to the tree through
- * *@spill when the depot is full). Lock of @cc held. Returns false when no
+ * cache_make_room() when @cc->loaded is missing or full: swap in a
+ * @cc->prev with room, or start a new magazine (the full prev goes to the
+ * depot). Lock of @cc held. Returns NULL, or a full magazine the depot had
+ * no room for (to go back to the tree), or ERR_PTR(-ENOMEM) when no
  * magazine could be allocated.
  */
-static bool cache_make_room(struct altdma_iova_domain *iovad,
-			    struct altdma_iova_cpu_cache *cc, unsigned int cls,
-			    struct altdma_iova_mag **spill)
+static noinline struct altdma_iova_mag *
+cache_make_room_slow(struct altdma_iova_domain *iovad,
+		     struct altdma_iova_cpu_cache *cc, unsigned int cls)
 {
-	struct altdma_iova_mag *fresh;
+	struct altdma_iova_mag *fresh, *spill = NULL;
 
-	if (cc->loaded && cc->loaded->count < ALTDMA_IOVA_MAG_SIZE)
-		return true;
 	if (cc->prev && cc->prev->count < ALTDMA_IOVA_MAG_SIZE) {
 		swap(cc->loaded, cc->prev);
-		return true;
+		return NULL;
 	}
 	fresh = mag_alloc(GFP_ATOMIC);
 	if (!fresh)
-		return false;
+		return ERR_PTR(-ENOMEM);
 	if (cc->prev && !depot_push(iovad, &iovad->depots[cls], cc->prev))
-		*spill = cc->prev;
+		spill = cc->prev;
 	cc->prev = cc->loaded;
 	cc->loaded = fresh;
+	return spill;
+}
+
+/*
+ * Make room in @cc->loaded; a full magazine that must go back to the tree
+ * comes back in *@spill. Lock of @cc held. Returns false when no magazine
+ * could be allocated.
+ */
+static __always_inline bool cache_make_room(struct altdma_iova_domain *iovad,
+					    struct altdma_iova_cpu_cache *cc,
+					    unsigned int cls,
+					    struct altdma_iova_mag **spill)
+{
+	struct altdma_iova_mag *out;
+
+	if (likely(cc->loaded && cc->loaded->count < ALTDMA_IOVA_MAG_SIZE))
+		return true;
+	out = cache_make_room_slow(iovad, cc, cls);
+	if (IS_ERR(out))
+		return false;
+	*spill = out;
 	return true;
 }
 
@@ -724,7 +758,8 @@ static __always_inline bool cache_put(struct altdma_iova_domain *iovad,
 		note_cached(iovad, r, 1);
 	}
 	spin_unlock_irqrestore(&cc->lock, flags);
-	mag_drain(iovad, spill);
+	if (unlikely(spill))
+		mag_drain(iovad, spill);
 	return ok;
 }
 
@@ -850,6 +885,31 @@ static __always_inline void count_alloc(struct altdma_iova_domain *iovad,
 	this_cpu_add(iovad->stats->pages_alloc, r->pfn_hi - r->pfn_lo + 1);
 }
 
+/*
+ * altdma_iova_alloc_range() past the caches: a new range from the tree,
+ * and when there is no room, the caches flushed back into the tree (if
+ * that can help) and one more try. Out of line: the cached path stays
+ * short.
+ */
+static noinline struct altdma_iova_range *
+alloc_from_tree(struct altdma_iova_domain *iovad, unsigned long npages,
+		unsigned long size, unsigned long limit, gfp_t gfp)
+{
+	struct altdma_iova_range *r = tree_alloc(iovad, npages, size, limit,
+						  gfp);
+
+	if (!r && iovad->nr_classes && flush_may_help(iovad, limit)) {
+		altdma_iova_flush_caches(iovad);
+		r = tree_alloc(iovad, npages, size, limit, gfp);
+	}
+	if (r) {
+		count_alloc(iovad, r);
+		return r;
+	}
+	atomic64_inc(&iovad->failed_allocs);
+	return NULL;
+}
+
 /**
  * altdma_iova_alloc_range() - allocate a range of IOVA pages, as an object
  * @iovad: the domain
@@ -896,15 +956,7 @@ altdma_iova_alloc_range(struct altdma_iova_domain *iovad, unsigned long npages,
 		}
 		this_cpu_inc(iovad->stats->cache_misses);
 	}
-	r = tree_alloc(iovad, npages, size, limit, gfp);
-	if (!r && iovad->nr_classes && flush_may_help(iovad, limit)) {
-		altdma_iova_flush_caches(iovad);
-		r = tree_alloc(iovad, npages, size, limit, gfp);
-	}
-	if (r) {
-		count_alloc(iovad, r);
-		return r;
-	}
+	return alloc_from_tree(iovad, npages, size, limit, gfp);
 fail:
 	atomic64_inc(&iovad->failed_allocs);
 	return NULL;
