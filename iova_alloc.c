@@ -178,11 +178,27 @@ static void tree_insert_below(struct altdma_iova_domain *iovad,
 	rb_insert_augmented(&new->rb, &iovad->tree, &gap_callbacks);
 }
 
+/*
+ * A range at or above a hint's range leaves the tree: its pages join a gap
+ * at or above the hint's range, which may then hold the hint's request.
+ */
+static void hints_drop(struct altdma_iova_domain *iovad,
+		       const struct altdma_iova_range *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(iovad->hints); i++)
+		if (iovad->hints[i].r && r->pfn_lo >= iovad->hints[i].r->pfn_lo)
+			iovad->hints[i].r = NULL;
+}
+
 /* Remove @r; its pages join the successor's gap. Domain lock held. */
 static void tree_erase(struct altdma_iova_domain *iovad,
 		       struct altdma_iova_range *r)
 {
 	struct altdma_iova_range *succ = to_range(rb_next(&r->rb));
+
+	hints_drop(iovad, r);
 
 	rb_erase_augmented(&r->rb, &iovad->tree, &gap_callbacks);
 	succ->gap += r->gap + (r->pfn_hi - r->pfn_lo + 1);
@@ -308,11 +324,39 @@ static unsigned long gap_fit(const struct altdma_iova_range *r,
  * its annotation says exactly whether the request fits, so one walk of
  * O(log n) finds the highest one that does.
  */
+/*
+ * Whether @h's range is where a search for @q below @hi may start: no gap
+ * above it fits the request @h recorded, and every request @q covers fits
+ * only where that one would (a larger power of two; or, from a power of two
+ * of at most ALIGN_MAX pages, any size above ALIGN_MAX, whose aligned start
+ * needs an aligned block of ALIGN_MAX pages).
+ */
+static bool hint_covers(const struct altdma_iova_hint *h, unsigned long hi,
+			const struct fit_req *q)
+{
+	if (!h->r || h->hi != hi)
+		return false;
+	if (h->order >= 0)
+		return q->order < 0 || q->order >= h->order;
+	return q->order < 0 && q->npages >= h->npages;
+}
+
+/* Record the placement in progress; the insert sets the hint (tree_alloc()). */
+static void hint_note(struct altdma_iova_domain *iovad, unsigned long hi,
+		      const struct fit_req *q)
+{
+	iovad->hint_next = &iovad->hints[hi > iovad->line32];
+	iovad->hint_req.hi = hi;
+	iovad->hint_req.npages = q->npages;
+	iovad->hint_req.order = q->order;
+}
+
 static unsigned long find_top_down(struct altdma_iova_domain *iovad,
 				   unsigned long size, unsigned long hi)
 {
 	struct fit_req q = { .npages = size, .order = -1 };
 	unsigned long align = ALTDMA_IOVA_ALIGN_MAX, pfn;
+	struct altdma_iova_hint *hint;
 	struct altdma_iova_range *h, *r;
 
 	if (hi < iovad->start_pfn || hi - iovad->start_pfn + 1 < size)
@@ -321,15 +365,20 @@ static unsigned long find_top_down(struct altdma_iova_domain *iovad,
 		q.order = ilog2(size);
 		align = size;
 	}
-	h = first_above(iovad, hi);
+	hint = &iovad->hints[hi > iovad->line32];
+	/* nothing above the hint's range fits: start there, not at @hi */
+	h = hint_covers(hint, hi, &q) ? hint->r : first_above(iovad, hi);
 	pfn = gap_fit(h, size, align, hi);
 	if (pfn) {
 		iovad->placed_below = h;
+		hint_note(iovad, hi, &q);
 		return pfn;
 	}
 	r = prev_fit(h, &q);
 	pfn = r ? gap_fit(r, size, align, hi) : 0;
 	iovad->placed_below = r;
+	if (pfn)
+		hint_note(iovad, hi, &q);
 	return pfn;
 }
 
@@ -505,6 +554,7 @@ static unsigned long place_checked(struct altdma_iova_domain *iovad,
 	int tries;
 
 	iovad->placed_below = NULL;
+	iovad->hint_next = NULL;
 	pfn = iovad->policy->place(iovad, size, limit);
 	if (likely(!iovad->avoid))
 		goto out;
@@ -512,6 +562,7 @@ static unsigned long place_checked(struct altdma_iova_domain *iovad,
 		if (stuck || tries >= ALTDMA_IOVA_AVOID_TRIES)
 			return 0;
 		iovad->placed_below = NULL;
+		iovad->hint_next = NULL;
 		pfn = iovad->policy->place(iovad, size, limit);
 	}
 out:
@@ -547,6 +598,10 @@ static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 			tree_insert_below(iovad, r, iovad->placed_below);
 		else
 			tree_insert(iovad, r);
+		if (pfn && iovad->hint_next) {
+			*iovad->hint_next = iovad->hint_req;
+			iovad->hint_next->r = r;
+		}
 	}
 	spin_unlock_irqrestore(&iovad->lock, flags);
 	if (!pfn) {
@@ -1638,6 +1693,42 @@ static struct altdma_iova_aug gap_aug_slow(const struct altdma_iova_range *r)
 	return a;
 }
 
+/*
+ * Each placement hint: its range is in the tree, and no gap above it,
+ * clipped at the hint's limit, fits the request it records.
+ */
+static int check_hints(struct altdma_iova_domain *iovad)
+{
+	const struct altdma_iova_hint *h;
+	struct altdma_iova_range *x;
+	unsigned long size, align;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(iovad->hints); i++) {
+		h = &iovad->hints[i];
+		if (!h->r)
+			continue;
+		if (first_above(iovad, h->r->pfn_lo - 1) != h->r) {
+			pr_err("%s: IOVA invariant broken: placement hint %u not in the tree\n",
+			       iovad->name, i);
+			return -EUCLEAN;
+		}
+		size = h->order < 0 ? h->npages : BIT(h->order);
+		align = h->order < 0 ? ALTDMA_IOVA_ALIGN_MAX : size;
+		for (x = to_range(rb_next(&h->r->rb)); x;
+		     x = to_range(rb_next(&x->rb))) {
+			if (x->pfn_lo - x->gap > h->hi)
+				break;
+			if (gap_fit(x, size, align, h->hi)) {
+				pr_err("%s: IOVA invariant broken: a gap above placement hint %u fits its request (%lu pages)\n",
+				       iovad->name, i, size);
+				return -EUCLEAN;
+			}
+		}
+	}
+	return 0;
+}
+
 /* Walk the tree in order: no overlap, exact gaps and maxima, index. */
 static int check_tree(struct altdma_iova_domain *iovad, unsigned long *cached)
 {
@@ -1761,7 +1852,8 @@ int altdma_iova_check(struct altdma_iova_domain *iovad)
 
 	xa_init(&seen.keys);
 	spin_lock_irqsave(&iovad->lock, flags);
-	ret = check_tree(iovad, &in_tree) ?: check_caches(iovad, &seen);
+	ret = check_tree(iovad, &in_tree) ?: check_hints(iovad) ?:
+	      check_caches(iovad, &seen);
 	spin_unlock_irqrestore(&iovad->lock, flags);
 	if (!ret && in_tree != seen.count) {
 		pr_err("%s: IOVA invariant broken: %lu ranges CACHED in the tree, %lu in caches\n",

@@ -116,6 +116,26 @@ struct altdma_iova_range {
 struct altdma_iova_domain;
 
 /**
+ * struct altdma_iova_hint - where the last top-down placement below a limit
+ *	ended, so that the next one with that limit need not search from the top
+ * @r: the range that placement created, or NULL. While it is set, no gap
+ *	above @r (clipped at @hi) holds a request like the one recorded: the
+ *	search found none, the gap it used keeps less than the request above
+ *	@r, and since then ranges were only added above @r (a range leaving
+ *	the tree at or above @r clears it)
+ * @hi: the placement's highest page (its limit, clipped to the domain)
+ * @npages: the request's size in pages
+ * @order: log2 of the request's size and alignment, or -1 for a size above
+ *	%ALTDMA_IOVA_ALIGN_MAX pages, aligned to that
+ */
+struct altdma_iova_hint {
+	struct altdma_iova_range *r;
+	unsigned long hi;
+	unsigned long npages;
+	int order;
+};
+
+/**
  * struct altdma_iova_policy - where a domain places a new range
  * @name: shown in reports and stats
  * @cached: whether freed ranges may go through the per-CPU caches (a policy
@@ -292,6 +312,12 @@ struct altdma_iova_stats {
  * @placed_below: the range whose gap the last placement used, or NULL
  *	(cleared before each placement, set by the policy, read by the insert
  *	that follows it; all under @lock)
+ * @hints: the last top-down placement at or below 4 GiB ([0]) and above
+ *	([1]); a search with the same limit and a request the hint covers
+ *	starts at its range (under @lock)
+ * @hint_next: the hint the insert that follows a placement sets, or NULL
+ *	(like @placed_below)
+ * @hint_req: the limit and request it gets (its @r is not used)
  * @nr_classes: size classes cached (0: caching off)
  * @depot_max: bound on each depot
  * @cpu_caches: per-CPU caches, @nr_classes of them per CPU
@@ -321,7 +347,10 @@ struct altdma_iova_domain {
 	const struct altdma_iova_policy *policy;
 	size_t obj_size;
 
-	/* guards the tree, gaps, index updates, @wrap_next, @placed_below */
+	/*
+	 * guards the tree, gaps, index updates, @wrap_next, @placed_below and
+	 * the hints
+	 */
 	spinlock_t lock ____cacheline_aligned_in_smp;
 	struct rb_root tree;
 	struct altdma_iova_index index;
@@ -329,6 +358,9 @@ struct altdma_iova_domain {
 	struct altdma_iova_range hi_end;
 	unsigned long wrap_next;
 	struct altdma_iova_range *placed_below;
+	struct altdma_iova_hint hints[2];
+	struct altdma_iova_hint *hint_next;
+	struct altdma_iova_hint hint_req;
 	unsigned long nofit;
 
 	unsigned int nr_classes;
