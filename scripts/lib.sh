@@ -178,6 +178,19 @@ vm_run() {
 	wait "$pid"
 }
 
+# vm_crashed_early OUT: whether the guest kernel of the VM whose console
+# and results are in OUT crashed while booting, before its /init wrote any
+# result and with no altdma code anywhere in its log (once: an int3 Oops
+# from the stock 6.12 kernel's own text patching under TCG). Such a VM is
+# booted once more; the caller says so with the line this prints. Any
+# other crash counts as a failure.
+vm_crashed_early() {
+	[ ! -s "$1/results.txt" ] && grep -aq "Kernel panic" "$1/console.log" &&
+		! grep -aqi altdma "$1/console.log" || return 1
+	echo "note: the guest kernel crashed while booting, before /init ($(grep -a -m1 -o 'Oops: .*\|BUG: .*' "$1/console.log" | head -c 80)); booting once more"
+	cp "$1/console.log" "$1/console-boot1.log"
+}
+
 # vm_verdict NAME OUT STATUS SECS [FILTER]: the verdict of a test VM from
 # OUT/results.txt (its second serial port): print the results (lines
 # matching the grep -v regex FILTER left out), count "ok: " and "FAIL: "

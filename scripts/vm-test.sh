@@ -154,15 +154,7 @@ boot() {
 }
 boot
 st=$?
-# A guest kernel that crashed while booting, before this VM's /init wrote
-# any result and with no altdma code anywhere in its log (e.g. an int3
-# left by the kernel's own text patching under TCG), is booted once more,
-# and the line below says so. A crash with altdma in the log, or after the
-# first result, counts as a failure as before.
-if [ ! -s "$out/results.txt" ] && grep -aq "Kernel panic" "$out/console.log" &&
-	! grep -aqi altdma "$out/console.log"; then
-	echo "note: the guest kernel crashed while booting, before /init ($(grep -a -m1 -o 'Oops: .*\|BUG: .*' "$out/console.log" | head -c 80)); booting once more"
-	cp "$out/console.log" "$out/console-boot1.log"
+if vm_crashed_early "$out"; then
 	boot
 	st=$?
 fi
