@@ -17,6 +17,13 @@ struct altdma_dev;
 
 /* Entries in one CPU's deferred-invalidation queue. */
 #define ALTDMA_FQ_SIZE		256
+/*
+ * IOVA pages (granules) one CPU's queue may hold: past that, the unmap that
+ * queued them flushes the IOTLB and gives them back (4 MiB of 4 KiB pages).
+ * Large mappings are then reused after a few unmaps instead of waiting in
+ * the queue by the hundred, each new map taking fresh space from the tree.
+ */
+#define ALTDMA_FQ_PAGES		1024
 /* Longest an unmapped IOVA waits for its flush in deferred mode, in ms. */
 #define ALTDMA_FQ_TIMEOUT_MS	10
 
@@ -42,13 +49,16 @@ struct altdma_fq_entry {
  *	the IOVA domain's locks.
  * @head: next entry to free
  * @count: entries queued
+ * @pages: IOVA pages the queued ranges occupy, at most %ALTDMA_FQ_PAGES
+ *	between two calls
  * @ring: the entries
  */
 struct altdma_fq {
-	/* guards @head, @count, @ring */
+	/* guards @head, @count, @pages, @ring */
 	spinlock_t lock;
 	unsigned int head;
 	unsigned int count;
+	unsigned long pages;
 	struct altdma_fq_entry ring[ALTDMA_FQ_SIZE];
 };
 

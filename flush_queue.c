@@ -2,7 +2,8 @@
 /*
  * altdma deferred invalidation: per-CPU flush queues of unmapped IOVA
  * ranges. An unmapped range is queued instead of being synced; when a queue
- * is full, or %ALTDMA_FQ_TIMEOUT_MS after an entry was queued, the backend
+ * is full (%ALTDMA_FQ_SIZE entries, or more than %ALTDMA_FQ_PAGES pages of
+ * IOVA), or %ALTDMA_FQ_TIMEOUT_MS after an entry was queued, the backend
  * flushes the whole IOTLB once and only then are the ranges queued before
  * that flush given back to the allocator. So an IOVA is never reused while
  * the IOTLB may still hold its old translation.
@@ -12,8 +13,8 @@
  * fq_finished. An entry may be freed once fq_finished > gen: at least one
  * flush that started after it was queued has finished. A CPU whose queue is
  * full runs a flush itself and then frees every entry whose gen is below
- * that flush's number, even while an older flush is still running, so a
- * full queue always drains and no entry is ever overwritten.
+ * that flush's number (all of them), even while an older flush is still
+ * running, so a full queue always drains and no entry is ever overwritten.
  */
 
 #include <linux/list.h>
@@ -46,6 +47,7 @@ static noinline unsigned int fq_drain_batch(struct altdma_dev *adev,
 		if (e->gen >= done)
 			break;
 		batch[n++] = e->range;
+		fq->pages -= e->range->pfn_hi - e->range->pfn_lo + 1;
 		altdma_put_pt_pages(&e->freelist);
 		fq->head = (fq->head + 1) % ALTDMA_FQ_SIZE;
 		fq->count--;
@@ -131,7 +133,9 @@ static void fq_timeout(struct timer_list *t)
  *	freelist are kept until the flush
  *
  * The range's page-table entries must already be gone. When this CPU's
- * queue is full, the IOTLB is flushed first and the queue drained.
+ * queue is full with it (%ALTDMA_FQ_SIZE entries, or more than
+ * %ALTDMA_FQ_PAGES pages), the IOTLB is flushed and the whole queue
+ * drained, @r with it.
  *
  * Context: any context; takes this CPU's queue lock with interrupts off.
  */
@@ -141,6 +145,7 @@ void altdma_fq_queue(struct altdma_dev *adev, struct altdma_iova_range *r,
 	struct altdma_fq_entry *e;
 	struct altdma_fq *fq;
 	unsigned long flags;
+	bool waiting;
 	int cpu;
 
 	/*
@@ -154,20 +159,23 @@ void altdma_fq_queue(struct altdma_dev *adev, struct altdma_iova_range *r,
 	fq = per_cpu_ptr(adev->fq, cpu);
 	spin_lock(&fq->lock);
 	fq_drain_locked(adev, fq, cpu, atomic64_read(&adev->fq_finished));
-	if (fq->count == ALTDMA_FQ_SIZE) {
-		/* our own flush covers every entry here, whatever else runs */
-		fq_drain_locked(adev, fq, cpu, fq_flush_iotlb(adev));
-	}
+	/* never full here: a queue that fills below is drained at once */
 	e = &fq->ring[(fq->head + fq->count) % ALTDMA_FQ_SIZE];
 	e->range = r;
 	e->gen = atomic64_read(&adev->fq_started);
 	INIT_LIST_HEAD(&e->freelist);
 	list_splice_init(&gather->freelist, &e->freelist);
 	fq->count++;
+	fq->pages += r->pfn_hi - r->pfn_lo + 1;
+	if (fq->count == ALTDMA_FQ_SIZE || fq->pages > ALTDMA_FQ_PAGES) {
+		/* our own flush covers every entry here, whatever else runs */
+		fq_drain_locked(adev, fq, cpu, fq_flush_iotlb(adev));
+	}
+	waiting = fq->count;
 	spin_unlock(&fq->lock);
 	local_irq_restore(flags);
 	this_cpu_inc(adev->pcpu->deferred);
-	if (!timer_pending(&adev->fq_timer))
+	if (waiting && !timer_pending(&adev->fq_timer))
 		mod_timer(&adev->fq_timer,
 			  jiffies + msecs_to_jiffies(ALTDMA_FQ_TIMEOUT_MS));
 }

@@ -2101,6 +2101,59 @@ static void deferred_never_reuses_iova_before_flush(struct kunit *test)
 	ops_expect_clean(test, adev);
 }
 
+/*
+ * Issue 13 item 7: a CPU's flush queue holds at most ALTDMA_FQ_PAGES pages
+ * of IOVA. Large unmapped ranges are flushed and reused after a few unmaps
+ * instead of waiting by the hundred (256 entries of 1 MiB would hold
+ * 256 MiB of IOVA per CPU) while every map takes fresh space from the
+ * tree. On one CPU: no more than ALTDMA_FQ_PAGES pages wait after any
+ * unmap, a flush comes at least once every (ALTDMA_FQ_PAGES / 256 + 1)
+ * unmaps, so that many distinct IOVAs at most are ever used, and nothing
+ * is reused before a flush. The timer may flush more often, never less.
+ */
+static void deferred_queue_holds_bounded_iova(struct kunit *test)
+{
+	struct ops_setup s = { .inval = ALTDMA_INVAL_DEFERRED };
+	struct altdma_dev *adev = ops_dev(test, &s);
+	const unsigned int per_flush = ALTDMA_FQ_PAGES / 256 + 1, n = 64;
+	struct pt_soft *pt = ops_pt(test);
+	u8 *b = ops_buf(test, 8);
+	dma_addr_t seen[ALTDMA_FQ_PAGES / 256 + 2];
+	unsigned int i, j, nseen = 0, flushes, over = 0;
+	unsigned long pages;
+	dma_addr_t dma;
+	int cpu;
+
+	KUNIT_ASSERT_EQ(test, adev->inval, ALTDMA_INVAL_DEFERRED);
+	migrate_disable();
+	for (i = 0; i < n; i++) {
+		dma = dma_map_single(adev->dev, b, SZ_1M, DMA_TO_DEVICE);
+		if (dma_mapping_error(adev->dev, dma))
+			break;
+		for (j = 0; j < nseen && seen[j] != dma; j++)
+			;
+		if (j == nseen && nseen < ARRAY_SIZE(seen))
+			seen[nseen++] = dma;
+		dma_unmap_single(adev->dev, dma, SZ_1M, DMA_TO_DEVICE);
+		for_each_possible_cpu(cpu) {
+			pages = READ_ONCE(per_cpu_ptr(adev->fq, cpu)->pages);
+			if (pages > ALTDMA_FQ_PAGES)
+				over++;
+		}
+	}
+	migrate_enable();
+	flushes = atomic_read(&pt->flush_alls);
+	KUNIT_EXPECT_EQ_MSG(test, i, n, "map %u of %u failed", i + 1, n);
+	KUNIT_EXPECT_EQ_MSG(test, over, 0U,
+			    "a queue held more than %u pages after an unmap",
+			    ALTDMA_FQ_PAGES);
+	KUNIT_EXPECT_GE(test, flushes, n / per_flush);
+	KUNIT_EXPECT_LE(test, nseen, per_flush);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->stale_reuse), 0);
+	altdma_fq_flush(adev);
+	ops_expect_clean(test, adev);
+}
+
 /* Untrusted devices and bounced mappings are strict whatever was asked. */
 static void untrusted_device_is_always_strict(struct kunit *test)
 {
@@ -2160,6 +2213,7 @@ static void deferred_short_unmap_is_invalidated_at_once(struct kunit *test)
 static struct kunit_case inval_cases[] = {
 	KUNIT_CASE(strict_syncs_before_reuse),
 	KUNIT_CASE(deferred_never_reuses_iova_before_flush),
+	KUNIT_CASE(deferred_queue_holds_bounded_iova),
 	KUNIT_CASE(untrusted_device_is_always_strict),
 	KUNIT_CASE(deferred_short_unmap_is_invalidated_at_once),
 	{}

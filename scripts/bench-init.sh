@@ -253,10 +253,11 @@ perf_one() {
 	rm -f /tmp/perf.data
 	teardown $1
 }
-# perf_cold CONTENDER SIZE: the same, over the first 2000 pairs after the
-# contender is set up (as each row of (a) runs), 20 times; this shell (the
-# set-up and tear-down) moves to CPU 1 meanwhile
+# perf_cold CONTENDER SIZE [PAIRS]: the same, over the first PAIRS (2000)
+# pairs after the contender is set up (as each row of (a) runs), 20 times;
+# this shell (the set-up and tear-down) moves to CPU 1 meanwhile
 perf_cold() {
+	np=${3:-2000}
 	taskset -p 2 $$ > /dev/null
 	perf record -q -g -e cpu-clock -F 4000 -C 0 -o /tmp/perf.data 2>/dev/null &
 	pp=$!
@@ -268,7 +269,7 @@ perf_cold() {
 		kernel-strict) echo DMA-FQ > $T ;;
 		esac
 		setup $1 || break
-		echo map dev=$BLK size=$2 threads=1 iters=2000 > $B
+		echo map dev=$BLK size=$2 threads=1 iters=$np > $B
 		teardown $1
 	done
 	kill -INT $pp; wait $pp
@@ -276,7 +277,7 @@ perf_cold() {
 	perf report -q -n -i /tmp/perf.data --stdio --children --sort sym \
 		-g none 2>/dev/null | grep -v '^$' | grep -v native_safe_halt \
 		> /tmp/perf.txt
-	echo "=== perf $1 size $2, first 2000 pairs after set-up ($(cat $B)), 20 times: CPU 0's samples in each function and its callees" > /dev/console
+	echo "=== perf $1 size $2, first $np pairs after set-up ($(cat $B)), 20 times: CPU 0's samples in each function and its callees" > /dev/console
 	head -n 60 /tmp/perf.txt > /dev/console
 	echo "=== perf $1 size $2: the same, under the IOVA allocator's and the flush queue's slow paths" > /dev/console
 	perf report -q -n -i /tmp/perf.data --stdio --children --sort sym \
@@ -295,6 +296,15 @@ perf_map() {
 	perf_cold altdma-deferred 1048576
 	for c in kernel-lazy altdma-deferred kernel-strict altdma-strict; do
 		perf_one $c 4096
+	done
+}
+# perf_big: (a)'s 1 MiB rows, deferred against lazy: the first 200 pairs
+# after set-up (all from the trees: no flush queue is full yet)
+perf_big() {
+	echo altdma_bench_none > $D/driver_override
+	unbind
+	for c in kernel-lazy altdma-deferred; do
+		perf_cold $c 1048576 $it1m
 	done
 }
 # perf_all LABEL COMMAND: perf's system-wide profile of one benchmark
@@ -369,6 +379,7 @@ perf)
 	gdb) insns_wait ;;
 	frag) perf_frag ;;
 	iova) perf_iova_rounds ;;
+	big) perf_big ;;
 	*) perf_map ;;
 	esac
 	;;

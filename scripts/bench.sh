@@ -18,7 +18,8 @@
 #                                   4 KiB map+unmap, each contender; PART
 #                                   "iova": (b)'s fast path and trees alone
 #                                   (six timed rounds, then the profiles),
-#                                   "frag": (b)'s 32-bit-full case, "gdb":
+#                                   "frag": (b)'s 32-bit-full case, "big":
+#                                   (a)'s 1 MiB rows, "gdb":
 #                                   the VM scripts/bench-insns.sh drives
 #   scripts/bench.sh --mapbench     cross-check of (a) with the kernel's own
 #                                   kernel/dma/map_benchmark.c on the debug
