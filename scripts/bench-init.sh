@@ -330,17 +330,28 @@ perf_iova() {
 # scripts/bench-insns.sh to put gdb on the next dma_map_page_attrs() and
 # dma_unmap_page_attrs(), which three more pairs then call; finally the
 # text symbols on the result port, for its report
-insns_wait() {
+insns_wait() { # insns_wait [cold]
 	echo altdma_bench_none > $D/driver_override
 	unbind
-	for c in kernel-lazy altdma-deferred kernel-strict altdma-strict kernel-bounce altdma-bounce; do
+	cs="kernel-lazy altdma-deferred kernel-strict altdma-strict kernel-bounce altdma-bounce"
+	[ "${1:-}" = cold ] && cs="kernel-lazy altdma-deferred"
+	for c in $cs; do
+		# cold: a fresh default domain; 20 pairs of 8 KiB (another
+		# cache class) put ranges in its tree, and gdb counts the
+		# first 16 KiB pair, which the tree serves
+		[ "${1:-}" = cold ] && [ $c = kernel-lazy ] && echo DMA > $T
 		setup $c || { say "FAIL: insns: set up $c"; continue; }
 		case $c in
 		kernel-bounce) args="size=512 off=564 untrusted=1" ;;
 		altdma-bounce) args="size=512 off=564" ;;
 		*) args="size=4096" ;;
 		esac
-		echo map dev=$BLK $args threads=1 iters=3000 > $B
+		[ "${1:-}" = cold ] && args="size=16384"
+		if [ "${1:-}" = cold ]; then
+			echo map dev=$BLK size=8192 threads=1 iters=20 > $B
+		else
+			echo map dev=$BLK $args threads=1 iters=3000 > $B
+		fi
 		echo "=== perf gdb $c ready $(grep -w 'dma_map_page_attrs\|dma_unmap_page_attrs' /proc/kallsyms | awk '{printf "%s=%s ", $3, $1}')" > /dev/console
 		sleep 40
 		echo map dev=$BLK $args threads=1 iters=3 > $B
@@ -377,6 +388,7 @@ case $mode in
 perf)
 	case $(arg bench_perf) in
 	gdb) insns_wait ;;
+	gdbcold) insns_wait cold ;;
 	frag) perf_frag ;;
 	iova) perf_iova_rounds ;;
 	big) perf_big ;;

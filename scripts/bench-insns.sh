@@ -12,6 +12,10 @@
 # never replaces them.
 #
 #   scripts/bench-insns.sh [CONTENDER...]   default: all six of bench.sh
+#   scripts/bench-insns.sh --cold           kernel-lazy and altdma-deferred:
+#                                           the first 16 KiB pair on a fresh
+#                                           domain after 20 pairs of 8 KiB
+#                                           (the IOVA trees' path)
 #
 # Output: per contender, the map and unmap totals and the functions with
 # the most instructions; traces in $ALTDMA_BUILD/bench-smoke/insns/.
@@ -24,13 +28,18 @@ ins=$out/insns
 rm -rf "$ins" && mkdir -p "$ins"
 con=$out/console-smp4.log
 all="kernel-lazy altdma-deferred kernel-strict altdma-strict kernel-bounce altdma-bounce"
+part=gdb
+if [ "${1:-}" = --cold ]; then
+	shift
+	part=gdbcold all="kernel-lazy altdma-deferred"
+fi
 want=${*:-$all}
 port=$((20000 + $$ % 20000))
 wrap=$ins/qemu.sh
 printf '#!/bin/sh\nexec qemu-system-x86_64 -gdb tcp:127.0.0.1:%s "$@"\n' "$port" >"$wrap"
 chmod +x "$wrap"
 rm -f "$con"
-ALTDMA_QEMU=$wrap "$ALTDMA_REPO/scripts/bench.sh" --perf gdb >"$ins/bench.log" 2>&1 &
+ALTDMA_QEMU=$wrap "$ALTDMA_REPO/scripts/bench.sh" --perf $part >"$ins/bench.log" 2>&1 &
 bench=$!
 
 cat >"$ins/count.py" <<'PY'
