@@ -22,6 +22,7 @@ struct altdma_dev;
  * queued them flushes the IOTLB and gives them back (4 MiB of 4 KiB pages).
  * Large mappings are then reused after a few unmaps instead of waiting in
  * the queue by the hundred, each new map taking fresh space from the tree.
+ * A range larger than this is never queued: its unmap syncs it at once.
  */
 #define ALTDMA_FQ_PAGES		1024
 /* Longest an unmapped IOVA waits for its flush in deferred mode, in ms. */
@@ -50,7 +51,7 @@ struct altdma_fq_entry {
  * @head: next entry to free
  * @count: entries queued
  * @pages: IOVA pages the queued ranges occupy, at most %ALTDMA_FQ_PAGES
- *	between two calls
+ *	whenever @lock is free
  * @ring: the entries
  */
 struct altdma_fq {

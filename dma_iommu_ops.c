@@ -752,8 +752,10 @@ static void quarantine_sync(struct altdma_dev *adev, struct altdma_map *m,
  * bounce slots, then the object goes back, with no second check, to the
  * IOVA caches (strict) or to this CPU's flush queue (deferred). Bounced
  * mappings are always strict: their slots may be reused as soon as they
- * are released. Returns true when the mapping is gone, false when its IOVA
- * (and slots) were quarantined.
+ * are released. So is a range larger than a flush queue may hold: one
+ * sync of its own range costs less than the flush of everything that
+ * queueing it would start. Returns true when the mapping is gone, false
+ * when its IOVA (and slots) were quarantined.
  *
  * @m is not touched once it is given back: a new mapping may take it.
  */
@@ -765,7 +767,8 @@ static __always_inline bool map_release(struct altdma_dev *adev,
 	/* the owner's view: its one segment inline, or NULL for an array */
 	struct altdma_map_seg *one = m->ext ? NULL : &m->seg0;
 	bool strict = adev->inval == ALTDMA_INVAL_STRICT ||
-		      (one ? one->bounce : map_bounced(m));
+		      (one ? one->bounce : map_bounced(m)) ||
+		      m->range.pfn_hi - m->range.pfn_lo >= ALTDMA_FQ_PAGES;
 	struct iommu_iotlb_gather gather altdma_uninit;
 	struct altdma_seg_iter it;
 	unsigned int n;

@@ -126,8 +126,9 @@ static void fq_timeout(struct timer_list *t)
 /**
  * altdma_fq_queue() - queue an unmapped IOVA range until the next flush
  * @adev: a context in deferred mode
- * @r: the range of a mapping that was claimed and torn down; the queue
- *	owns it from now on and gives it back, after the flush, to this
+ * @r: the range of a mapping that was claimed and torn down, of at most
+ *	%ALTDMA_FQ_PAGES pages (a larger one is synced, not queued); the
+ *	queue owns it from now on and gives it back, after the flush, to this
  *	CPU's IOVA cache (altdma_iova_put_ranges()), whichever CPU drains it
  * @gather: what the backend's unmap collected; page-table pages on its
  *	freelist are kept until the flush

@@ -2101,6 +2101,9 @@ static void deferred_never_reuses_iova_before_flush(struct kunit *test)
 	ops_expect_clean(test, adev);
 }
 
+/* Pages of one 1 MiB mapping at the suites' 4 KiB granule. */
+#define FQ_TEST_MAP_PAGES	(SZ_1M / SZ_4K)
+
 /*
  * Issue 13 item 7: a CPU's flush queue holds at most ALTDMA_FQ_PAGES pages
  * of IOVA. Large unmapped ranges are flushed and reused after a few unmaps
@@ -2110,21 +2113,28 @@ static void deferred_never_reuses_iova_before_flush(struct kunit *test)
  * unmap, a flush comes at least once every (ALTDMA_FQ_PAGES / 256 + 1)
  * unmaps, so that many distinct IOVAs at most are ever used, and nothing
  * is reused before a flush. The timer may flush more often, never less.
+ * A range larger than the bound is not queued at all: its unmap syncs it
+ * (one sync, no flush of all, nothing queued).
  */
 static void deferred_queue_holds_bounded_iova(struct kunit *test)
 {
 	struct ops_setup s = { .inval = ALTDMA_INVAL_DEFERRED };
 	struct altdma_dev *adev = ops_dev(test, &s);
-	const unsigned int per_flush = ALTDMA_FQ_PAGES / 256 + 1, n = 64;
+	const unsigned int per_flush = ALTDMA_FQ_PAGES / FQ_TEST_MAP_PAGES + 1;
+	dma_addr_t seen[ALTDMA_FQ_PAGES / FQ_TEST_MAP_PAGES + 2];
+	const size_t big = (ALTDMA_FQ_PAGES + 1) * SZ_4K;
+	unsigned int i, j, nseen = 0, flushes, syncs, over = 0;
 	struct pt_soft *pt = ops_pt(test);
+	const unsigned int n = 64;
+	u64 queued;
 	u8 *b = ops_buf(test, 8);
-	dma_addr_t seen[ALTDMA_FQ_PAGES / 256 + 2];
-	unsigned int i, j, nseen = 0, flushes, over = 0;
+	struct altdma_dev_stats st;
 	unsigned long pages;
 	dma_addr_t dma;
 	int cpu;
 
 	KUNIT_ASSERT_EQ(test, adev->inval, ALTDMA_INVAL_DEFERRED);
+	KUNIT_ASSERT_EQ(test, adev->granule, (unsigned long)SZ_4K);
 	migrate_disable();
 	for (i = 0; i < n; i++) {
 		dma = dma_map_single(adev->dev, b, SZ_1M, DMA_TO_DEVICE);
@@ -2151,6 +2161,20 @@ static void deferred_queue_holds_bounded_iova(struct kunit *test)
 	KUNIT_EXPECT_LE(test, nseen, per_flush);
 	KUNIT_EXPECT_EQ(test, atomic_read(&pt->stale_reuse), 0);
 	altdma_fq_flush(adev);
+
+	/* larger than a queue may hold: synced at once, never queued */
+	altdma_dev_get_stats(adev, &st);
+	dma = ops->map_resource(adev->dev, (phys_addr_t)SZ_1G * 1024, big,
+				DMA_FROM_DEVICE, 0);
+	KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+	flushes = atomic_read(&pt->flush_alls);
+	syncs = atomic_read(&pt->syncs);
+	queued = st.deferred;
+	ops->unmap_resource(adev->dev, dma, big, DMA_FROM_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->syncs), syncs + 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->flush_alls), flushes);
+	altdma_dev_get_stats(adev, &st);
+	KUNIT_EXPECT_EQ(test, st.deferred, queued);
 	ops_expect_clean(test, adev);
 }
 

@@ -307,6 +307,32 @@ perf_big() {
 		perf_cold $c 1048576 $it1m
 	done
 }
+# perf_fio: (d)'s 1 MiB sequential read, lazy against deferred, six
+# alternating rounds; altdma's flushes and deferred unmaps after each
+perf_fio() {
+	frt=5
+	# as before (d) in a full run: unbound, then no override
+	echo altdma_bench_none > $D/driver_override
+	unbind
+	echo > $D/driver_override
+	for r in 1 2 3 4 5 6; do
+		for c in $(rotate $r kernel-lazy altdma-deferred); do
+			case $c in
+			kernel-lazy)
+				unbind
+				echo DMA-FQ > $T
+				echo $BLK > /sys/bus/pci/drivers_probe ;;
+			*) echo "$BLK inval=deferred" > $A/attach ;;
+			esac
+			wait_for /dev/vda && fio_one $r $c read:1m:8
+			case $c in
+			altdma-*)
+				echo "=== perf fio round $r: $(grep -h 'flush_alls\|^deferred' $A/$BLK/stats | tr '\n' ' ')" > /dev/console
+				echo $BLK > $A/detach ;;
+			esac
+		done
+	done
+}
 # perf_all LABEL COMMAND: perf's system-wide profile of one benchmark
 # command, the samples in each function and its callees
 perf_all() {
@@ -392,6 +418,7 @@ perf)
 	frag) perf_frag ;;
 	iova) perf_iova_rounds ;;
 	big) perf_big ;;
+	fio) perf_fio ;;
 	*) perf_map ;;
 	esac
 	;;

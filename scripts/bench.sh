@@ -19,8 +19,12 @@
 #                                   "iova": (b)'s fast path and trees alone
 #                                   (six timed rounds, then the profiles),
 #                                   "frag": (b)'s 32-bit-full case, "big":
-#                                   (a)'s 1 MiB rows, "gdb":
-#                                   the VM scripts/bench-insns.sh drives
+#                                   (a)'s first 200 pairs of 1 MiB after
+#                                   set-up, "fio": (d)'s 1 MiB reads, six
+#                                   alternating rounds with altdma's
+#                                   flush and unmap counts, "gdb" and
+#                                   "gdbcold": the VM that
+#                                   scripts/bench-insns.sh drives
 #   scripts/bench.sh --mapbench     cross-check of (a) with the kernel's own
 #                                   kernel/dma/map_benchmark.c on the debug
 #                                   test kernel (altdma built in)
