@@ -60,7 +60,7 @@ static inline struct altdma_iova_aug gap_aug(const struct altdma_iova_range *r)
 		return a;
 	p = round_up(g_lo, ALTDMA_IOVA_ALIGN_MAX);
 	if (p < r->pfn_lo)
-		a.usable = r->pfn_lo - p;
+		a.usable = min(r->pfn_lo - p, ALTDMA_IOVA_USABLE_CAP);
 	k = min_t(int, __fls(gap), ALTDMA_IOVA_ALIGN_ORDER);
 	if (round_up(g_lo, 1UL << k) + (1UL << k) > r->pfn_lo)
 		k--;
@@ -252,6 +252,7 @@ struct fit_req {
 	int order;
 };
 
+/* Exact for @q of at most ALTDMA_IOVA_USABLE_CAP pages (prev_fit_walk()). */
 static inline bool aug_fits(struct altdma_iova_aug a, const struct fit_req *q)
 {
 	return q->order >= 0 ? a.order > q->order : a.usable >= q->npages;
@@ -319,6 +320,21 @@ static unsigned long gap_fit(const struct altdma_iova_range *r,
 }
 
 /*
+ * prev_fit() for a request of more than ALTDMA_IOVA_USABLE_CAP pages, which
+ * the annotations cannot tell apart: each gap below @r in turn, highest
+ * first. O(n), for such large requests only.
+ */
+static struct altdma_iova_range *prev_fit_walk(struct altdma_iova_range *r,
+					       unsigned long size,
+					       unsigned long align)
+{
+	while ((r = to_range(rb_prev(&r->rb))))
+		if (gap_fit(r, size, align, r->pfn_lo - 1))
+			return r;
+	return NULL;
+}
+
+/*
  * The highest aligned place for @size pages at or below @hi: the gap that
  * straddles @hi is clipped and tried first; every gap below it is whole, and
  * its annotation says exactly whether the request fits, so one walk of
@@ -374,7 +390,10 @@ static unsigned long find_top_down(struct altdma_iova_domain *iovad,
 		hint_note(iovad, hi, &q);
 		return pfn;
 	}
-	r = prev_fit(h, &q);
+	if (size > ALTDMA_IOVA_USABLE_CAP)
+		r = prev_fit_walk(h, size, align);
+	else
+		r = prev_fit(h, &q);
 	pfn = r ? gap_fit(r, size, align, hi) : 0;
 	iovad->placed_below = r;
 	if (pfn)
@@ -1686,7 +1705,8 @@ static struct altdma_iova_aug gap_aug_slow(const struct altdma_iova_range *r)
 	int k;
 
 	if (round_up(g_lo, ALTDMA_IOVA_ALIGN_MAX) < r->pfn_lo)
-		a.usable = r->pfn_lo - round_up(g_lo, ALTDMA_IOVA_ALIGN_MAX);
+		a.usable = min(r->pfn_lo - round_up(g_lo, ALTDMA_IOVA_ALIGN_MAX),
+			       ALTDMA_IOVA_USABLE_CAP);
 	for (k = ALTDMA_IOVA_ALIGN_ORDER; k >= 0 && !a.order; k--)
 		if (round_up(g_lo, 1UL << k) + (1UL << k) <= r->pfn_lo)
 			a.order = k + 1;

@@ -65,11 +65,24 @@ enum altdma_iova_state {
 	ALTDMA_IOVA_DEAD,
 };
 
+/*
+ * &altdma_iova_aug.usable stops counting here (2^16 pages: 256 MiB of 4 KiB
+ * pages). The free space at the top of a region, which every top-down
+ * placement shrinks a little, is the largest gap in every subtree above
+ * it: counted exactly, each placement would change the annotation of every
+ * range up to the root. Counted up to this cap, it stays the same until
+ * that space is nearly used, and the walk up stops early. The annotations
+ * stay exact for every request of at most this many pages; a larger one is
+ * placed by a walk through the gaps (iova_alloc.c).
+ */
+#define ALTDMA_IOVA_USABLE_CAP		BIT(16)
+
 /**
  * struct altdma_iova_aug - what a subtree's gaps can hold
  * @usable: most pages any gap in the subtree holds from an
  *	%ALTDMA_IOVA_ALIGN_MAX-aligned start (so a larger request fits in
- *	that gap exactly when its size is at most this)
+ *	that gap exactly when its size is at most this), counted up to
+ *	%ALTDMA_IOVA_USABLE_CAP
  * @order: 1 + the largest k <= %ALTDMA_IOVA_ALIGN_ORDER such that some gap
  *	holds an aligned block of 2^k pages; 0 if no gap has a free page
  *

@@ -1334,6 +1334,52 @@ static void iova_cache_large_bypass(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 }
 
+/*
+ * Requests of more than ALTDMA_IOVA_USABLE_CAP pages: the annotations count
+ * every gap of the cap or more as the cap, so such a request is placed by a
+ * walk through the gaps, still exactly at the highest place that fits. A
+ * gap just too small sits above one that fits; a placement that trusted
+ * the capped annotation would go into the first (and fail there).
+ */
+static void iova_large_requests_exact(struct kunit *test)
+{
+	const unsigned long cap = ALTDMA_IOVA_USABLE_CAP, amax = ALTDMA_IOVA_ALIGN_MAX;
+	unsigned long a, b, c, d, e, f, g, last = 8 * cap - 1;
+	struct altdma_iova_domain *dom;
+
+	dom = iova_new_pfns(test, SZ_4K, 0, last, NULL, true);
+	a = iova_take(dom, cap + 2 * amax);
+	KUNIT_EXPECT_EQ(test, a, last + 1 - (cap + 2 * amax));
+	b = iova_take(dom, amax);
+	c = iova_take(dom, 2 * cap);
+	d = iova_take(dom, amax);
+	KUNIT_ASSERT_EQ(test, b, a - amax);
+	KUNIT_ASSERT_EQ(test, c, b - 2 * cap);
+	KUNIT_ASSERT_EQ(test, d, c - amax);
+	/* gaps from the top: cap + 64 pages, then 2 * cap, then the rest */
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, a, cap + 2 * amax), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, c, 2 * cap), 0);
+
+	e = iova_take(dom, cap + 100);
+	KUNIT_EXPECT_EQ(test, e, round_down(b - (cap + 100), amax));
+	f = iova_take(dom, cap + amax);
+	KUNIT_EXPECT_EQ(test, f, last + 1 - (cap + amax));
+	/* exactly the cap: the annotations still decide, exactly */
+	g = iova_take(dom, cap);
+	KUNIT_EXPECT_EQ(test, g, d - cap);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+
+	/* no gap holds it: refused, nothing changed */
+	KUNIT_EXPECT_EQ(test, iova_take(dom, 4 * cap), 0UL);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, e, cap + 100), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, f, cap + amax), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, g, cap), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, b, amax), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, d, amax), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+}
+
 /* Cached pages block a large allocation only until the automatic flush. */
 static void iova_flush_on_failure(struct kunit *test)
 {
@@ -1573,6 +1619,7 @@ static struct kunit_case iova_cases[] = {
 	KUNIT_CASE(iova_refusal_once),
 	KUNIT_CASE(iova_cache_roundtrip),
 	KUNIT_CASE(iova_cache_large_bypass),
+	KUNIT_CASE(iova_large_requests_exact),
 	KUNIT_CASE(iova_flush_on_failure),
 	KUNIT_CASE(iova_depot_bound),
 	KUNIT_CASE(iova_depot_reclaim),
