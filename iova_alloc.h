@@ -72,8 +72,8 @@ enum altdma_iova_state {
  * it: counted exactly, each placement would change the annotation of every
  * range up to the root. Counted up to this cap, it stays the same until
  * that space is nearly used, and the walk up stops early. The annotations
- * stay exact for every request of at most this many pages; a larger one is
- * placed by a walk through the gaps (iova_alloc.c).
+ * stay exact for every request of at most this many pages; a larger one
+ * steps from gap to gap among those of this size or more (iova_alloc.c).
  */
 #define ALTDMA_IOVA_USABLE_CAP		BIT(16)
 

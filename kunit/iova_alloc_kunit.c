@@ -1344,26 +1344,29 @@ static void iova_cache_large_bypass(struct kunit *test)
 static void iova_large_requests_exact(struct kunit *test)
 {
 	const unsigned long cap = ALTDMA_IOVA_USABLE_CAP, amax = ALTDMA_IOVA_ALIGN_MAX;
-	unsigned long a, b, c, d, e, f, g, last = 8 * cap - 1;
+	unsigned long t, a, b, c, d, e, f, g, last = 8 * cap - 1;
 	struct altdma_iova_domain *dom;
 
 	dom = iova_new_pfns(test, SZ_4K, 0, last, NULL, true);
+	t = iova_take(dom, amax);
+	KUNIT_ASSERT_EQ(test, t, last + 1 - amax);
 	a = iova_take(dom, cap + 2 * amax);
-	KUNIT_EXPECT_EQ(test, a, last + 1 - (cap + 2 * amax));
+	KUNIT_EXPECT_EQ(test, a, t - (cap + 2 * amax));
 	b = iova_take(dom, amax);
 	c = iova_take(dom, 2 * cap);
 	d = iova_take(dom, amax);
 	KUNIT_ASSERT_EQ(test, b, a - amax);
 	KUNIT_ASSERT_EQ(test, c, b - 2 * cap);
 	KUNIT_ASSERT_EQ(test, d, c - amax);
-	/* gaps from the top: cap + 64 pages, then 2 * cap, then the rest */
+	/* gaps below t: cap + 64 pages, then 2 * cap, then the rest */
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, a, cap + 2 * amax), 0);
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, c, 2 * cap), 0);
 
+	/* the first gap of the cap or more is too small: the next one */
 	e = iova_take(dom, cap + 100);
 	KUNIT_EXPECT_EQ(test, e, round_down(b - (cap + 100), amax));
 	f = iova_take(dom, cap + amax);
-	KUNIT_EXPECT_EQ(test, f, last + 1 - (cap + amax));
+	KUNIT_EXPECT_EQ(test, f, t - (cap + amax));
 	/* exactly the cap: the annotations still decide, exactly */
 	g = iova_take(dom, cap);
 	KUNIT_EXPECT_EQ(test, g, d - cap);
@@ -1375,6 +1378,7 @@ static void iova_large_requests_exact(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, e, cap + 100), 0);
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, f, cap + amax), 0);
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, g, cap), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, t, amax), 0);
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, b, amax), 0);
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, d, amax), 0);
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
