@@ -36,10 +36,17 @@
 #include "altdma_compat.h"
 #include "dma_iommu_ops.h"
 
-/* Entries probed per lookup, and the table sizes (log2). */
-#define ALTDMA_SITE_PROBE	8
-#define ALTDMA_SITE_RET_BITS	5
-#define ALTDMA_SITE_V0_BITS	7
+/*
+ * Entries probed per lookup, and the table sizes (log2). Where the DMA API
+ * tail-calls the op (6.1), every driver call site is a _RET_IP_ of its
+ * own: the stock test VM, with its drivers and test modules, has dozens,
+ * and with 32 entries and windows of 8 a new site could find its window
+ * full and come out as 0 (one CI run reported a misuse "mapped by 0x0").
+ * 512 entries of 24 bytes and windows of 16 leave room for hundreds.
+ */
+#define ALTDMA_SITE_PROBE	16
+#define ALTDMA_SITE_RET_BITS	9
+#define ALTDMA_SITE_V0_BITS	9
 /* An entry being written; never a return address. */
 #define ALTDMA_SITE_BUSY	1UL
 /* Largest distance learnt, in words; farther means another stack. */

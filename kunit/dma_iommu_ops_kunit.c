@@ -766,6 +766,132 @@ static noinline dma_addr_t map_here(struct device *dev, void *buf, size_t size)
 	return dma_mapping_error(dev, dma) ? DMA_MAPPING_ERROR : dma;
 }
 
+/* Map @size bytes for one of the call sites below, in its own frame. */
+static __always_inline dma_addr_t site_map(struct device *dev, void *buf,
+					   size_t size)
+{
+	dma_addr_t dma = dma_map_single(dev, buf, size, DMA_TO_DEVICE);
+
+	return dma_mapping_error(dev, dma) ? DMA_MAPPING_ERROR : dma;
+}
+
+/* Many call sites of one driver, each a function (and a frame) of its own. */
+#define DEFINE_SITE_FN(n)						\
+	static noinline dma_addr_t site_fn_##n(struct device *dev,	\
+					       void *buf)		\
+	{								\
+		return site_map(dev, buf, 0x40 + (n));			\
+	}
+
+DEFINE_SITE_FN(10) DEFINE_SITE_FN(11) DEFINE_SITE_FN(12) DEFINE_SITE_FN(13)
+DEFINE_SITE_FN(14) DEFINE_SITE_FN(15) DEFINE_SITE_FN(16) DEFINE_SITE_FN(17)
+DEFINE_SITE_FN(20) DEFINE_SITE_FN(21) DEFINE_SITE_FN(22) DEFINE_SITE_FN(23)
+DEFINE_SITE_FN(24) DEFINE_SITE_FN(25) DEFINE_SITE_FN(26) DEFINE_SITE_FN(27)
+DEFINE_SITE_FN(30) DEFINE_SITE_FN(31) DEFINE_SITE_FN(32) DEFINE_SITE_FN(33)
+DEFINE_SITE_FN(34) DEFINE_SITE_FN(35) DEFINE_SITE_FN(36) DEFINE_SITE_FN(37)
+DEFINE_SITE_FN(40) DEFINE_SITE_FN(41) DEFINE_SITE_FN(42) DEFINE_SITE_FN(43)
+DEFINE_SITE_FN(44) DEFINE_SITE_FN(45) DEFINE_SITE_FN(46) DEFINE_SITE_FN(47)
+DEFINE_SITE_FN(50) DEFINE_SITE_FN(51) DEFINE_SITE_FN(52) DEFINE_SITE_FN(53)
+DEFINE_SITE_FN(54) DEFINE_SITE_FN(55) DEFINE_SITE_FN(56) DEFINE_SITE_FN(57)
+DEFINE_SITE_FN(60) DEFINE_SITE_FN(61) DEFINE_SITE_FN(62) DEFINE_SITE_FN(63)
+DEFINE_SITE_FN(64) DEFINE_SITE_FN(65) DEFINE_SITE_FN(66) DEFINE_SITE_FN(67)
+DEFINE_SITE_FN(70) DEFINE_SITE_FN(71) DEFINE_SITE_FN(72) DEFINE_SITE_FN(73)
+DEFINE_SITE_FN(74) DEFINE_SITE_FN(75) DEFINE_SITE_FN(76) DEFINE_SITE_FN(77)
+DEFINE_SITE_FN(80) DEFINE_SITE_FN(81) DEFINE_SITE_FN(82) DEFINE_SITE_FN(83)
+DEFINE_SITE_FN(84) DEFINE_SITE_FN(85) DEFINE_SITE_FN(86) DEFINE_SITE_FN(87)
+DEFINE_SITE_FN(90) DEFINE_SITE_FN(91) DEFINE_SITE_FN(92) DEFINE_SITE_FN(93)
+DEFINE_SITE_FN(94) DEFINE_SITE_FN(95) DEFINE_SITE_FN(96) DEFINE_SITE_FN(97)
+DEFINE_SITE_FN(100) DEFINE_SITE_FN(101) DEFINE_SITE_FN(102) DEFINE_SITE_FN(103)
+DEFINE_SITE_FN(104) DEFINE_SITE_FN(105) DEFINE_SITE_FN(106) DEFINE_SITE_FN(107)
+DEFINE_SITE_FN(110) DEFINE_SITE_FN(111) DEFINE_SITE_FN(112) DEFINE_SITE_FN(113)
+DEFINE_SITE_FN(114) DEFINE_SITE_FN(115) DEFINE_SITE_FN(116) DEFINE_SITE_FN(117)
+DEFINE_SITE_FN(120) DEFINE_SITE_FN(121) DEFINE_SITE_FN(122) DEFINE_SITE_FN(123)
+DEFINE_SITE_FN(124) DEFINE_SITE_FN(125) DEFINE_SITE_FN(126) DEFINE_SITE_FN(127)
+DEFINE_SITE_FN(130) DEFINE_SITE_FN(131) DEFINE_SITE_FN(132) DEFINE_SITE_FN(133)
+DEFINE_SITE_FN(134) DEFINE_SITE_FN(135) DEFINE_SITE_FN(136) DEFINE_SITE_FN(137)
+DEFINE_SITE_FN(140) DEFINE_SITE_FN(141) DEFINE_SITE_FN(142) DEFINE_SITE_FN(143)
+DEFINE_SITE_FN(144) DEFINE_SITE_FN(145) DEFINE_SITE_FN(146) DEFINE_SITE_FN(147)
+DEFINE_SITE_FN(150) DEFINE_SITE_FN(151) DEFINE_SITE_FN(152) DEFINE_SITE_FN(153)
+DEFINE_SITE_FN(154) DEFINE_SITE_FN(155) DEFINE_SITE_FN(156) DEFINE_SITE_FN(157)
+DEFINE_SITE_FN(160) DEFINE_SITE_FN(161) DEFINE_SITE_FN(162) DEFINE_SITE_FN(163)
+DEFINE_SITE_FN(164) DEFINE_SITE_FN(165) DEFINE_SITE_FN(166) DEFINE_SITE_FN(167)
+
+static dma_addr_t (*const site_fns[])(struct device *, void *) = {
+	site_fn_10, site_fn_11, site_fn_12, site_fn_13,
+	site_fn_14, site_fn_15, site_fn_16, site_fn_17,
+	site_fn_20, site_fn_21, site_fn_22, site_fn_23,
+	site_fn_24, site_fn_25, site_fn_26, site_fn_27,
+	site_fn_30, site_fn_31, site_fn_32, site_fn_33,
+	site_fn_34, site_fn_35, site_fn_36, site_fn_37,
+	site_fn_40, site_fn_41, site_fn_42, site_fn_43,
+	site_fn_44, site_fn_45, site_fn_46, site_fn_47,
+	site_fn_50, site_fn_51, site_fn_52, site_fn_53,
+	site_fn_54, site_fn_55, site_fn_56, site_fn_57,
+	site_fn_60, site_fn_61, site_fn_62, site_fn_63,
+	site_fn_64, site_fn_65, site_fn_66, site_fn_67,
+	site_fn_70, site_fn_71, site_fn_72, site_fn_73,
+	site_fn_74, site_fn_75, site_fn_76, site_fn_77,
+	site_fn_80, site_fn_81, site_fn_82, site_fn_83,
+	site_fn_84, site_fn_85, site_fn_86, site_fn_87,
+	site_fn_90, site_fn_91, site_fn_92, site_fn_93,
+	site_fn_94, site_fn_95, site_fn_96, site_fn_97,
+	site_fn_100, site_fn_101, site_fn_102, site_fn_103,
+	site_fn_104, site_fn_105, site_fn_106, site_fn_107,
+	site_fn_110, site_fn_111, site_fn_112, site_fn_113,
+	site_fn_114, site_fn_115, site_fn_116, site_fn_117,
+	site_fn_120, site_fn_121, site_fn_122, site_fn_123,
+	site_fn_124, site_fn_125, site_fn_126, site_fn_127,
+	site_fn_130, site_fn_131, site_fn_132, site_fn_133,
+	site_fn_134, site_fn_135, site_fn_136, site_fn_137,
+	site_fn_140, site_fn_141, site_fn_142, site_fn_143,
+	site_fn_144, site_fn_145, site_fn_146, site_fn_147,
+	site_fn_150, site_fn_151, site_fn_152, site_fn_153,
+	site_fn_154, site_fn_155, site_fn_156, site_fn_157,
+	site_fn_160, site_fn_161, site_fn_162, site_fn_163,
+	site_fn_164, site_fn_165, site_fn_166, site_fn_167,
+};
+
+/* The size site_fns[@i] maps (site_fn_##n maps 0x40 + n bytes). */
+static size_t site_fn_size(unsigned int i)
+{
+	return 0x40 + (i / 8 + 1) * 10 + i % 8;
+}
+
+/*
+ * 128 call sites in a row, each new: every mapping knows its own. With the
+ * first tables (32 and 128 entries, windows of 8) a new site could find its
+ * window full and come out as 0, as one CI run of the stock VM saw; 128
+ * new sites cannot all fit there.
+ */
+static void many_call_sites_are_all_known(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_plain(test);
+	char sym[KSYM_SYMBOL_LEN];
+	struct altdma_iova_range *r;
+	unsigned int i, unknown = 0;
+	u8 *a = ops_buf(test, 0);
+	unsigned long site;
+	dma_addr_t da;
+
+	for (i = 0; i < ARRAY_SIZE(site_fns); i++) {
+		da = site_fns[i](adev->dev, a);
+		KUNIT_ASSERT_NE(test, da, DMA_MAPPING_ERROR);
+		rcu_read_lock();
+		r = altdma_iova_lookup(&adev->iovad, da >> adev->shift);
+		site = r ? altdma_map_of(r)->site : 0;
+		rcu_read_unlock();
+		dma_unmap_single(adev->dev, da, site_fn_size(i), DMA_TO_DEVICE);
+		sprint_symbol_no_offset(sym, site);
+		if (strncmp(sym, "site_fn_", 8)) {
+			kunit_info(test, "site %u: %s", i, site ? sym : "0");
+			unknown++;
+		}
+	}
+	KUNIT_EXPECT_EQ_MSG(test, unknown, 0U, "of %zu call sites",
+			    ARRAY_SIZE(site_fns));
+	ops_expect_clean(test, adev);
+}
+
 /*
  * The altdma_map event names the driver's call site (not the DMA API),
  * or 0 with callers=0; a refused unmap fires altdma_misuse with its kind.
@@ -980,6 +1106,7 @@ static struct kunit_case unmap_cases[] = {
 	KUNIT_CASE(device_without_context_is_refused),
 	KUNIT_CASE(unregistered_context_leaves_every_lookup_cache),
 	KUNIT_CASE(trace_events_name_caller_and_misuse),
+	KUNIT_CASE(many_call_sites_are_all_known),
 	{}
 };
 
