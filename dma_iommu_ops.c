@@ -768,7 +768,7 @@ static __always_inline bool map_release(struct altdma_dev *adev,
 	struct altdma_map_seg *one = m->ext ? NULL : &m->seg0;
 	bool strict = adev->inval == ALTDMA_INVAL_STRICT ||
 		      (one ? one->bounce : map_bounced(m)) ||
-		      m->range.pfn_hi - m->range.pfn_lo >= ALTDMA_FQ_PAGES;
+		      altdma_iova_range_pages(&m->range) > ALTDMA_FQ_PAGES;
 	struct iommu_iotlb_gather gather altdma_uninit;
 	struct altdma_seg_iter it;
 	unsigned int n;

@@ -47,7 +47,7 @@ static noinline unsigned int fq_drain_batch(struct altdma_dev *adev,
 		if (e->gen >= done)
 			break;
 		batch[n++] = e->range;
-		fq->pages -= e->range->pfn_hi - e->range->pfn_lo + 1;
+		fq->pages -= altdma_iova_range_pages(e->range);
 		altdma_put_pt_pages(&e->freelist);
 		fq->head = (fq->head + 1) % ALTDMA_FQ_SIZE;
 		fq->count--;
@@ -167,7 +167,7 @@ void altdma_fq_queue(struct altdma_dev *adev, struct altdma_iova_range *r,
 	INIT_LIST_HEAD(&e->freelist);
 	list_splice_init(&gather->freelist, &e->freelist);
 	fq->count++;
-	fq->pages += r->pfn_hi - r->pfn_lo + 1;
+	fq->pages += altdma_iova_range_pages(r);
 	if (fq->count == ALTDMA_FQ_SIZE || fq->pages > ALTDMA_FQ_PAGES) {
 		/* our own flush covers every entry here, whatever else runs */
 		fq_drain_locked(adev, fq, cpu, fq_flush_iotlb(adev));

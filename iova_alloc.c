@@ -201,7 +201,7 @@ static void tree_erase(struct altdma_iova_domain *iovad,
 	hints_drop(iovad, r);
 
 	rb_erase_augmented(&r->rb, &iovad->tree, &gap_callbacks);
-	succ->gap += r->gap + (r->pfn_hi - r->pfn_lo + 1);
+	succ->gap += r->gap + altdma_iova_range_pages(r);
 	fix_up(succ, succ);
 }
 
@@ -959,7 +959,7 @@ static __always_inline void count_alloc(struct altdma_iova_domain *iovad,
 					struct altdma_iova_range *r)
 {
 	this_cpu_inc(iovad->stats->allocs);
-	this_cpu_add(iovad->stats->pages_alloc, r->pfn_hi - r->pfn_lo + 1);
+	this_cpu_add(iovad->stats->pages_alloc, altdma_iova_range_pages(r));
 }
 
 /*
@@ -1126,7 +1126,7 @@ static noinline int refuse_held(struct altdma_iova_domain *iovad,
 static __always_inline void range_put_claimed(struct altdma_iova_domain *iovad,
 					      struct altdma_iova_range *r)
 {
-	unsigned long size = r->pfn_hi - r->pfn_lo + 1;
+	unsigned long size = altdma_iova_range_pages(r);
 	int cls;
 
 	this_cpu_inc(iovad->stats->frees);
@@ -1222,7 +1222,7 @@ void altdma_iova_put_range(struct altdma_iova_domain *iovad,
 static unsigned int put_run(struct altdma_iova_domain *iovad, int cpu,
 			    struct altdma_iova_range **rs, unsigned int n)
 {
-	unsigned long size = rs[0]->pfn_hi - rs[0]->pfn_lo + 1, flags;
+	unsigned long size = altdma_iova_range_pages(rs[0]), flags;
 	struct altdma_iova_mag *spill = NULL;
 	struct altdma_iova_cpu_cache *cc;
 	int cls = size_class(iovad, size);
@@ -1233,7 +1233,7 @@ static unsigned int put_run(struct altdma_iova_domain *iovad, int cpu,
 	cc = cpu_cache(iovad, cpu, cls);
 	spin_lock_irqsave(&cc->lock, flags);
 	for (i = 0; i < n && !spill; i++) {
-		if (rs[i]->pfn_hi - rs[i]->pfn_lo + 1 != size ||
+		if (altdma_iova_range_pages(rs[i]) != size ||
 		    !cache_make_room(iovad, cc, cls, &spill))
 			break;
 		WRITE_ONCE(rs[i]->state, ALTDMA_IOVA_CACHED);
@@ -1309,7 +1309,7 @@ static void quarantine_report(struct altdma_iova_domain *iovad,
 			      const struct altdma_iova_range *r)
 {
 	atomic64_inc(&iovad->quarantined);
-	atomic64_add(r->pfn_hi - r->pfn_lo + 1, &iovad->quarantined_pages);
+	atomic64_add(altdma_iova_range_pages(r), &iovad->quarantined_pages);
 	pr_warn_ratelimited("%s: IOVA [%#lx-%#lx] quarantined (%u pages), never reused\n",
 			    iovad->name, r->pfn_lo, r->pfn_hi, r->npages);
 }
@@ -1810,7 +1810,7 @@ static int check_mag(struct altdma_iova_domain *iovad,
 		if (altdma_iova_index_load(&iovad->index, key) != r ||
 		    r->state != ALTDMA_IOVA_CACHED)
 			return check_fail(iovad, "cached range not held", r);
-		if (r->pfn_hi - r->pfn_lo + 1 != 1UL << cls)
+		if (altdma_iova_range_pages(r) != 1UL << cls)
 			return check_fail(iovad, "cached in wrong class", r);
 		ret = xa_insert(&seen->keys, key, r, GFP_ATOMIC | __GFP_NOWARN);
 		if (ret == -EBUSY)
@@ -1916,7 +1916,7 @@ void altdma_iova_get_space(struct altdma_iova_domain *iovad,
 		    r->state >= ALTDMA_IOVA_DEAD)
 			continue;
 		sp->ranges[r->state]++;
-		sp->range_pages[r->state] += r->pfn_hi - r->pfn_lo + 1;
+		sp->range_pages[r->state] += altdma_iova_range_pages(r);
 	}
 	spin_unlock_irqrestore(&iovad->lock, flags);
 }

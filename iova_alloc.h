@@ -457,6 +457,20 @@ struct altdma_iova_space {
 };
 
 /**
+ * altdma_iova_range_pages() - pages a range occupies
+ * @r: the range
+ *
+ * Context: any context.
+ * Return: the range's size in pages (at least what was asked for: a
+ * request is rounded as altdma_iova_alloc_size() says).
+ */
+static inline unsigned long
+altdma_iova_range_pages(const struct altdma_iova_range *r)
+{
+	return r->pfn_hi - r->pfn_lo + 1;
+}
+
+/**
  * altdma_iova_range_cached() - whether a free parks a range in a cache
  * @iovad: the domain
  * @r: one of its ranges
@@ -468,7 +482,7 @@ struct altdma_iova_space {
 static inline bool altdma_iova_range_cached(const struct altdma_iova_domain *iovad,
 					    const struct altdma_iova_range *r)
 {
-	unsigned long size = r->pfn_hi - r->pfn_lo + 1;
+	unsigned long size = altdma_iova_range_pages(r);
 
 	return iovad->nr_classes && is_power_of_2(size) &&
 	       size <= BIT(iovad->nr_classes - 1);

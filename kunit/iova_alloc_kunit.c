@@ -1345,6 +1345,7 @@ static void iova_large_requests_exact(struct kunit *test)
 {
 	const unsigned long cap = ALTDMA_IOVA_USABLE_CAP, amax = ALTDMA_IOVA_ALIGN_MAX;
 	unsigned long t, a, b, c, d, e, f, g, last = 8 * cap - 1;
+	struct altdma_iova_stats s0, s;
 	struct altdma_iova_domain *dom;
 
 	dom = iova_new_pfns(test, SZ_4K, 0, last, NULL, true);
@@ -1373,7 +1374,12 @@ static void iova_large_requests_exact(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 
 	/* no gap holds it: refused, nothing changed */
+	iova_stats(dom, &s0);
 	KUNIT_EXPECT_EQ(test, iova_take(dom, 4 * cap), 0UL);
+	iova_stats(dom, &s);
+	KUNIT_EXPECT_EQ(test, s.live_ranges, s0.live_ranges);
+	KUNIT_EXPECT_EQ(test, s.pages_in_use, s0.pages_in_use);
+	KUNIT_EXPECT_EQ(test, s.failed_allocs, s0.failed_allocs + 1);
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, e, cap + 100), 0);
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, f, cap + amax), 0);

@@ -191,6 +191,35 @@ vm_crashed_early() {
 	cp "$1/console.log" "$1/console-boot1.log"
 }
 
+# vm_test_boot OUT KERNEL KARGS MACHINE...: boot a test VM (x86, TCG, 1 GiB,
+# 2 vCPUs) on MACHINE's chipset and IOMMU, with the disk OUT/disk.img at
+# 03.0 and two NICs at 04.0 and 05.0, all behind the IOMMU, the console in
+# OUT/console.log and the results in OUT/results.txt; once more if
+# vm_crashed_early says its kernel crashed before /init. Returns QEMU's
+# status of the last boot.
+vm_test_boot() {
+	local out=$1 kernel=$2 kargs=$3 st args
+	local vdev="iommu_platform=on,disable-legacy=on"
+	shift 3
+	args=(-accel tcg -m 1G -smp 2 "$@"
+		-kernel "$kernel" -initrd "$out/initramfs.gz"
+		-append "console=ttyS0 $kargs panic=-1 loglevel=6 init_on_alloc=0"
+		-display none -no-reboot -monitor none
+		-serial "file:$out/console.log" -serial "file:$out/results.txt"
+		-drive "if=none,id=d0,file=$out/disk.img,format=raw"
+		-device "virtio-blk-pci,drive=d0,addr=03.0,$vdev"
+		-netdev hubport,id=n0,hubid=0 -netdev hubport,id=n1,hubid=0
+		-device "virtio-net-pci,netdev=n0,addr=04.0,mac=52:54:00:a1:d0:01,$vdev"
+		-device "virtio-net-pci,netdev=n1,addr=05.0,mac=52:54:00:a1:d0:02,$vdev")
+	vm_run "${args[@]}"
+	st=$?
+	if vm_crashed_early "$out"; then
+		vm_run "${args[@]}"
+		st=$?
+	fi
+	return $st
+}
+
 # vm_verdict NAME OUT STATUS SECS [FILTER]: the verdict of a test VM from
 # OUT/results.txt (its second serial port): print the results (lines
 # matching the grep -v regex FILTER left out), count "ok: " and "FAIL: "

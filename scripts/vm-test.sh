@@ -116,7 +116,6 @@ rm -f "$out/disk.img" "$out/results.txt" "$out/console.log"
 # the debug kernel moves a quarter of the data (vm-init.sh): a quarter of
 # the disk, which mke2fs and the whole-disk checksums read
 truncate -s "$([ -n "$debug" ] && echo 16M || echo 64M)" "$out/disk.img"
-vdev="iommu_platform=on,disable-legacy=on"
 if [ "$profile" = intel ]; then
 	machine=(-M q35,kernel-irqchip=split -device intel-iommu,intremap=on)
 	kargs="intel_iommu=on"
@@ -140,24 +139,8 @@ fi
 kargs="$kargs no_timer_check"
 log "booting $name (${kver:-test kernel}, TCG, q35 + $profile-iommu); console: $out/console.log"
 start=$(date +%s)
-boot() {
-	vm_run -accel tcg -m 1G -smp 2 "${machine[@]}" \
-		-kernel "$kernel" -initrd "$out/initramfs.gz" \
-		-append "console=ttyS0 $kargs panic=-1 loglevel=6 init_on_alloc=0" \
-		-display none -no-reboot -monitor none \
-		-serial "file:$out/console.log" -serial "file:$out/results.txt" \
-		-drive "if=none,id=d0,file=$out/disk.img,format=raw" \
-		-device "virtio-blk-pci,drive=d0,addr=03.0,$vdev" \
-		-netdev hubport,id=n0,hubid=0 -netdev hubport,id=n1,hubid=0 \
-		-device "virtio-net-pci,netdev=n0,addr=04.0,mac=52:54:00:a1:d0:01,$vdev" \
-		-device "virtio-net-pci,netdev=n1,addr=05.0,mac=52:54:00:a1:d0:02,$vdev"
-}
-boot
+vm_test_boot "$out" "$kernel" "$kargs" "${machine[@]}"
 st=$?
-if vm_crashed_early "$out"; then
-	boot
-	st=$?
-fi
 secs=$(($(date +%s) - start))
 
 vm_verdict "vm-$name" "$out" "$st" "$secs"

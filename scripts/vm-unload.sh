@@ -56,28 +56,11 @@ altdma_stock_modules "$root" "$kver" virtio_pci virtio_blk virtio_net
 
 rm -f "$out/disk.img" "$out/results.txt" "$out/console.log"
 truncate -s 64M "$out/disk.img"
-vdev="iommu_platform=on,disable-legacy=on"
 log "booting the unload VM ($kver, TCG, q35 + intel-iommu); console: $out/console.log"
 start=$(date +%s)
-boot() {
-	vm_run -accel tcg -m 1G -smp 2 \
-		-M q35,kernel-irqchip=split -device intel-iommu,intremap=on \
-		-kernel "/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
-		-append "console=ttyS0 intel_iommu=on no_timer_check panic=-1 loglevel=6 init_on_alloc=0" \
-		-display none -no-reboot -monitor none \
-		-serial "file:$out/console.log" -serial "file:$out/results.txt" \
-		-drive "if=none,id=d0,file=$out/disk.img,format=raw" \
-		-device "virtio-blk-pci,drive=d0,addr=03.0,$vdev" \
-		-netdev hubport,id=n0,hubid=0 -netdev hubport,id=n1,hubid=0 \
-		-device "virtio-net-pci,netdev=n0,addr=04.0,mac=52:54:00:a1:d0:01,$vdev" \
-		-device "virtio-net-pci,netdev=n1,addr=05.0,mac=52:54:00:a1:d0:02,$vdev"
-}
-boot
+vm_test_boot "$out" "/boot/vmlinuz-$kver" "intel_iommu=on no_timer_check" \
+	-M q35,kernel-irqchip=split -device intel-iommu,intremap=on
 st=$?
-if vm_crashed_early "$out"; then
-	boot
-	st=$?
-fi
 secs_run=$(($(date +%s) - start))
 
 vm_verdict vm-unload "$out" "$st" "$secs_run"
