@@ -385,6 +385,27 @@ insns_wait() { # insns_wait [cold]
 	done
 	grep -i ' [tT] ' /proc/kallsyms | sort > /dev/ttyS1
 }
+# insns_iova: (b)'s fast path for scripts/bench-insns.sh --iova: for each
+# side, the addresses of the benchmark command and of the allocator's
+# alloc and free, 40 s for gdb to attach, then one command of two rounds
+# (the first fills the caches; gdb counts the second round's first alloc
+# and first free, both served by the caches)
+# (with "tree": the trees alone, alloc_iova() and free_iova() against
+# altdma's allocator without caches, 64 single pages kept allocated)
+insns_iova() { # insns_iova [tree]
+	x= ks=alloc_iova_fast kf=free_iova_fast
+	[ "${1:-}" = tree ] && x=" nocache=1 nfill=64" ks=alloc_iova kf=free_iova
+	for k in 1 0; do
+		if [ $k = 1 ]; then s="$ks $kf" c=iova-kernel
+		else s="altdma_iova_alloc_range altdma_iova_free" c=iova-altdma; fi
+		a=$(for f in altdma_bench_iova_fast $s; do
+			grep -w "$f" /proc/kallsyms | awk 'NR==1 {printf "%s ", $1}'; done)
+		echo "=== perf gdb $c ready $(echo $a | awk '{printf "bench=%s alloc=%s free=%s", $1, $2, $3}')" > /dev/console
+		sleep 40
+		echo iova-fast kernel=$k npages=1 iters=1$x > $B
+	done
+	grep -i ' [tT] ' /proc/kallsyms | sort > /dev/ttyS1
+}
 # perf_frag: (b)'s 32-bit-full case, twice each side, then perf's profile
 perf_frag() {
 	for r in 1 2; do for k in 1 0; do
@@ -415,6 +436,8 @@ perf)
 	case $(arg bench_perf) in
 	gdb) insns_wait ;;
 	gdbcold) insns_wait cold ;;
+	gdbiova) insns_iova ;;
+	gdbiovatree) insns_iova tree ;;
 	frag) perf_frag ;;
 	iova) perf_iova_rounds ;;
 	big) perf_big ;;

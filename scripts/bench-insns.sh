@@ -16,6 +16,15 @@
 #                                           the first 16 KiB pair on a fresh
 #                                           domain after 20 pairs of 8 KiB
 #                                           (the IOVA trees' path)
+#   scripts/bench-insns.sh --iova           (b)'s fast path: one cached
+#                                           alloc and one free of a page,
+#                                           the kernel's alloc_iova_fast()
+#                                           and free_iova_fast() against
+#                                           altdma's allocator
+#   scripts/bench-insns.sh --iova-tree      the same through the trees
+#                                           alone (alloc_iova(), free_iova()
+#                                           against altdma without caches;
+#                                           64 pages kept allocated)
 #
 # Output: per contender, the map and unmap totals and the functions with
 # the most instructions; traces in $ALTDMA_BUILD/bench-smoke/insns/.
@@ -32,6 +41,10 @@ part=gdb
 if [ "${1:-}" = --cold ]; then
 	shift
 	part=gdbcold all="kernel-lazy altdma-deferred"
+elif [ "${1:-}" = --iova ] || [ "${1:-}" = --iova-tree ]; then
+	part=gdbiova all="iova-kernel iova-altdma" nth=17
+	[ "$1" = --iova-tree ] && part=gdbiovatree nth=81
+	shift
 fi
 want=${*:-$all}
 port=$((20000 + $$ % 20000))
@@ -61,6 +74,17 @@ def count_call(addr, out):
             gdb.execute("stepi", to_string=True)
             n += 1
     return n
+def count_nth(start, addr, nth, out):
+    """Once the function at start runs, step through the nth call of addr."""
+    gdb.execute("hbreak *%s" % start, to_string=True)
+    gdb.execute("continue", to_string=True)
+    gdb.execute("delete", to_string=True)
+    for _ in range(nth - 1):
+        gdb.execute("hbreak *%s" % addr, to_string=True)
+        gdb.execute("continue", to_string=True)
+        gdb.execute("delete", to_string=True)
+        gdb.execute("stepi", to_string=True)
+    return count_call(addr, out)
 PY
 
 wait_line() { # wait_line PATTERN: until the console has it (10 min at most)
@@ -76,12 +100,23 @@ for c in $all; do
 	wait_line "perf gdb $c ready" || die "the VM never got $c ready (see $con)"
 	case " $want " in *" $c "*) ;; *) continue ;; esac
 	line=$(grep -a "perf gdb $c ready" "$con")
-	map=$(echo "$line" | grep -ao 'dma_map_page_attrs=[0-9a-f]*' | cut -d= -f2)
-	unmap=$(echo "$line" | grep -ao 'dma_unmap_page_attrs=[0-9a-f]*' | cut -d= -f2)
+	if [ $part != gdb ] && [ $part != gdbcold ]; then
+		# after the 64 kept (--iova-tree), the 17th alloc is the
+		# second round's first (a cache hit, without --iova-tree);
+		# the next free is that round's first
+		b=$(echo "$line" | grep -ao 'bench=[0-9a-f]*' | cut -d= -f2)
+		map=$(echo "$line" | grep -ao 'alloc=[0-9a-f]*' | cut -d= -f2)
+		unmap=$(echo "$line" | grep -ao 'free=[0-9a-f]*' | cut -d= -f2)
+		first="count_nth('0x$b', '0x$map', $nth, '$ins/$c-map.pc')"
+	else
+		map=$(echo "$line" | grep -ao 'dma_map_page_attrs=[0-9a-f]*' | cut -d= -f2)
+		unmap=$(echo "$line" | grep -ao 'dma_unmap_page_attrs=[0-9a-f]*' | cut -d= -f2)
+		first="count_call('0x$map', '$ins/$c-map.pc')"
+	fi
 	[ -n "$map" ] && [ -n "$unmap" ] || die "no addresses for $c: $line"
 	timeout 300 gdb -q -batch -ex "set architecture i386:x86-64" \
 		-ex "target remote 127.0.0.1:$port" -ex "source $ins/count.py" \
-		-ex "python print('COUNT map', count_call('0x$map', '$ins/$c-map.pc'))" \
+		-ex "python print('COUNT map', $first)" \
 		-ex "python print('COUNT unmap', count_call('0x$unmap', '$ins/$c-unmap.pc'))" \
 		-ex detach >"$ins/$c-gdb.log" 2>&1
 	grep -q "COUNT unmap" "$ins/$c-gdb.log" || die "gdb failed for $c (see $ins/$c-gdb.log)"

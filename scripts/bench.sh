@@ -22,8 +22,8 @@
 #                                   (a)'s first 200 pairs of 1 MiB after
 #                                   set-up, "fio": (d)'s 1 MiB reads, six
 #                                   alternating rounds with altdma's
-#                                   flush and unmap counts, "gdb" and
-#                                   "gdbcold": the VM that
+#                                   flush and unmap counts, "gdb",
+#                                   "gdbcold", "gdbiova" and "gdbiovatree": the VM that
 #                                   scripts/bench-insns.sh drives
 #   scripts/bench.sh --mapbench     cross-check of (a) with the kernel's own
 #                                   kernel/dma/map_benchmark.c on the debug
