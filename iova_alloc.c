@@ -179,17 +179,28 @@ static void tree_insert_below(struct altdma_iova_domain *iovad,
 }
 
 /*
- * A range at or above a hint's range leaves the tree: its pages join a gap
- * at or above the hint's range, which may then hold the hint's request.
+ * @r leaves the tree and its pages join the gap of @succ, its successor.
+ * A hint's range stays where its search may start (no gap above it fits its
+ * request, and it is at or below the range whose gap straddles the hint's
+ * limit) if @r lies below it, or above the limit and is not the hint's
+ * range: that free changes no gap above the hint's range at or below the
+ * limit. Otherwise @succ is the new start, as the kernel's cached node
+ * moves up: the gaps above @succ did not change, and @succ's own is the
+ * first one a search tries.
  */
-static void hints_drop(struct altdma_iova_domain *iovad,
-		       const struct altdma_iova_range *r)
+static void hints_move(struct altdma_iova_domain *iovad,
+		       const struct altdma_iova_range *r,
+		       struct altdma_iova_range *succ)
 {
+	struct altdma_iova_hint *h;
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(iovad->hints); i++)
-		if (iovad->hints[i].r && r->pfn_lo >= iovad->hints[i].r->pfn_lo)
-			iovad->hints[i].r = NULL;
+	for (i = 0; i < ARRAY_SIZE(iovad->hints); i++) {
+		h = &iovad->hints[i];
+		if (h->r == r ||
+		    (h->r && r->pfn_lo > h->r->pfn_lo && r->pfn_lo <= h->hi))
+			h->r = succ;
+	}
 }
 
 /* Remove @r; its pages join the successor's gap. Domain lock held. */
@@ -198,7 +209,7 @@ static void tree_erase(struct altdma_iova_domain *iovad,
 {
 	struct altdma_iova_range *succ = to_range(rb_next(&r->rb));
 
-	hints_drop(iovad, r);
+	hints_move(iovad, r, succ);
 
 	rb_erase_augmented(&r->rb, &iovad->tree, &gap_callbacks);
 	succ->gap += r->gap + altdma_iova_range_pages(r);
@@ -760,8 +771,10 @@ cache_get(struct altdma_iova_domain *iovad, unsigned int cls,
 	r = mag_pop(cc->loaded, limit);
 	if (unlikely(!r))
 		r = cache_get_slow(iovad, cc, cls, limit);
-	if (r)
+	if (r) {
 		note_cached(iovad, r, -1);
+		cc->hits++;
+	}
 	spin_unlock_irqrestore(&cc->lock, flags);
 	return r;
 }
@@ -833,6 +846,7 @@ static __always_inline bool cache_put(struct altdma_iova_domain *iovad,
 	if (ok) {
 		cc->loaded->ranges[cc->loaded->count++] = r;
 		note_cached(iovad, r, 1);
+		cc->puts++;
 	}
 	spin_unlock_irqrestore(&cc->lock, flags);
 	if (unlikely(spill))
@@ -947,7 +961,7 @@ static void altdma_iova_reclaim(struct work_struct *work)
 /* ---- allocation and free ---- */
 
 /* The cache class of an occupied size, or -1 when it is not cached. */
-static __always_inline int size_class(struct altdma_iova_domain *iovad,
+static __always_inline int size_class(const struct altdma_iova_domain *iovad,
 				      unsigned long size)
 {
 	if (!is_power_of_2(size) || size > (1UL << iovad->nr_classes) / 2)
@@ -955,11 +969,32 @@ static __always_inline int size_class(struct altdma_iova_domain *iovad,
 	return ilog2(size);
 }
 
-static __always_inline void count_alloc(struct altdma_iova_domain *iovad,
-					struct altdma_iova_range *r)
+/*
+ * The cache class of a request of @npages, or -1: size_class() of
+ * altdma_iova_alloc_size(), from the domain's table for the sizes that are
+ * rounded up (larger ones are kept as they are).
+ */
+static __always_inline int npages_class(const struct altdma_iova_domain *iovad,
+					unsigned long npages)
 {
-	this_cpu_inc(iovad->stats->allocs);
-	this_cpu_add(iovad->stats->pages_alloc, altdma_iova_range_pages(r));
+	if (likely(npages <= ALTDMA_IOVA_ALIGN_MAX))
+		return iovad->cls_of[npages];
+	return size_class(iovad, npages);
+}
+
+/* A range given out or taken back by the tree (the caches count their own). */
+static void count_tree(struct altdma_iova_domain *iovad,
+		       struct altdma_iova_range *r, bool alloc)
+{
+	unsigned long size = altdma_iova_range_pages(r);
+
+	if (alloc) {
+		this_cpu_inc(iovad->stats->allocs);
+		this_cpu_add(iovad->stats->pages_alloc, size);
+	} else {
+		this_cpu_inc(iovad->stats->frees);
+		this_cpu_add(iovad->stats->pages_freed, size);
+	}
 }
 
 /*
@@ -970,19 +1005,24 @@ static __always_inline void count_alloc(struct altdma_iova_domain *iovad,
  */
 static noinline struct altdma_iova_range *
 alloc_from_tree(struct altdma_iova_domain *iovad, unsigned long npages,
-		unsigned long size, unsigned long limit, gfp_t gfp)
+		unsigned long limit, gfp_t gfp)
 {
-	struct altdma_iova_range *r = tree_alloc(iovad, npages, size, limit,
-						  gfp);
+	struct altdma_iova_range *r = NULL;
+	unsigned long size;
 
+	if (!npages || npages > UINT_MAX || limit < iovad->start_pfn)
+		goto fail;
+	size = altdma_iova_alloc_size(iovad, npages);
+	r = tree_alloc(iovad, npages, size, limit, gfp);
 	if (!r && iovad->nr_classes && flush_may_help(iovad, limit)) {
 		altdma_iova_flush_caches(iovad);
 		r = tree_alloc(iovad, npages, size, limit, gfp);
 	}
 	if (r) {
-		count_alloc(iovad, r);
+		count_tree(iovad, r, true);
 		return r;
 	}
+fail:
 	atomic64_inc(&iovad->failed_allocs);
 	return NULL;
 }
@@ -1012,31 +1052,23 @@ struct altdma_iova_range *
 altdma_iova_alloc_range(struct altdma_iova_domain *iovad, unsigned long npages,
 			unsigned long limit_pfn, gfp_t gfp)
 {
-	struct altdma_iova_range *r = NULL;
-	unsigned long size, limit;
-	int cls;
+	unsigned long limit = min(limit_pfn, iovad->end_pfn);
+	int cls = npages_class(iovad, npages);
+	struct altdma_iova_range *r;
 
-	limit = min(limit_pfn, iovad->end_pfn);
-	if (!npages || npages > UINT_MAX || limit < iovad->start_pfn)
-		goto fail;
-	size = altdma_iova_alloc_size(iovad, npages);
-	cls = size_class(iovad, size);
+	/* a cached range lies in the domain: none fits a limit below it */
 	if (cls >= 0) {
 		r = cache_get(iovad, cls, limit);
 		if (r) {
 			WRITE_ONCE(r->npages, npages);
 			/* Orders @npages before the state a free checks. */
 			smp_store_release(&r->state, ALTDMA_IOVA_ALLOCATED);
-			this_cpu_inc(iovad->stats->cache_hits);
-			count_alloc(iovad, r);
 			return r;
 		}
-		this_cpu_inc(iovad->stats->cache_misses);
+		if (limit >= iovad->start_pfn)
+			this_cpu_inc(iovad->stats->cache_misses);
 	}
-	return alloc_from_tree(iovad, npages, size, limit, gfp);
-fail:
-	atomic64_inc(&iovad->failed_allocs);
-	return NULL;
+	return alloc_from_tree(iovad, npages, limit, gfp);
 }
 
 static const char * const refusal_names[ALTDMA_IOVA_REFUSE_KINDS] = {
@@ -1101,6 +1133,7 @@ static void range_release(struct altdma_iova_domain *iovad,
 {
 	unsigned long flags;
 
+	count_tree(iovad, r, false);
 	spin_lock_irqsave(&iovad->lock, flags);
 	range_release_locked(iovad, r);
 	spin_unlock_irqrestore(&iovad->lock, flags);
@@ -1122,16 +1155,16 @@ static noinline int refuse_held(struct altdma_iova_domain *iovad,
 	return refuse(iovad, kind, pfn, npages, &held, held_npages, caller);
 }
 
-/* A range in state CACHED that its caller owns: to a cache or the tree. */
+/*
+ * A range in state CACHED that its caller owns, allocated as @npages: to a
+ * cache or the tree.
+ */
 static __always_inline void range_put_claimed(struct altdma_iova_domain *iovad,
-					      struct altdma_iova_range *r)
+					      struct altdma_iova_range *r,
+					      unsigned long npages)
 {
-	unsigned long size = altdma_iova_range_pages(r);
-	int cls;
+	int cls = npages_class(iovad, npages);
 
-	this_cpu_inc(iovad->stats->frees);
-	this_cpu_add(iovad->stats->pages_freed, size);
-	cls = size_class(iovad, size);
 	if (cls < 0 || !cache_put(iovad, cls, r))
 		range_release(iovad, r);
 }
@@ -1187,7 +1220,7 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	rcu_read_unlock_sched();
 
 	/* the cmpxchg made the range ours (CACHED): it cannot go away */
-	range_put_claimed(iovad, r);
+	range_put_claimed(iovad, r, npages);
 	return 0;
 }
 
@@ -1211,7 +1244,7 @@ void altdma_iova_put_range(struct altdma_iova_domain *iovad,
 			   struct altdma_iova_range *r)
 {
 	WRITE_ONCE(r->state, ALTDMA_IOVA_CACHED);
-	range_put_claimed(iovad, r);
+	range_put_claimed(iovad, r, r->npages);
 }
 
 /*
@@ -1222,10 +1255,10 @@ void altdma_iova_put_range(struct altdma_iova_domain *iovad,
 static unsigned int put_run(struct altdma_iova_domain *iovad, int cpu,
 			    struct altdma_iova_range **rs, unsigned int n)
 {
-	unsigned long size = altdma_iova_range_pages(rs[0]), flags;
+	int cls = npages_class(iovad, rs[0]->npages);
 	struct altdma_iova_mag *spill = NULL;
 	struct altdma_iova_cpu_cache *cc;
-	int cls = size_class(iovad, size);
+	unsigned long flags;
 	unsigned int i;
 
 	if (cls < 0)
@@ -1233,17 +1266,16 @@ static unsigned int put_run(struct altdma_iova_domain *iovad, int cpu,
 	cc = cpu_cache(iovad, cpu, cls);
 	spin_lock_irqsave(&cc->lock, flags);
 	for (i = 0; i < n && !spill; i++) {
-		if (altdma_iova_range_pages(rs[i]) != size ||
+		if (npages_class(iovad, rs[i]->npages) != cls ||
 		    !cache_make_room(iovad, cc, cls, &spill))
 			break;
 		WRITE_ONCE(rs[i]->state, ALTDMA_IOVA_CACHED);
 		cc->loaded->ranges[cc->loaded->count++] = rs[i];
 		note_cached(iovad, rs[i], 1);
 	}
+	cc->puts += i;
 	spin_unlock_irqrestore(&cc->lock, flags);
 	mag_drain(iovad, spill);
-	this_cpu_add(iovad->stats->frees, i);
-	this_cpu_add(iovad->stats->pages_freed, i * size);
 	if (i)
 		return i;
 one:
@@ -1522,7 +1554,7 @@ static void free_caches(struct altdma_iova_domain *iovad)
 int altdma_iova_domain_init(struct altdma_iova_domain *iovad,
 			    const struct altdma_iova_config *cfg)
 {
-	unsigned long limit, classes;
+	unsigned long limit, classes, n;
 	unsigned int shift;
 	int ret;
 
@@ -1548,6 +1580,9 @@ int altdma_iova_domain_init(struct altdma_iova_domain *iovad,
 	classes = min_t(unsigned long, classes, ALTDMA_IOVA_MAX_CLASSES);
 	if (iovad->policy->cached && !cfg->nocache)
 		iovad->nr_classes = classes;
+	iovad->cls_of[0] = -1;
+	for (n = 1; n <= ALTDMA_IOVA_ALIGN_MAX; n++)
+		iovad->cls_of[n] = size_class(iovad, roundup_pow_of_two(n));
 	iovad->depot_max = cfg->depot_max ?: ALTDMA_IOVA_DEFAULT_DEPOT_MAX;
 
 	spin_lock_init(&iovad->lock);
@@ -1603,33 +1638,42 @@ void altdma_iova_domain_destroy(struct altdma_iova_domain *iovad)
 
 /* ---- counters ---- */
 
-static u64 count_cached(struct altdma_iova_domain *iovad, u64 *depot_mags)
+/*
+ * What the caches hold (ranges, full magazines in the depots) and what
+ * they served and took (added to @st's allocations and frees, their pages
+ * to *@pages_alloc and *@pages_freed).
+ */
+static void count_caches(struct altdma_iova_domain *iovad,
+			 struct altdma_iova_stats *st, u64 *pages_alloc,
+			 u64 *pages_freed)
 {
 	struct altdma_iova_cpu_cache *cc;
 	struct altdma_iova_depot *depot;
 	struct altdma_iova_mag *mag;
 	unsigned long flags;
 	unsigned int cls;
-	u64 n = 0;
 	int cpu;
 
-	*depot_mags = 0;
 	for (cls = 0; cls < iovad->nr_classes; cls++) {
 		for_each_possible_cpu(cpu) {
 			cc = cpu_cache(iovad, cpu, cls);
 			spin_lock_irqsave(&cc->lock, flags);
-			n += (cc->loaded ? cc->loaded->count : 0) +
-			     (cc->prev ? cc->prev->count : 0);
+			st->cached_ranges += (cc->loaded ? cc->loaded->count : 0) +
+					     (cc->prev ? cc->prev->count : 0);
+			st->cache_hits += cc->hits;
+			st->allocs += cc->hits;
+			*pages_alloc += cc->hits << cls;
+			st->frees += cc->puts;
+			*pages_freed += cc->puts << cls;
 			spin_unlock_irqrestore(&cc->lock, flags);
 		}
 		depot = &iovad->depots[cls];
 		spin_lock_irqsave(&depot->lock, flags);
 		for (mag = depot->top; mag; mag = mag->next)
-			n += mag->count;
-		*depot_mags += depot->count;
+			st->cached_ranges += mag->count;
+		st->depot_mags += depot->count;
 		spin_unlock_irqrestore(&depot->lock, flags);
 	}
-	return n;
 }
 
 /**
@@ -1651,16 +1695,15 @@ void altdma_iova_get_stats(struct altdma_iova_domain *iovad,
 		p = per_cpu_ptr(iovad->stats, cpu);
 		st->allocs += p->allocs;
 		st->frees += p->frees;
-		st->cache_hits += p->cache_hits;
 		st->cache_misses += p->cache_misses;
 		pages_alloc += p->pages_alloc;
 		pages_freed += p->pages_freed;
 	}
+	count_caches(iovad, st, &pages_alloc, &pages_freed);
 	st->quarantined = atomic64_read(&iovad->quarantined);
 	st->quarantined_pages = atomic64_read(&iovad->quarantined_pages);
 	st->live_ranges = st->allocs - st->frees - st->quarantined;
 	st->pages_in_use = pages_alloc - pages_freed - st->quarantined_pages;
-	st->cached_ranges = count_cached(iovad, &st->depot_mags);
 	for (k = 0; k < ALTDMA_IOVA_REFUSE_KINDS; k++) {
 		st->refused[k] = atomic64_read(&iovad->refused[k]);
 		st->refused_total += st->refused[k];
@@ -1733,6 +1776,11 @@ static int check_hints(struct altdma_iova_domain *iovad)
 			continue;
 		if (first_above(iovad, h->r->pfn_lo - 1) != h->r) {
 			pr_err("%s: IOVA invariant broken: placement hint %u not in the tree\n",
+			       iovad->name, i);
+			return -EUCLEAN;
+		}
+		if (h->r->pfn_lo > h->hi && first_above(iovad, h->hi) != h->r) {
+			pr_err("%s: IOVA invariant broken: placement hint %u above the range that straddles its limit\n",
 			       iovad->name, i);
 			return -EUCLEAN;
 		}
@@ -1810,7 +1858,8 @@ static int check_mag(struct altdma_iova_domain *iovad,
 		if (altdma_iova_index_load(&iovad->index, key) != r ||
 		    r->state != ALTDMA_IOVA_CACHED)
 			return check_fail(iovad, "cached range not held", r);
-		if (altdma_iova_range_pages(r) != 1UL << cls)
+		if (altdma_iova_range_pages(r) != 1UL << cls ||
+		    npages_class(iovad, r->npages) != cls)
 			return check_fail(iovad, "cached in wrong class", r);
 		ret = xa_insert(&seen->keys, key, r, GFP_ATOMIC | __GFP_NOWARN);
 		if (ret == -EBUSY)

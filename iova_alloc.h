@@ -134,8 +134,10 @@ struct altdma_iova_domain;
  * @r: the range that placement created, or NULL. While it is set, no gap
  *	above @r (clipped at @hi) holds a request like the one recorded: the
  *	search found none, the gap it used keeps less than the request above
- *	@r, and since then ranges were only added above @r (a range leaving
- *	the tree at or above @r clears it)
+ *	@r, and since then ranges were only added above @r (when a range
+ *	leaves the tree above @r, at or below @hi, or @r itself leaves, its
+ *	successor becomes @r). @r is at or below the lowest range starting
+ *	above @hi
  * @hi: the placement's highest page (its limit, clipped to the domain)
  * @npages: the request's size in pages
  * @order: log2 of the request's size and alignment, or -1 for a size above
@@ -191,12 +193,21 @@ struct altdma_iova_mag {
  *	in altdma_iova_check()), then this lock, then a depot lock.
  * @loaded: magazine allocations pop from and frees push to
  * @prev: a second magazine, swapped with @loaded when that one is empty/full
+ * @hits: allocations this cache served (under @lock, as
+ *	altdma_iova_get_stats() reads it to add them to the allocations)
+ * @puts: frees this cache took (under @lock; added to the frees likewise)
+ *
+ * The two counters are the only ones a cached allocation or free updates:
+ * their pages follow from the class, and the per-CPU
+ * &struct altdma_iova_pcpu_stats count what goes through the tree.
  */
 struct altdma_iova_cpu_cache {
-	/* guards @loaded and @prev; see the kernel-doc above for the order */
+	/* guards the fields below; see the kernel-doc above for the order */
 	spinlock_t lock;
 	struct altdma_iova_mag *loaded;
 	struct altdma_iova_mag *prev;
+	u64 hits;
+	u64 puts;
 };
 
 /**
@@ -219,11 +230,10 @@ struct altdma_iova_depot {
 
 /**
  * struct altdma_iova_pcpu_stats - per-CPU event counters
- * @allocs: successful allocations
- * @frees: accepted frees
- * @pages_alloc: pages handed out (range sizes)
- * @pages_freed: pages given back (range sizes)
- * @cache_hits: allocations served by a cache
+ * @allocs: allocations served by the tree
+ * @frees: accepted frees that gave a range back to the tree
+ * @pages_alloc: pages of @allocs (range sizes)
+ * @pages_freed: pages of @frees (range sizes)
  * @cache_misses: cacheable allocations that had to go to the tree
  * @cached_low: ranges parked in a cache at or below
  *	&altdma_iova_domain.line32, put here minus taken here (only the sum
@@ -234,7 +244,6 @@ struct altdma_iova_pcpu_stats {
 	u64 frees;
 	u64 pages_alloc;
 	u64 pages_freed;
-	u64 cache_hits;
 	u64 cache_misses;
 	long cached_low;
 };
@@ -308,6 +317,10 @@ struct altdma_iova_stats {
  *	without the lock (see iova_alloc.c)
  * @policy: placement policy
  * @obj_size: bytes of each range object (see &struct altdma_iova_range)
+ * @cls_of: the cache class of a request of each size up to
+ *	%ALTDMA_IOVA_ALIGN_MAX pages (sizes that are rounded up), -1 where it
+ *	is not cached (and for 0); set at init, read on every allocation and
+ *	free
  * @lock: protects @tree, the augmented gap data, range states other than
  *	the ALLOCATED<->CACHED transitions, @index updates, @wrap_next and
  *	@placed_below.
@@ -359,6 +372,7 @@ struct altdma_iova_domain {
 	unsigned long line32;
 	const struct altdma_iova_policy *policy;
 	size_t obj_size;
+	s8 cls_of[ALTDMA_IOVA_ALIGN_MAX + 1];
 
 	/*
 	 * guards the tree, gaps, index updates, @wrap_next, @placed_below and

@@ -1390,6 +1390,58 @@ static void iova_large_requests_exact(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 }
 
+/*
+ * A placement hint follows the frees above it, as the kernel's cached node
+ * does: a range freed above the hint's range, at or below its limit, or the
+ * hint's range itself, makes the freed range's successor the place the next
+ * search starts; a range freed above the limit changes nothing below it.
+ * Every placement stays the highest that fits, and the domain check (which
+ * verifies each hint) passes after each step.
+ */
+static void iova_hint_follows_frees(struct kunit *test)
+{
+	unsigned long lim32 = DMA_BIT_MASK(32) >> ilog2(SZ_4K), top, i;
+	struct altdma_iova_domain *dom;
+	unsigned long low[4], x, y;
+
+	dom = iova_new_pfns(test, SZ_4K, lim32 - 63, lim32 + 1024, NULL, true);
+	top = lim32 + 1024;
+	for (i = 0; i < ARRAY_SIZE(low); i++) {
+		low[i] = altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL);
+		KUNIT_ASSERT_EQ(test, low[i], lim32 - i);
+	}
+	x = iova_take(dom, 1);
+	y = iova_take(dom, 1);
+	KUNIT_ASSERT_EQ(test, x, top);
+	KUNIT_ASSERT_EQ(test, y, top - 1);
+
+	/* above the low hint's limit: the low placements do not move */
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, x, 1), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+	/* above the low hint's range, below its limit: its place again */
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low[1], 1), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL),
+			low[1]);
+	KUNIT_EXPECT_EQ(test, iova_take(dom, 1), x);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+
+	/* the top low range: the hint moves to y, above the limit ... */
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low[0], 1), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+	/* ... and on when y, the hint's range, goes too */
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, y, 1), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL),
+			low[0]);
+	KUNIT_EXPECT_EQ(test, iova_take(dom, 1), y);
+	/* below the hint: the next placement is still the highest */
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low[3], 1), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL),
+			low[3]);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+}
+
 /* Cached pages block a large allocation only until the automatic flush. */
 static void iova_flush_on_failure(struct kunit *test)
 {
@@ -1630,6 +1682,7 @@ static struct kunit_case iova_cases[] = {
 	KUNIT_CASE(iova_cache_roundtrip),
 	KUNIT_CASE(iova_cache_large_bypass),
 	KUNIT_CASE(iova_large_requests_exact),
+	KUNIT_CASE(iova_hint_follows_frees),
 	KUNIT_CASE(iova_flush_on_failure),
 	KUNIT_CASE(iova_depot_bound),
 	KUNIT_CASE(iova_depot_reclaim),
