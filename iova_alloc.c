@@ -828,6 +828,24 @@ static __always_inline bool cache_make_room(struct altdma_iova_domain *iovad,
 }
 
 /*
+ * cache_put() with the lock of @cc, this CPU's cache of class @cls, held; a
+ * full magazine that must go back to the tree comes back in *@spill.
+ */
+static __always_inline bool cache_put_locked(struct altdma_iova_domain *iovad,
+					     struct altdma_iova_cpu_cache *cc,
+					     unsigned int cls,
+					     struct altdma_iova_range *r,
+					     struct altdma_iova_mag **spill)
+{
+	if (!cache_make_room(iovad, cc, cls, spill))
+		return false;
+	cc->loaded->ranges[cc->loaded->count++] = r;
+	note_cached(iovad, r, 1);
+	cc->puts++;
+	return true;
+}
+
+/*
  * Park a freed range (state CACHED) in this CPU's cache. Returns false if no
  * magazine could take it; the caller then gives it back to the tree.
  */
@@ -842,12 +860,7 @@ static __always_inline bool cache_put(struct altdma_iova_domain *iovad,
 
 	cc = raw_cpu_ptr(iovad->cpu_caches) + cls;
 	spin_lock_irqsave(&cc->lock, flags);
-	ok = cache_make_room(iovad, cc, cls, &spill);
-	if (ok) {
-		cc->loaded->ranges[cc->loaded->count++] = r;
-		note_cached(iovad, r, 1);
-		cc->puts++;
-	}
+	ok = cache_put_locked(iovad, cc, cls, r, &spill);
 	spin_unlock_irqrestore(&cc->lock, flags);
 	if (unlikely(spill))
 		mag_drain(iovad, spill);
@@ -1156,17 +1169,84 @@ static noinline int refuse_held(struct altdma_iova_domain *iovad,
 }
 
 /*
- * A range in state CACHED that its caller owns, allocated as @npages: to a
- * cache or the tree.
+ * The free's check of @r, the range indexed at the pfn freed: if it was
+ * allocated as @npages, claim it (state ALLOCATED to CACHED: of two racing
+ * frees, one wins) and return %ALTDMA_IOVA_REFUSE_KINDS; otherwise, why
+ * the free is refused. *@held gets the size @r was allocated as. Called in
+ * an RCU read-side section of any kind.
  */
-static __always_inline void range_put_claimed(struct altdma_iova_domain *iovad,
-					      struct altdma_iova_range *r,
-					      unsigned long npages)
+static __always_inline enum altdma_iova_refusal
+free_claim(struct altdma_iova_range *r, unsigned long npages,
+	   unsigned int *held)
 {
-	int cls = npages_class(iovad, npages);
+	/* Pairs with the release in altdma_iova_alloc(): npages is current. */
+	int state = smp_load_acquire(&r->state);
 
-	if (cls < 0 || !cache_put(iovad, cls, r))
-		range_release(iovad, r);
+	*held = READ_ONCE(r->npages);
+	if (state != ALTDMA_IOVA_ALLOCATED)
+		return ALTDMA_IOVA_REFUSE_DOUBLE;
+	if (*held != npages)
+		return ALTDMA_IOVA_REFUSE_SIZE;
+	if (cmpxchg(&r->state, ALTDMA_IOVA_ALLOCATED,
+		    ALTDMA_IOVA_CACHED) != ALTDMA_IOVA_ALLOCATED)
+		return ALTDMA_IOVA_REFUSE_DOUBLE;
+	return ALTDMA_IOVA_REFUSE_KINDS;
+}
+
+/*
+ * A free refused by the check made under the lock of @cc (taken with
+ * @flags): a snapshot of @r (NULL: no range starts at @pfn) for the report,
+ * the lock dropped, then the refusal. Out of line: the free's fast path
+ * keeps no copy on its stack.
+ */
+static noinline int refuse_in_cache(struct altdma_iova_domain *iovad,
+				    struct altdma_iova_cpu_cache *cc,
+				    unsigned long flags,
+				    enum altdma_iova_refusal kind,
+				    unsigned long pfn, unsigned long npages,
+				    const struct altdma_iova_range *r,
+				    unsigned int held_npages,
+				    unsigned long caller)
+	__releases(&cc->lock)
+{
+	struct altdma_iova_range held;
+
+	if (r)
+		held = *r;
+	spin_unlock_irqrestore(&cc->lock, flags);
+	if (!r)
+		return refuse_unindexed(iovad, pfn, npages, caller);
+	return refuse(iovad, kind, pfn, npages, &held, held_npages, caller);
+}
+
+/* altdma_iova_free() of a size the caches do not take: to the tree. */
+static noinline int free_uncached(struct altdma_iova_domain *iovad,
+				  unsigned long pfn, unsigned long npages,
+				  unsigned long caller)
+{
+	enum altdma_iova_refusal kind;
+	struct altdma_iova_range *r;
+	unsigned int held_npages;
+	int ret;
+
+	rcu_read_lock_sched();
+	r = altdma_iova_index_load(&iovad->index, altdma_iova_key(iovad, pfn));
+	if (!r) {
+		rcu_read_unlock_sched();
+		return refuse_unindexed(iovad, pfn, npages, caller);
+	}
+	kind = free_claim(r, npages, &held_npages);
+	if (kind != ALTDMA_IOVA_REFUSE_KINDS) {
+		ret = refuse_held(iovad, kind, pfn, npages, r, held_npages,
+				  caller);
+		rcu_read_unlock_sched();
+		return ret;
+	}
+	rcu_read_unlock_sched();
+
+	/* the cmpxchg made the range ours (CACHED): it cannot go away */
+	range_release(iovad, r);
+	return 0;
 }
 
 /**
@@ -1178,49 +1258,45 @@ static __always_inline void range_put_claimed(struct altdma_iova_domain *iovad,
  * The range is looked up first. An unknown pfn, a pfn inside a range, a
  * wrong size, a reserved range or a second free is refused: counted,
  * reported once per kind, and nothing changes. Only a valid range reaches a
- * cache or goes back to the tree.
+ * cache or goes back to the tree. For a size the caches take, the lookup,
+ * the check and the parking happen under this CPU's cache lock, taken
+ * once.
  *
- * Context: any context; lock-free lookup with preemption off (an RCU-sched
- * section, which the grace period that frees a range waits for), then
- * this CPU's cache lock or the domain lock with interrupts off.
+ * Context: any context. A lock-free lookup with interrupts off (under this
+ * CPU's cache lock) or preemption off: either is a read-side section of
+ * the RCU grace period that frees a range. The cache lock, or the domain
+ * lock, is taken with interrupts off.
  * Return: 0, or -EINVAL if the free was refused.
  */
 int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 		     unsigned long npages)
 {
-	enum altdma_iova_refusal kind;
+	enum altdma_iova_refusal kind = ALTDMA_IOVA_REFUSE_UNKNOWN;
+	int cls = npages_class(iovad, npages);
+	struct altdma_iova_mag *spill = NULL;
+	struct altdma_iova_cpu_cache *cc;
 	struct altdma_iova_range *r;
-	unsigned int held_npages;
-	int state, ret;
+	unsigned int held_npages = 0;
+	unsigned long flags;
+	bool parked;
 
-	rcu_read_lock_sched();
+	if (cls < 0)
+		return free_uncached(iovad, pfn, npages, _RET_IP_);
+	cc = raw_cpu_ptr(iovad->cpu_caches) + cls;
+	spin_lock_irqsave(&cc->lock, flags);
 	r = altdma_iova_index_load(&iovad->index, altdma_iova_key(iovad, pfn));
-	if (!r) {
-		rcu_read_unlock_sched();
-		return refuse_unindexed(iovad, pfn, npages, _RET_IP_);
-	}
-	/* Pairs with the release in altdma_iova_alloc(): npages is current. */
-	state = smp_load_acquire(&r->state);
-	held_npages = READ_ONCE(r->npages);
-	if (state != ALTDMA_IOVA_ALLOCATED)
-		kind = ALTDMA_IOVA_REFUSE_DOUBLE;
-	else if (held_npages != npages)
-		kind = ALTDMA_IOVA_REFUSE_SIZE;
-	else if (cmpxchg(&r->state, ALTDMA_IOVA_ALLOCATED,
-			 ALTDMA_IOVA_CACHED) != ALTDMA_IOVA_ALLOCATED)
-		kind = ALTDMA_IOVA_REFUSE_DOUBLE;
-	else
-		kind = ALTDMA_IOVA_REFUSE_KINDS;
-	if (kind != ALTDMA_IOVA_REFUSE_KINDS) {
-		ret = refuse_held(iovad, kind, pfn, npages, r, held_npages,
-				  _RET_IP_);
-		rcu_read_unlock_sched();
-		return ret;
-	}
-	rcu_read_unlock_sched();
-
+	if (r)
+		kind = free_claim(r, npages, &held_npages);
+	if (unlikely(kind != ALTDMA_IOVA_REFUSE_KINDS))
+		return refuse_in_cache(iovad, cc, flags, kind, pfn, npages, r,
+				       held_npages, _RET_IP_);
+	parked = cache_put_locked(iovad, cc, cls, r, &spill);
+	spin_unlock_irqrestore(&cc->lock, flags);
+	if (unlikely(spill))
+		mag_drain(iovad, spill);
 	/* the cmpxchg made the range ours (CACHED): it cannot go away */
-	range_put_claimed(iovad, r, npages);
+	if (unlikely(!parked))
+		range_release(iovad, r);
 	return 0;
 }
 
@@ -1243,8 +1319,11 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 void altdma_iova_put_range(struct altdma_iova_domain *iovad,
 			   struct altdma_iova_range *r)
 {
+	int cls = npages_class(iovad, r->npages);
+
 	WRITE_ONCE(r->state, ALTDMA_IOVA_CACHED);
-	range_put_claimed(iovad, r, r->npages);
+	if (cls < 0 || !cache_put(iovad, cls, r))
+		range_release(iovad, r);
 }
 
 /*
