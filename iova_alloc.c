@@ -33,6 +33,8 @@
 
 /* A bare range is one 64-byte slab object (a slab page holds 64 of them). */
 static_assert(sizeof(struct altdma_iova_range) <= 64);
+/* &altdma_iova_aug.usable holds the cap */
+static_assert(BIT(24) > ALTDMA_IOVA_USABLE_CAP);
 
 static inline struct altdma_iova_range *to_range(struct rb_node *n)
 {
@@ -80,10 +82,17 @@ static inline void aug_merge(struct altdma_iova_aug *a, struct rb_node *n)
 		a->order = c->sub.order;
 }
 
-/* @r's subtree value from its own gap and its children's values. */
+/* Set @r's gap and what it holds. */
+static inline void gap_set(struct altdma_iova_range *r, unsigned long gap)
+{
+	r->gap = gap;
+	r->own = gap_aug(r);
+}
+
+/* @r's subtree value from its own gap's and its children's values. */
 static struct altdma_iova_aug aug_compute(const struct altdma_iova_range *r)
 {
-	struct altdma_iova_aug a = gap_aug(r);
+	struct altdma_iova_aug a = r->own;
 
 	aug_merge(&a, r->rb.rb_left);
 	aug_merge(&a, r->rb.rb_right);
@@ -146,8 +155,8 @@ static void tree_insert(struct altdma_iova_domain *iovad,
 			link = &parent->rb_right;
 		}
 	}
-	new->gap = new->pfn_lo - pred->pfn_hi - 1;
-	succ->gap = succ->pfn_lo - new->pfn_hi - 1;
+	gap_set(new, new->pfn_lo - pred->pfn_hi - 1);
+	gap_set(succ, succ->pfn_lo - new->pfn_hi - 1);
 	rb_link_node(&new->rb, parent, link);
 	/* the successor, whose gap shrank, is an ancestor of the leaf @new */
 	fix_up(new, succ);
@@ -170,8 +179,8 @@ static void tree_insert_below(struct altdma_iova_domain *iovad,
 		parent = *link;
 		link = &parent->rb_right;
 	}
-	new->gap = new->pfn_lo - g_lo;
-	succ->gap = succ->pfn_lo - new->pfn_hi - 1;
+	gap_set(new, new->pfn_lo - g_lo);
+	gap_set(succ, succ->pfn_lo - new->pfn_hi - 1);
 	rb_link_node(&new->rb, parent, link);
 	/* @new is a leaf in @succ's left subtree */
 	fix_up(new, succ);
@@ -212,7 +221,7 @@ static void tree_erase(struct altdma_iova_domain *iovad,
 	hints_move(iovad, r, succ);
 
 	rb_erase_augmented(&r->rb, &iovad->tree, &gap_callbacks);
-	succ->gap += r->gap + altdma_iova_range_pages(r);
+	gap_set(succ, succ->gap + r->gap + altdma_iova_range_pages(r));
 	fix_up(succ, succ);
 }
 
@@ -283,7 +292,7 @@ static struct altdma_iova_range *descend(struct altdma_iova_range *r,
 			r = to_range(r->rb.rb_right);
 			continue;
 		}
-		if (aug_fits(gap_aug(r), q))
+		if (aug_fits(r->own, q))
 			return r;
 		r = to_range(r->rb.rb_left);
 	}
@@ -305,7 +314,7 @@ static struct altdma_iova_range *prev_fit(struct altdma_iova_range *r,
 	for (c = r, p = range_parent(r); p; c = p, p = range_parent(p)) {
 		if (p->rb.rb_right != &c->rb)
 			continue;
-		if (aug_fits(gap_aug(p), q))
+		if (aug_fits(p->own, q))
 			return p;
 		if (sub_fits(p->rb.rb_left, q))
 			return descend(to_range(p->rb.rb_left), q);
@@ -1571,7 +1580,7 @@ static void init_sentinels(struct altdma_iova_domain *iovad)
 	hi->pfn_lo = iovad->end_pfn + 1;
 	hi->pfn_hi = hi->pfn_lo;
 	hi->state = ALTDMA_IOVA_SENTINEL;
-	hi->gap = iovad->end_pfn - iovad->start_pfn + 1;
+	gap_set(hi, iovad->end_pfn - iovad->start_pfn + 1);
 	rb_link_node(&hi->rb, &lo->rb, &lo->rb.rb_right);
 	fix_up(hi, NULL);
 	rb_insert_augmented(&hi->rb, &iovad->tree, &gap_callbacks);
@@ -1895,8 +1904,8 @@ static int check_tree(struct altdma_iova_domain *iovad, unsigned long *cached)
 		if (r->gap != (prev ? r->pfn_lo - prev->pfn_hi - 1 : 0))
 			return check_fail(iovad, "wrong gap", r);
 		a = gap_aug_slow(r);
-		if (a.usable != gap_aug(r).usable || a.order != gap_aug(r).order)
-			return check_fail(iovad, "wrong gap arithmetic", r);
+		if (a.usable != r->own.usable || a.order != r->own.order)
+			return check_fail(iovad, "wrong gap annotation", r);
 		a = aug_compute(r);
 		if (a.usable != r->sub.usable || a.order != r->sub.order)
 			return check_fail(iovad, "wrong subtree annotation", r);

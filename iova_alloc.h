@@ -91,8 +91,8 @@ enum altdma_iova_state {
  * exact: a request fits in a gap if and only if the gap's own values say so.
  */
 struct altdma_iova_aug {
-	unsigned long usable : 56;
-	unsigned long order : 8;
+	u32 usable : 24;
+	u32 order : 8;
 };
 
 /**
@@ -102,6 +102,8 @@ struct altdma_iova_aug {
  * @pfn_lo: first page of the range
  * @pfn_hi: last page of the range (inclusive)
  * @gap: free pages between the previous range and this one
+ * @own: what @gap can hold, kept with it (a walk up the tree merges the
+ *	children's @sub with it and never works it out again)
  * @sub: what the gaps in the subtree rooted here can hold
  * @npages: size the caller asked for; a free must give the same size. The
  *	range itself may be larger (rounded to a power of two).
@@ -121,6 +123,7 @@ struct altdma_iova_range {
 	unsigned long pfn_lo;
 	unsigned long pfn_hi;
 	unsigned long gap;
+	struct altdma_iova_aug own;
 	struct altdma_iova_aug sub;
 	unsigned int npages;
 	int state;
