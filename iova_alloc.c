@@ -190,12 +190,15 @@ static void tree_insert_below(struct altdma_iova_domain *iovad,
 /*
  * @r leaves the tree and its pages join the gap of @succ, its successor.
  * A hint's range stays where its search may start (no gap above it fits its
- * request, and it is at or below the range whose gap straddles the hint's
- * limit) if @r lies below it, or above the limit and is not the hint's
- * range: that free changes no gap above the hint's range at or below the
- * limit. Otherwise @succ is the new start, as the kernel's cached node
- * moves up: the gaps above @succ did not change, and @succ's own is the
- * first one a search tries.
+ * request, and it starts at or below the hint's limit) if @r lies below
+ * it, or above the limit and is not the hint's range: that free changes no
+ * gap above the hint's range at or below the limit. Otherwise @succ is the
+ * new start, as the kernel's cached node moves up: the gaps above @succ did
+ * not change, and @succ's own is the first one a search tries. If @succ
+ * starts above the limit, the hint goes: a range inserted later between
+ * the limit and @succ would sit above the start with a gap the search
+ * cannot clip, and the search without a hint starts at the range that
+ * straddles the limit, which @succ then is.
  */
 static void hints_move(struct altdma_iova_domain *iovad,
 		       const struct altdma_iova_range *r,
@@ -208,7 +211,7 @@ static void hints_move(struct altdma_iova_domain *iovad,
 		h = &iovad->hints[i];
 		if (h->r == r ||
 		    (h->r && r->pfn_lo > h->r->pfn_lo && r->pfn_lo <= h->hi))
-			h->r = succ;
+			h->r = succ->pfn_lo <= h->hi ? succ : NULL;
 	}
 }
 
@@ -1867,8 +1870,8 @@ static int check_hints(struct altdma_iova_domain *iovad)
 			       iovad->name, i);
 			return -EUCLEAN;
 		}
-		if (h->r->pfn_lo > h->hi && first_above(iovad, h->hi) != h->r) {
-			pr_err("%s: IOVA invariant broken: placement hint %u above the range that straddles its limit\n",
+		if (h->r->pfn_lo > h->hi) {
+			pr_err("%s: IOVA invariant broken: placement hint %u starts above its limit\n",
 			       iovad->name, i);
 			return -EUCLEAN;
 		}

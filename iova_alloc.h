@@ -139,8 +139,8 @@ struct altdma_iova_domain;
  *	search found none, the gap it used keeps less than the request above
  *	@r, and since then ranges were only added above @r (when a range
  *	leaves the tree above @r, at or below @hi, or @r itself leaves, its
- *	successor becomes @r). @r is at or below the lowest range starting
- *	above @hi
+ *	successor becomes @r, or the hint goes if that one starts above @hi).
+ *	@r starts at or below @hi
  * @hi: the placement's highest page (its limit, clipped to the domain)
  * @npages: the request's size in pages
  * @order: log2 of the request's size and alignment, or -1 for a size above

@@ -1390,13 +1390,22 @@ static void iova_large_requests_exact(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 }
 
+/* Where placement hint @i of @dom starts a search: its range's pfn, or 0. */
+static unsigned long iova_hint_pfn(struct altdma_iova_domain *dom,
+				   unsigned int i)
+{
+	return dom->hints[i].r ? dom->hints[i].r->pfn_lo : 0;
+}
+
 /*
  * A placement hint follows the frees above it, as the kernel's cached node
- * does: a range freed above the hint's range, at or below its limit, or the
- * hint's range itself, makes the freed range's successor the place the next
- * search starts; a range freed above the limit changes nothing below it.
- * Every placement stays the highest that fits, and the domain check (which
- * verifies each hint) passes after each step.
+ * does: a range freed above the hint's range, at or below its limit, or
+ * the hint's range itself, makes the freed range's successor the place the
+ * next search starts, unless that successor starts above the limit, when
+ * the hint goes (a range placed later between the limit and it must not
+ * hide the space below). A range freed above the limit changes nothing
+ * below it. Every placement stays the highest that fits, and the domain
+ * check, which verifies each hint, passes after each step.
  */
 static void iova_hint_follows_frees(struct kunit *test)
 {
@@ -1410,35 +1419,53 @@ static void iova_hint_follows_frees(struct kunit *test)
 		low[i] = altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL);
 		KUNIT_ASSERT_EQ(test, low[i], lim32 - i);
 	}
+	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 0), low[3]);
 	x = iova_take(dom, 1);
 	y = iova_take(dom, 1);
 	KUNIT_ASSERT_EQ(test, x, top);
 	KUNIT_ASSERT_EQ(test, y, top - 1);
+	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 1), y);
 
-	/* above the low hint's limit: the low placements do not move */
+	/* above hint 0's limit: it stays; hint 1's successor is the sentinel */
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, x, 1), 0);
+	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 0), low[3]);
+	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 1), 0UL);
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
-	/* above the low hint's range, below its limit: its place again */
+
+	/* above hint 0's range, below its limit: the freed range's successor */
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low[1], 1), 0);
+	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 0), low[0]);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL),
+			low[1]);
+	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 0), low[1]);
+	/* the hint's own range: its successor */
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low[1], 1), 0);
+	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 0), low[0]);
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL),
 			low[1]);
 	KUNIT_EXPECT_EQ(test, iova_take(dom, 1), x);
-	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 
-	/* the top low range: the hint moves to y, above the limit ... */
+	/* a successor above the limit: the hint goes ... */
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low[0], 1), 0);
+	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 0), 0UL);
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
-	/* ... and on when y, the hint's range, goes too */
-	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, y, 1), 0);
+	/* ... so a range placed between the limit and y hides nothing */
+	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 1, lim32 + 10,
+						GFP_KERNEL), lim32 + 10);
+	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 2, lim32, GFP_KERNEL),
+			round_down(low[3] - 2, 2));
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+	/*
+	 * low[3], above the pair: its successor; a request smaller than the
+	 * pair the hint recorded searches from the limit, and finds low[0]'s
+	 */
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low[3], 1), 0);
+	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 0), low[2]);
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL),
 			low[0]);
-	KUNIT_EXPECT_EQ(test, iova_take(dom, 1), y);
-	/* below the hint: the next placement is still the highest */
-	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low[3], 1), 0);
-	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL),
-			low[3]);
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 }
 
