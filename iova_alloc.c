@@ -1772,6 +1772,9 @@ static void count_caches(struct altdma_iova_domain *iovad,
  * @iovad: the domain
  * @st: filled in
  *
+ * Exact while nothing allocates or frees; taken while the domain is in
+ * use, it may lag by the operations in flight (never below 0).
+ *
  * Context: any context; takes each cache and depot lock in turn.
  */
 void altdma_iova_get_stats(struct altdma_iova_domain *iovad,
@@ -1793,8 +1796,13 @@ void altdma_iova_get_stats(struct altdma_iova_domain *iovad,
 	count_caches(iovad, st, &pages_alloc, &pages_freed);
 	st->quarantined = atomic64_read(&iovad->quarantined);
 	st->quarantined_pages = atomic64_read(&iovad->quarantined_pages);
-	st->live_ranges = st->allocs - st->frees - st->quarantined;
-	st->pages_in_use = pages_alloc - pages_freed - st->quarantined_pages;
+	/*
+	 * Taken while the domain is in use, the sums may see the free of a
+	 * range and not its allocation: say 0 then, not a wrapped count.
+	 */
+	pages_freed += st->quarantined_pages;
+	st->live_ranges = st->allocs - min(st->allocs, st->frees + st->quarantined);
+	st->pages_in_use = pages_alloc - min(pages_alloc, pages_freed);
 	for (k = 0; k < ALTDMA_IOVA_REFUSE_KINDS; k++) {
 		st->refused[k] = atomic64_read(&iovad->refused[k]);
 		st->refused_total += st->refused[k];
