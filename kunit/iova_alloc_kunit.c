@@ -1398,6 +1398,20 @@ static unsigned long iova_hint_pfn(struct altdma_iova_domain *dom,
 }
 
 /*
+ * Free the page at @pfn; then hint 0 must start at @hint (0: no hint) and
+ * the domain check pass.
+ */
+static void iova_free_hint(struct kunit *test, struct altdma_iova_domain *dom,
+			   unsigned long pfn, unsigned long hint)
+{
+	KUNIT_EXPECT_EQ_MSG(test, altdma_iova_free(dom, pfn, 1), 0,
+			    "pfn %#lx", pfn);
+	KUNIT_EXPECT_EQ_MSG(test, iova_hint_pfn(dom, 0), hint,
+			    "after the free of %#lx", pfn);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+}
+
+/*
  * A placement hint follows the frees above it, as the kernel's cached node
  * does: a range freed above the hint's range, at or below its limit, or
  * the hint's range itself, makes the freed range's successor the place the
@@ -1427,30 +1441,22 @@ static void iova_hint_follows_frees(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 1), y);
 
 	/* above hint 0's limit: it stays; hint 1's successor is the sentinel */
-	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, x, 1), 0);
-	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 0), low[3]);
+	iova_free_hint(test, dom, x, low[3]);
 	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 1), 0UL);
-	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 
 	/* above hint 0's range, below its limit: the freed range's successor */
-	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low[1], 1), 0);
-	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 0), low[0]);
-	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+	iova_free_hint(test, dom, low[1], low[0]);
 	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL),
 			low[1]);
 	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 0), low[1]);
 	/* the hint's own range: its successor */
-	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low[1], 1), 0);
-	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 0), low[0]);
-	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+	iova_free_hint(test, dom, low[1], low[0]);
 	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL),
 			low[1]);
 	KUNIT_EXPECT_EQ(test, iova_take(dom, 1), x);
 
 	/* a successor above the limit: the hint goes ... */
-	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low[0], 1), 0);
-	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 0), 0UL);
-	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+	iova_free_hint(test, dom, low[0], 0);
 	/* ... so a range placed between the limit and y hides nothing */
 	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 1, lim32 + 10,
 						GFP_KERNEL), lim32 + 10);
@@ -1461,9 +1467,7 @@ static void iova_hint_follows_frees(struct kunit *test)
 	 * low[3], above the pair: its successor; a request smaller than the
 	 * pair the hint recorded searches from the limit, and finds low[0]'s
 	 */
-	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low[3], 1), 0);
-	KUNIT_EXPECT_EQ(test, iova_hint_pfn(dom, 0), low[2]);
-	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+	iova_free_hint(test, dom, low[3], low[2]);
 	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL),
 			low[0]);
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
