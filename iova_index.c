@@ -3,13 +3,16 @@
  * altdma IOVA index. Each allocated or cached range is stored under a key
  * that counts down from the top of its region (iova_alloc.c), so the keys
  * the caches keep reusing are small. Keys below table_keys go to a table
- * of up to 16 leaves of 512 slots, a leaf allocated the first time one of
- * its keys is stored: a lookup there is two loads with no call, no lock
- * and no RCU nesting of its own, and a store or an erase is one pointer
- * write. Larger keys go to an xarray.
+ * of up to 128 leaves of 512 slots, a leaf allocated the first time one of
+ * its keys is stored. The pointers to the first 16 leaves sit in the index:
+ * a lookup there is two loads with no call, no lock and no RCU nesting of
+ * its own. The other 112 sit in an array allocated with the first of them:
+ * a lookup there is three loads and a call. A store or an erase is one
+ * pointer write. Larger keys go to an xarray.
  *
  * Leaves stay until the index is destroyed, so a domain holds at most
- * 64 KiB of them, and only for the parts of the top of its regions it uses.
+ * 512 KiB of them (64 KiB for keys below 8192), and only for the parts of
+ * the top of its regions it uses.
  */
 
 #include <linux/bug.h>
@@ -34,8 +37,11 @@ void altdma_iova_index_init(struct altdma_iova_index *ix,
 	if (!table_keys || table_keys > ALTDMA_IOVA_TABLE_KEYS)
 		table_keys = ALTDMA_IOVA_TABLE_KEYS;
 	ix->table_keys = round_up(table_keys, ALTDMA_IOVA_LEAF_KEYS);
+	ix->fast_keys = min_t(unsigned long, ix->table_keys,
+			      ALTDMA_IOVA_INLINE_KEYS);
 	for (i = 0; i < ALTDMA_IOVA_LEAVES; i++)
 		RCU_INIT_POINTER(ix->leaves[i], NULL);
+	RCU_INIT_POINTER(ix->more, NULL);
 	xa_init_flags(&ix->xa, XA_FLAGS_LOCK_IRQ);
 }
 
@@ -47,13 +53,59 @@ void altdma_iova_index_init(struct altdma_iova_index *ix,
  */
 void altdma_iova_index_destroy(struct altdma_iova_index *ix)
 {
+	struct altdma_iova_more *more;
 	unsigned int i;
 
+	more = rcu_dereference_protected(ix->more, true);
 	for (i = 0; i < ALTDMA_IOVA_LEAVES; i++) {
 		kfree(rcu_dereference_protected(ix->leaves[i], true));
 		RCU_INIT_POINTER(ix->leaves[i], NULL);
 	}
+	for (i = 0; more && i < ARRAY_SIZE(more->leaves); i++)
+		kfree(rcu_dereference_protected(more->leaves[i], true));
+	kfree(more);
+	RCU_INIT_POINTER(ix->more, NULL);
 	xa_destroy(&ix->xa);
+}
+
+/*
+ * Leaf @li of the table, or NULL. Context: as altdma_iova_index_load() (an
+ * RCU read-side section of any kind, or the domain lock).
+ */
+static struct altdma_iova_leaf *leaf_read(struct altdma_iova_index *ix,
+					  unsigned long li)
+{
+	struct altdma_iova_more *more;
+
+	if (li < ALTDMA_IOVA_LEAVES)
+		return rcu_dereference_check(ix->leaves[li],
+					     rcu_read_lock_any_held());
+	more = rcu_dereference_check(ix->more, rcu_read_lock_any_held());
+	if (!more)
+		return NULL;
+	return rcu_dereference_check(more->leaves[li - ALTDMA_IOVA_LEAVES],
+				     rcu_read_lock_any_held());
+}
+
+/*
+ * Where the pointer to leaf @li sits, with the array past the first leaves
+ * allocated if it is not there yet; NULL without memory. Domain lock held.
+ */
+static struct altdma_iova_leaf __rcu **leaf_ptr(struct altdma_iova_index *ix,
+						unsigned long li)
+{
+	struct altdma_iova_more *more;
+
+	if (li < ALTDMA_IOVA_LEAVES)
+		return &ix->leaves[li];
+	more = rcu_dereference_protected(ix->more, true);
+	if (!more) {
+		more = kzalloc(sizeof(*more), GFP_ATOMIC | __GFP_NOWARN);
+		if (!more)
+			return NULL;
+		rcu_assign_pointer(ix->more, more);
+	}
+	return &more->leaves[li - ALTDMA_IOVA_LEAVES];
 }
 
 /* The leaf holding table key @key, allocated if it is not there yet. */
@@ -63,7 +115,9 @@ static struct altdma_iova_leaf *leaf_of(struct altdma_iova_index *ix,
 	struct altdma_iova_leaf __rcu **p;
 	struct altdma_iova_leaf *leaf;
 
-	p = &ix->leaves[key >> ALTDMA_IOVA_LEAF_SHIFT];
+	p = leaf_ptr(ix, key >> ALTDMA_IOVA_LEAF_SHIFT);
+	if (!p)
+		return NULL;
 	leaf = rcu_dereference_protected(*p, true);
 	if (leaf)
 		return leaf;
@@ -114,26 +168,33 @@ void altdma_iova_index_erase(struct altdma_iova_index *ix, unsigned long key)
 		xa_erase(&ix->xa, key);
 		return;
 	}
-	leaf = rcu_dereference_protected(ix->leaves[key >> ALTDMA_IOVA_LEAF_SHIFT],
-					 true);
+	leaf = leaf_read(ix, key >> ALTDMA_IOVA_LEAF_SHIFT);
 	if (leaf)
 		RCU_INIT_POINTER(leaf->slot[key & (ALTDMA_IOVA_LEAF_KEYS - 1)],
 				 NULL);
 }
 
 /**
- * altdma_iova_index_load_xa() - altdma_iova_index_load() for a key above
- *	the table
+ * altdma_iova_index_load_slow() - altdma_iova_index_load() for a key past
+ *	the leaves it reads inline
  * @ix: the index
- * @key: a key of at least &altdma_iova_index.table_keys
+ * @key: a key of at least &altdma_iova_index.fast_keys
  *
  * Context: as altdma_iova_index_load().
  * Return: the range, or NULL.
  */
-struct altdma_iova_range *altdma_iova_index_load_xa(struct altdma_iova_index *ix,
-						    unsigned long key)
+struct altdma_iova_range *
+altdma_iova_index_load_slow(struct altdma_iova_index *ix, unsigned long key)
 {
-	return xa_load(&ix->xa, key);
+	struct altdma_iova_leaf *leaf;
+
+	if (key >= ix->table_keys)
+		return xa_load(&ix->xa, key);
+	leaf = leaf_read(ix, key >> ALTDMA_IOVA_LEAF_SHIFT);
+	if (!leaf)
+		return NULL;
+	return rcu_dereference_check(leaf->slot[key & (ALTDMA_IOVA_LEAF_KEYS - 1)],
+				     rcu_read_lock_any_held());
 }
 
 /* The first range in the table at or after *@key, or NULL (*@key moves). */
@@ -142,21 +203,20 @@ static struct altdma_iova_range *table_find(struct altdma_iova_index *ix,
 {
 	struct altdma_iova_range *r;
 	struct altdma_iova_leaf *leaf;
-	unsigned long k;
+	unsigned long k = *key, end;
 
-	for (k = *key; k < ix->table_keys; k++) {
-		leaf = rcu_dereference_check(ix->leaves[k >> ALTDMA_IOVA_LEAF_SHIFT],
-					     rcu_read_lock_any_held());
-		if (!leaf) {
-			k |= ALTDMA_IOVA_LEAF_KEYS - 1;
-			continue;
+	while (k < ix->table_keys) {
+		leaf = leaf_read(ix, k >> ALTDMA_IOVA_LEAF_SHIFT);
+		end = (k | (ALTDMA_IOVA_LEAF_KEYS - 1)) + 1;
+		for (; leaf && k < end; k++) {
+			r = rcu_dereference_check(leaf->slot[k & (ALTDMA_IOVA_LEAF_KEYS - 1)],
+						  rcu_read_lock_any_held());
+			if (r) {
+				*key = k;
+				return r;
+			}
 		}
-		r = rcu_dereference_check(leaf->slot[k & (ALTDMA_IOVA_LEAF_KEYS - 1)],
-					  rcu_read_lock_any_held());
-		if (r) {
-			*key = k;
-			return r;
-		}
+		k = end;
 	}
 	*key = k;
 	return NULL;

@@ -16,9 +16,12 @@ struct altdma_iova_range;
 /* Keys in one table leaf (a 4 KiB page of pointers with 8-byte ones). */
 #define ALTDMA_IOVA_LEAF_SHIFT		9
 #define ALTDMA_IOVA_LEAF_KEYS		BIT(ALTDMA_IOVA_LEAF_SHIFT)
-/* Leaves at most: keys below 8192 can sit in the table. */
+/* Leaves whose pointers sit in the index itself: keys below 8192. */
 #define ALTDMA_IOVA_LEAVES		16
-#define ALTDMA_IOVA_TABLE_KEYS		(ALTDMA_IOVA_LEAVES * ALTDMA_IOVA_LEAF_KEYS)
+#define ALTDMA_IOVA_INLINE_KEYS		(ALTDMA_IOVA_LEAVES * ALTDMA_IOVA_LEAF_KEYS)
+/* Leaves at most, the others through &altdma_iova_index.more: keys below 65536. */
+#define ALTDMA_IOVA_ALL_LEAVES		128
+#define ALTDMA_IOVA_TABLE_KEYS		(ALTDMA_IOVA_ALL_LEAVES * ALTDMA_IOVA_LEAF_KEYS)
 
 /**
  * struct altdma_iova_leaf - one leaf of the table
@@ -29,19 +32,36 @@ struct altdma_iova_leaf {
 };
 
 /**
+ * struct altdma_iova_more - the table's leaves past the first
+ *	%ALTDMA_IOVA_LEAVES
+ * @leaves: as &altdma_iova_index.leaves, for keys from
+ *	%ALTDMA_IOVA_INLINE_KEYS on
+ */
+struct altdma_iova_more {
+	struct altdma_iova_leaf __rcu *leaves[ALTDMA_IOVA_ALL_LEAVES -
+					      ALTDMA_IOVA_LEAVES];
+};
+
+/**
  * struct altdma_iova_index - ranges by key
- * @table_keys: keys below this are in @leaves, the others in @xa; a
- *	multiple of %ALTDMA_IOVA_LEAF_KEYS, at most %ALTDMA_IOVA_TABLE_KEYS
+ * @fast_keys: keys below this are in @leaves, read inline
+ * @table_keys: keys below this are in the table (@leaves, then @more),
+ *	the others in @xa; a multiple of %ALTDMA_IOVA_LEAF_KEYS, at most
+ *	%ALTDMA_IOVA_TABLE_KEYS
  * @leaves: leaves allocated when a key in them is first stored, freed
  *	with the index
+ * @more: the pointers to the other leaves, allocated when the first of
+ *	them is, freed with the index
  * @xa: the other keys
  *
  * Writers hold their domain's lock; readers are lock-free (see
  * altdma_iova_index_load()).
  */
 struct altdma_iova_index {
+	unsigned long fast_keys;
 	unsigned long table_keys;
 	struct altdma_iova_leaf __rcu *leaves[ALTDMA_IOVA_LEAVES];
+	struct altdma_iova_more __rcu *more;
 	struct xarray xa;
 };
 
@@ -51,8 +71,8 @@ void altdma_iova_index_destroy(struct altdma_iova_index *ix);
 int altdma_iova_index_store(struct altdma_iova_index *ix, unsigned long key,
 			    struct altdma_iova_range *r);
 void altdma_iova_index_erase(struct altdma_iova_index *ix, unsigned long key);
-struct altdma_iova_range *altdma_iova_index_load_xa(struct altdma_iova_index *ix,
-						    unsigned long key);
+struct altdma_iova_range *
+altdma_iova_index_load_slow(struct altdma_iova_index *ix, unsigned long key);
 struct altdma_iova_range *altdma_iova_index_find(struct altdma_iova_index *ix,
 						 unsigned long *key);
 
@@ -80,7 +100,8 @@ static inline unsigned long *altdma_iova_index_first(unsigned long *key)
  * @ix: the index
  * @key: the key
  *
- * A key in the table costs two dependent loads, inline; any other an
+ * A key below &altdma_iova_index.fast_keys costs two dependent loads,
+ * inline; one in the rest of the table three, and a call; any other an
  * xa_load().
  *
  * Context: any context, in an RCU read-side section of any kind (a range
@@ -93,8 +114,8 @@ altdma_iova_index_load(struct altdma_iova_index *ix, unsigned long key)
 {
 	struct altdma_iova_leaf *leaf;
 
-	if (unlikely(key >= ix->table_keys))
-		return altdma_iova_index_load_xa(ix, key);
+	if (unlikely(key >= ix->fast_keys))
+		return altdma_iova_index_load_slow(ix, key);
 	leaf = rcu_dereference_check(ix->leaves[key >> ALTDMA_IOVA_LEAF_SHIFT],
 				     rcu_read_lock_any_held());
 	if (!leaf)

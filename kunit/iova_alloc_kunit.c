@@ -1173,6 +1173,59 @@ static void iova_index_table_and_xarray(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 }
 
+/*
+ * The default table holds keys below 65536 in three tiers: the leaves the
+ * index points to itself (keys below 8192), the leaves behind its second
+ * array (allocated with the first of them), then the xarray. A range in
+ * each is found, walked in key order, freed once, refused the second time
+ * and gone from the index afterwards.
+ */
+static void iova_index_three_tiers(struct kunit *test)
+{
+	struct altdma_iova_config cfg = {
+		.name = test->name, .granule = SZ_4K,
+		.end = DMA_BIT_MASK(36), .nocache = true,
+	};
+	const unsigned int shift = ilog2(SZ_4K);
+	unsigned long top32 = DMA_BIT_MASK(32) >> shift, pfn[4], i, key, n;
+	unsigned long top = DMA_BIT_MASK(36) >> shift;
+	/* keys 0, 16384 (second array), 80000 (xarray), 20001 (second) */
+	unsigned long limit[4] = { top32, top32 - 8192, top32 - 40000,
+				   top - 10000 };
+	struct altdma_iova_domain *dom = iova_new(test, &cfg);
+	struct altdma_iova_range *r;
+
+	KUNIT_ASSERT_EQ(test, dom->index.table_keys,
+			(unsigned long)ALTDMA_IOVA_TABLE_KEYS);
+	KUNIT_EXPECT_TRUE(test, !rcu_access_pointer(dom->index.more));
+	for (i = 0; i < ARRAY_SIZE(pfn); i++) {
+		pfn[i] = altdma_iova_alloc(dom, 1, limit[i], GFP_KERNEL);
+		KUNIT_ASSERT_EQ_MSG(test, pfn[i], limit[i], "range %lu", i);
+		KUNIT_EXPECT_TRUE_MSG(test, iova_indexed(dom, pfn[i]),
+				      "range %lu", i);
+	}
+	KUNIT_EXPECT_TRUE(test, rcu_access_pointer(dom->index.more));
+	KUNIT_EXPECT_EQ(test, iova_xa_count(dom), 1UL);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+	n = 0;
+	rcu_read_lock();
+	altdma_iova_index_for_each(&dom->index, key, r) {
+		KUNIT_EXPECT_EQ_MSG(test, altdma_iova_key(dom, r->pfn_lo), key,
+				    "range %lu", n);
+		n++;
+	}
+	rcu_read_unlock();
+	KUNIT_EXPECT_EQ(test, n, ARRAY_SIZE(pfn));
+	for (i = 0; i < ARRAY_SIZE(pfn); i++) {
+		KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, pfn[i], 1), 0);
+		KUNIT_EXPECT_FALSE_MSG(test, iova_indexed(dom, pfn[i]),
+				       "range %lu", i);
+		iova_refused(test, dom, pfn[i], 1, ALTDMA_IOVA_REFUSE_UNKNOWN);
+	}
+	KUNIT_EXPECT_EQ(test, iova_xa_count(dom), 0UL);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+}
+
 /* Without a cache a second free finds no range and is refused. */
 static void iova_free_double_nocache(struct kunit *test)
 {
@@ -1708,6 +1761,7 @@ static struct kunit_case iova_cases[] = {
 	KUNIT_CASE(iova_free_double_cached),
 	KUNIT_CASE(iova_free_double_nocache),
 	KUNIT_CASE(iova_index_table_and_xarray),
+	KUNIT_CASE(iova_index_three_tiers),
 	KUNIT_CASE(iova_free_unknown_middle),
 	KUNIT_CASE(iova_refusal_once),
 	KUNIT_CASE(iova_cache_roundtrip),
