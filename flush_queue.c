@@ -107,20 +107,34 @@ void altdma_fq_flush(struct altdma_dev *adev)
 	}
 }
 
+/* Whether any CPU's queue holds an entry (read without the locks). */
+static bool fq_waiting(struct altdma_dev *adev)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		if (READ_ONCE(per_cpu_ptr(adev->fq, cpu)->count))
+			return true;
+	return false;
+}
+
+/*
+ * The timer: flush if anything waits. When a full queue's unmap has
+ * drained them all since the timer was armed, there is nothing to flush
+ * for. An entry queued after the check finds the timer not pending (it is
+ * running) and arms it again.
+ */
 static void fq_timeout(struct timer_list *t)
 {
 	struct altdma_dev *adev = from_timer(adev, t, fq_timer);
-	int cpu;
 
+	if (!fq_waiting(adev))
+		return;
 	altdma_fq_flush(adev);
 	/* entries queued while the flush ran wait for the next one */
-	for_each_possible_cpu(cpu) {
-		if (READ_ONCE(per_cpu_ptr(adev->fq, cpu)->count)) {
-			mod_timer(&adev->fq_timer, jiffies +
-				  msecs_to_jiffies(ALTDMA_FQ_TIMEOUT_MS));
-			break;
-		}
-	}
+	if (fq_waiting(adev))
+		mod_timer(&adev->fq_timer,
+			  jiffies + msecs_to_jiffies(ALTDMA_FQ_TIMEOUT_MS));
 }
 
 /**
