@@ -1357,14 +1357,13 @@ static unsigned int put_run(struct altdma_iova_domain *iovad, int cpu,
 	cc = cpu_cache(iovad, cpu, cls);
 	spin_lock_irqsave(&cc->lock, flags);
 	for (i = 0; i < n && !spill; i++) {
-		if (npages_class(iovad, rs[i]->npages) != cls ||
-		    !cache_make_room(iovad, cc, cls, &spill))
+		if (npages_class(iovad, rs[i]->npages) != cls)
 			break;
+		/* one the caches cannot take goes to the tree (below), owned */
 		WRITE_ONCE(rs[i]->state, ALTDMA_IOVA_CACHED);
-		cc->loaded->ranges[cc->loaded->count++] = rs[i];
-		note_cached(iovad, rs[i], 1);
+		if (!cache_put_locked(iovad, cc, cls, rs[i], &spill))
+			break;
 	}
-	cc->puts += i;
 	spin_unlock_irqrestore(&cc->lock, flags);
 	mag_drain(iovad, spill);
 	if (i)

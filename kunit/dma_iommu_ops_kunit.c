@@ -2305,6 +2305,54 @@ static void deferred_queue_holds_bounded_iova(struct kunit *test)
 	ops_expect_clean(test, adev);
 }
 
+/*
+ * Wait for the flush queue's timer to expire (the event; at most 30 s) and
+ * for its handler to finish. Returns false if it was still pending.
+ */
+static bool fq_timer_wait(struct altdma_dev *adev)
+{
+	unsigned long deadline = jiffies + 30 * HZ;
+
+	while (timer_pending(&adev->fq_timer) && time_before(jiffies, deadline))
+		msleep(20);
+	if (timer_pending(&adev->fq_timer))
+		return false;
+	/* not pending any more: this waits for a handler still running */
+	del_timer_sync(&adev->fq_timer);
+	return true;
+}
+
+/*
+ * The flush queue's timer flushes for the entries that wait, and only for
+ * them: with an entry queued it flushes once; fired with every queue
+ * empty (as after a full queue's unmap drained them all), it flushes
+ * nothing.
+ */
+static void deferred_timer_flushes_only_for_entries(struct kunit *test)
+{
+	struct ops_setup s = { .inval = ALTDMA_INVAL_DEFERRED };
+	struct altdma_dev *adev = ops_dev(test, &s);
+	struct pt_soft *pt = ops_pt(test);
+	u8 *b = ops_buf(test, 0);
+	unsigned int flushes;
+	dma_addr_t dma;
+
+	flushes = atomic_read(&pt->flush_alls);
+	dma = dma_map_single(adev->dev, b, SZ_4K, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(adev->dev, dma));
+	dma_unmap_single(adev->dev, dma, SZ_4K, DMA_TO_DEVICE);
+	KUNIT_ASSERT_TRUE_MSG(test, fq_timer_wait(adev),
+			      "the timer armed by an unmap did not expire in 30 s");
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->flush_alls), flushes + 1);
+
+	/* every queue empty: the timer's expiry flushes nothing */
+	mod_timer(&adev->fq_timer, jiffies + 1);
+	KUNIT_ASSERT_TRUE_MSG(test, fq_timer_wait(adev),
+			      "the timer did not expire in 30 s");
+	KUNIT_EXPECT_EQ(test, atomic_read(&pt->flush_alls), flushes + 1);
+	ops_expect_clean(test, adev);
+}
+
 /* Untrusted devices and bounced mappings are strict whatever was asked. */
 static void untrusted_device_is_always_strict(struct kunit *test)
 {
@@ -2365,6 +2413,7 @@ static struct kunit_case inval_cases[] = {
 	KUNIT_CASE(strict_syncs_before_reuse),
 	KUNIT_CASE(deferred_never_reuses_iova_before_flush),
 	KUNIT_CASE(deferred_queue_holds_bounded_iova),
+	KUNIT_CASE(deferred_timer_flushes_only_for_entries),
 	KUNIT_CASE(untrusted_device_is_always_strict),
 	KUNIT_CASE(deferred_short_unmap_is_invalidated_at_once),
 	{}
