@@ -333,6 +333,32 @@ perf_fio() {
 		done
 	done
 }
+# perf_strict: (a)'s strict rows at one thread per vCPU, where four vCPUs
+# on two host cores wait on each other: the kernel's strict ops, altdma
+# strict and the floor, four alternating rounds of 4 KiB and 64 KiB, then
+# perf's system-wide profile of each at 4 KiB
+perf_strict() {
+	echo altdma_bench_none > $D/driver_override
+	unbind
+	for r in 1 2 3 4; do
+		for c in $(rotate $r kernel-strict altdma-strict floor); do
+			setup $c || { say "FAIL: perf: set up $c"; continue; }
+			cmd=map; [ $c = floor ] && cmd=floor
+			for s in 4096 65536; do
+				echo $cmd dev=$BLK size=$s threads=$ncpu iters=$(iters_of $s) > $B
+				echo "=== perf strict round $r $c size $s threads $ncpu: $(cat $B)" > /dev/console
+			done
+			teardown $c
+		done
+	done
+	for c in kernel-strict altdma-strict floor; do
+		setup $c || { say "FAIL: perf: set up $c"; continue; }
+		cmd=map; [ $c = floor ] && cmd=floor
+		perf_all "strict $c size 4096 threads $ncpu" \
+			"$cmd dev=$BLK size=4096 threads=$ncpu iters=20000"
+		teardown $c
+	done
+}
 # perf_all LABEL COMMAND: perf's system-wide profile of one benchmark
 # command, the samples in each function and its callees
 perf_all() {
@@ -359,7 +385,7 @@ perf_iova() {
 insns_wait() { # insns_wait [cold]
 	echo altdma_bench_none > $D/driver_override
 	unbind
-	cs="kernel-lazy altdma-deferred kernel-strict altdma-strict kernel-bounce altdma-bounce"
+	cs="kernel-lazy altdma-deferred kernel-strict altdma-strict kernel-bounce altdma-bounce floor"
 	[ "${1:-}" = cold ] && cs="kernel-lazy altdma-deferred"
 	for c in $cs; do
 		# cold: a fresh default domain; 20 pairs of 8 KiB (another
@@ -373,14 +399,17 @@ insns_wait() { # insns_wait [cold]
 		*) args="size=4096" ;;
 		esac
 		[ "${1:-}" = cold ] && args="size=16384"
+		# the floor: gdb counts one whole iteration, floor_one()
+		cmd=map fns='dma_map_page_attrs\|dma_unmap_page_attrs'
+		[ $c = floor ] && cmd=floor fns='floor_one\|pt_iommu_unmap'
 		if [ "${1:-}" = cold ]; then
 			echo map dev=$BLK size=8192 threads=1 iters=20 > $B
 		else
-			echo map dev=$BLK $args threads=1 iters=3000 > $B
+			echo $cmd dev=$BLK $args threads=1 iters=3000 > $B
 		fi
-		echo "=== perf gdb $c ready $(grep -w 'dma_map_page_attrs\|dma_unmap_page_attrs' /proc/kallsyms | awk '{printf "%s=%s ", $3, $1}')" > /dev/console
+		echo "=== perf gdb $c ready $(grep -w "$fns" /proc/kallsyms | awk '{printf "%s=%s ", $3, $1}')" > /dev/console
 		sleep 40
-		echo map dev=$BLK $args threads=1 iters=3 > $B
+		echo $cmd dev=$BLK $args threads=1 iters=3 > $B
 		teardown $c
 	done
 	grep -i ' [tT] ' /proc/kallsyms | sort > /dev/ttyS1
@@ -442,6 +471,7 @@ perf)
 	iova) perf_iova_rounds ;;
 	big) perf_big ;;
 	fio) perf_fio ;;
+	strict) perf_strict ;;
 	*) perf_map ;;
 	esac
 	;;

@@ -11,7 +11,9 @@
 # a lock or an interrupt switch dear), so this explains the timed rows and
 # never replaces them.
 #
-#   scripts/bench-insns.sh [CONTENDER...]   default: all six of bench.sh
+#   scripts/bench-insns.sh [CONTENDER...]   default: the six of bench.sh
+#                                           and the floor (one whole
+#                                           floor_one(): map, unmap, sync)
 #   scripts/bench-insns.sh --cold           kernel-lazy and altdma-deferred:
 #                                           the first 16 KiB pair on a fresh
 #                                           domain after 20 pairs of 8 KiB
@@ -36,7 +38,7 @@ out=$ALTDMA_BUILD/bench-smoke
 ins=$out/insns
 rm -rf "$ins" && mkdir -p "$ins"
 con=$out/console-smp4.log
-all="kernel-lazy altdma-deferred kernel-strict altdma-strict kernel-bounce altdma-bounce"
+all="kernel-lazy altdma-deferred kernel-strict altdma-strict kernel-bounce altdma-bounce floor"
 part=gdb
 if [ "${1:-}" = --cold ]; then
 	shift
@@ -74,6 +76,23 @@ def count_call(addr, out):
             gdb.execute("stepi", to_string=True)
             n += 1
     return n
+def count_split(addr, at, skip, out_a, out_b):
+    """Step through the call of addr after skip others; PCs before the
+    first at in out_a, the rest in out_b."""
+    for _ in range(skip):
+        gdb.execute("hbreak *%s" % addr, to_string=True)
+        gdb.execute("continue", to_string=True)
+        gdb.execute("delete", to_string=True)
+        gdb.execute("stepi", to_string=True)
+    n = count_call(addr, out_a + ".all")
+    with open(out_a + ".all") as f:
+        pcs = f.read().split()
+    cut = pcs.index(at) if at in pcs else len(pcs)
+    with open(out_a, "w") as f:
+        f.write("".join(p + "\n" for p in pcs[:cut]))
+    with open(out_b, "w") as f:
+        f.write("".join(p + "\n" for p in pcs[cut:]))
+    return n
 def count_nth(start, addr, nth, out):
     """Once the function at start runs, step through the nth call of addr."""
     gdb.execute("hbreak *%s" % start, to_string=True)
@@ -108,16 +127,27 @@ for c in $all; do
 		map=$(echo "$line" | grep -ao 'alloc=[0-9a-f]*' | cut -d= -f2)
 		unmap=$(echo "$line" | grep -ao 'free=[0-9a-f]*' | cut -d= -f2)
 		first="count_nth('0x$b', '0x$map', $nth, '$ins/$c-map.pc')"
+	elif [ $c = floor ]; then
+		# one floor_one(): its map until pt_iommu_unmap(), then the
+		# unmap and the IOTLB sync; the third of the three, as the
+		# first of a command runs on a new domain and allocates
+		# its page tables
+		b=$(echo "$line" | grep -ao 'floor_one=[0-9a-f]*' | cut -d= -f2)
+		u=$(echo "$line" | grep -ao 'pt_iommu_unmap=[0-9a-f]*' | cut -d= -f2)
+		map=$b unmap=$u
+		first="count_split('0x$b', '$u', 2, '$ins/$c-map.pc', '$ins/$c-unmap.pc')"
 	else
 		map=$(echo "$line" | grep -ao 'dma_map_page_attrs=[0-9a-f]*' | cut -d= -f2)
 		unmap=$(echo "$line" | grep -ao 'dma_unmap_page_attrs=[0-9a-f]*' | cut -d= -f2)
 		first="count_call('0x$map', '$ins/$c-map.pc')"
 	fi
 	[ -n "$map" ] && [ -n "$unmap" ] || die "no addresses for $c: $line"
+	second="count_call('0x$unmap', '$ins/$c-unmap.pc')"
+	[ $c = floor ] && second=0
 	timeout 300 gdb -q -batch -ex "set architecture i386:x86-64" \
 		-ex "target remote 127.0.0.1:$port" -ex "source $ins/count.py" \
 		-ex "python print('COUNT map', $first)" \
-		-ex "python print('COUNT unmap', count_call('0x$unmap', '$ins/$c-unmap.pc'))" \
+		-ex "python print('COUNT unmap', $second)" \
 		-ex detach >"$ins/$c-gdb.log" 2>&1
 	grep -q "COUNT unmap" "$ins/$c-gdb.log" || die "gdb failed for $c (see $ins/$c-gdb.log)"
 done

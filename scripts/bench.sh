@@ -22,7 +22,10 @@
 #                                   (a)'s first 200 pairs of 1 MiB after
 #                                   set-up, "fio": (d)'s 1 MiB reads, six
 #                                   alternating rounds with altdma's
-#                                   flush and unmap counts, "gdb",
+#                                   flush and unmap counts, "strict":
+#                                   (a)'s strict rows at 4 threads (four
+#                                   timed rounds, then a system-wide
+#                                   profile of each contender), "gdb",
 #                                   "gdbcold", "gdbiova" and "gdbiovatree": the VM that
 #                                   scripts/bench-insns.sh drives
 #   scripts/bench.sh --mapbench     cross-check of (a) with the kernel's own
