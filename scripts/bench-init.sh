@@ -56,6 +56,8 @@ setup() {
 	altdma-bounce) echo "$BLK inval=strict bounce=force" > $A/attach ;;
 	esac
 }
+# bench_cmd CONTENDER: the benchmark command a contender's rows run
+bench_cmd() { if [ $1 = floor ]; then echo floor; else echo map; fi; }
 teardown() {
 	case $1 in altdma-*) echo $BLK > $A/detach ;; esac
 	unbind
@@ -84,7 +86,7 @@ map_round() { # map_round ROUND
 		if ! setup $c; then say "FAIL: a: set up $c"; unbind; continue; fi
 		for s in 4096 65536 1048576; do
 			for t in 1 $ncpu; do
-				cmd=map; [ $c = floor ] && cmd=floor
+				cmd=$(bench_cmd $c)
 				bench "round=$1 case=a size=$s threads=$t contender=$c" \
 					$cmd dev=$BLK size=$s threads=$t iters=$(iters_of $s)
 			done
@@ -92,7 +94,7 @@ map_round() { # map_round ROUND
 		for s in 4096 65536 1048576; do
 			nb=$(bufs_of $s)
 			for t in 1 $ncpu; do
-				cmd=map; [ $c = floor ] && cmd=floor
+				cmd=$(bench_cmd $c)
 				bench "round=$1 case=a-rot size=$s threads=$t bufs=$nb contender=$c" \
 					$cmd dev=$BLK size=$s threads=$t iters=$(iters_rot $s) bufs=$nb
 			done
@@ -343,7 +345,7 @@ perf_strict() {
 	for r in 1 2 3 4; do
 		for c in $(rotate $r kernel-strict altdma-strict floor); do
 			setup $c || { say "FAIL: perf: set up $c"; continue; }
-			cmd=map; [ $c = floor ] && cmd=floor
+			cmd=$(bench_cmd $c)
 			for s in 4096 65536; do
 				echo $cmd dev=$BLK size=$s threads=$ncpu iters=$(iters_of $s) > $B
 				echo "=== perf strict round $r $c size $s threads $ncpu: $(cat $B)" > /dev/console
@@ -353,7 +355,7 @@ perf_strict() {
 	done
 	for c in kernel-strict altdma-strict floor; do
 		setup $c || { say "FAIL: perf: set up $c"; continue; }
-		cmd=map; [ $c = floor ] && cmd=floor
+		cmd=$(bench_cmd $c)
 		perf_all "strict $c size 4096 threads $ncpu" \
 			"$cmd dev=$BLK size=4096 threads=$ncpu iters=20000"
 		teardown $c
@@ -400,8 +402,8 @@ insns_wait() { # insns_wait [cold]
 		esac
 		[ "${1:-}" = cold ] && args="size=16384"
 		# the floor: gdb counts one whole iteration, floor_one()
-		cmd=map fns='dma_map_page_attrs\|dma_unmap_page_attrs'
-		[ $c = floor ] && cmd=floor fns='floor_one\|pt_iommu_unmap'
+		cmd=$(bench_cmd $c) fns='dma_map_page_attrs\|dma_unmap_page_attrs'
+		[ $c = floor ] && fns='floor_one\|pt_iommu_unmap'
 		if [ "${1:-}" = cold ]; then
 			echo map dev=$BLK size=8192 threads=1 iters=20 > $B
 		else

@@ -76,14 +76,17 @@ def count_call(addr, out):
             gdb.execute("stepi", to_string=True)
             n += 1
     return n
-def count_split(addr, at, skip, out_a, out_b):
-    """Step through the call of addr after skip others; PCs before the
-    first at in out_a, the rest in out_b."""
-    for _ in range(skip):
+def skip_calls(addr, n):
+    """Let n calls of the function at addr start."""
+    for _ in range(n):
         gdb.execute("hbreak *%s" % addr, to_string=True)
         gdb.execute("continue", to_string=True)
         gdb.execute("delete", to_string=True)
         gdb.execute("stepi", to_string=True)
+def count_split(addr, at, skip, out_a, out_b):
+    """Step through the call of addr after skip others; PCs before the
+    first at in out_a, the rest in out_b."""
+    skip_calls(addr, skip)
     n = count_call(addr, out_a + ".all")
     with open(out_a + ".all") as f:
         pcs = f.read().split()
@@ -98,11 +101,7 @@ def count_nth(start, addr, nth, out):
     gdb.execute("hbreak *%s" % start, to_string=True)
     gdb.execute("continue", to_string=True)
     gdb.execute("delete", to_string=True)
-    for _ in range(nth - 1):
-        gdb.execute("hbreak *%s" % addr, to_string=True)
-        gdb.execute("continue", to_string=True)
-        gdb.execute("delete", to_string=True)
-        gdb.execute("stepi", to_string=True)
+    skip_calls(addr, nth - 1)
     return count_call(addr, out)
 PY
 
