@@ -10,6 +10,7 @@
 
 #include <linux/dma-mapping.h>
 #include <linux/iova.h>
+#include <linux/preempt.h>
 #include <linux/prandom.h>
 #include <linux/sort.h>
 #include <linux/timekeeping.h>
@@ -115,7 +116,10 @@ static void biova_free(struct bench_iova *b, unsigned long pfn,
  * unmeasured round first fills the per-CPU caches. With @a->nocache every
  * allocation and free goes through the tree (the kernel's alloc_iova() and
  * free_iova()), with @a->nfill single pages kept allocated below the
- * 32-bit line all along so that the tree has that many ranges.
+ * 32-bit line all along so that the tree has that many ranges. The thread
+ * stays on one CPU throughout (both allocators' caches are per CPU: a
+ * migration would leave the next allocations an empty cache on one side
+ * or the other, by chance).
  *
  * Context: process context, may sleep; the caller serialises commands.
  * Return: 0, or a negative errno if an allocation failed.
@@ -135,6 +139,7 @@ int altdma_bench_iova_fast(const struct altdma_bench_args *a, char *out,
 	ret = biova_init(b, a->kernel, a->nocache, 1);
 	if (ret)
 		goto out_free;
+	migrate_disable();
 	for (i = 0; a->nocache && i < a->nfill && !ret; i++)
 		if (!biova_alloc(b, 1))
 			ret = -ENOSPC;
@@ -152,6 +157,7 @@ int altdma_bench_iova_fast(const struct altdma_bench_args *a, char *out,
 		cond_resched();
 	}
 	ns = ktime_get_ns() - t0;
+	migrate_enable();
 	scnprintf(out, len, "ns=%llu\n",
 		  div_u64(ns, a->iters * ARRAY_SIZE(pfn)));
 	biova_destroy(b);
@@ -269,6 +275,7 @@ static u64 frag_ns(const struct frag_state *s, u64 cyc)
  * live range at random and allocates two. Every allocation is timed, in
  * cycles converted to ns at the rate of the whole loop (frag_alloc()). The
  * loop stops after @a->iters iterations or @a->budget_ms, whichever first.
+ * The thread stays on one CPU throughout, as in altdma_bench_iova_fast().
  * With @a->nocache the trees work alone: the kernel's alloc_iova() and
  * free_iova(), altdma's domain without its per-CPU caches.
  *
@@ -298,7 +305,9 @@ int altdma_bench_iova_frag(const struct altdma_bench_args *a, char *out,
 			 LIMIT32 + 1 - a->nfill);
 	if (ret)
 		goto out;
+	migrate_disable();
 	ret = frag_run(s, a, &filled, &done);
+	migrate_enable();
 	biova_destroy(&s->b);
 	for (i = 0; i < s->nns; i++)
 		sum += s->cyc[i];
