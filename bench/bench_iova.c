@@ -267,7 +267,8 @@ static u64 frag_ns(const struct frag_state *s, u64 cyc)
 /**
  * altdma_bench_iova_frag() - allocation cost with the 32-bit space full
  * @a: kernel, nocache, nfill, iters, budget_ms, seed
- * @out: result text: ranges filled, iterations done, avg/p99/max ns
+ * @out: result text: ranges filled, iterations done, average, median,
+ *	p90, p99, p99.9 and largest ns
  * @len: size of @out
  *
  * The space below 4 GiB is made exactly @a->nfill pages (the domain starts
@@ -314,10 +315,13 @@ int altdma_bench_iova_frag(const struct altdma_bench_args *a, char *out,
 	sort(s->cyc, s->nns, sizeof(*s->cyc), cmp_u32, NULL);
 	if (s->nns)
 		scnprintf(out, len,
-			  "filled=%lu iters=%u allocs=%lu avg_ns=%llu p99_ns=%llu max_ns=%llu\n",
+			  "filled=%lu iters=%u allocs=%lu avg_ns=%llu p50_ns=%llu p90_ns=%llu p99_ns=%llu p999_ns=%llu max_ns=%llu\n",
 			  filled, done, s->nns,
 			  frag_ns(s, div_u64(sum, s->nns)),
+			  frag_ns(s, s->cyc[s->nns / 2]),
+			  frag_ns(s, s->cyc[s->nns * 9 / 10]),
 			  frag_ns(s, s->cyc[s->nns * 99 / 100]),
+			  frag_ns(s, s->cyc[s->nns * 999 / 1000]),
 			  frag_ns(s, s->cyc[s->nns - 1]));
 	else
 		scnprintf(out, len, "filled=%lu iters=0 allocs=0\n", filled);

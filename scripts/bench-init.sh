@@ -423,17 +423,25 @@ insns_wait() { # insns_wait [cold]
 # and first free, both served by the caches)
 # (with "tree": the trees alone, alloc_iova() and free_iova() against
 # altdma's allocator without caches, 64 single pages kept allocated)
-insns_iova() { # insns_iova [tree]
-	x= ks=alloc_iova_fast kf=free_iova_fast
+# (with "frag": (b)'s 32-bit-full case on a space of 1024 pages, 64
+# iterations; gdb counts two of its timed allocations, frag_alloc(), the
+# "alloc" of the report the 20th iteration's second, the "free" the 21st's
+# first)
+insns_iova() { # insns_iova [tree|frag]
+	x= ks=alloc_iova_fast kf=free_iova_fast cmd=iova-fast
+	args="npages=1 iters=1" fn=altdma_bench_iova_fast
 	[ "${1:-}" = tree ] && x=" nocache=1 nfill=64" ks=alloc_iova kf=free_iova
+	[ "${1:-}" = frag ] && cmd=iova-frag fn=altdma_bench_iova_frag \
+		args="nfill=1024 iters=64 budget_ms=60000 seed=1"
 	for k in 1 0; do
 		if [ $k = 1 ]; then s="$ks $kf" c=iova-kernel
 		else s="altdma_iova_alloc_range altdma_iova_free" c=iova-altdma; fi
-		a=$(for f in altdma_bench_iova_fast $s; do
+		[ "${1:-}" = frag ] && s="frag_alloc frag_alloc"
+		a=$(for f in $fn $s; do
 			grep -w "$f" /proc/kallsyms | awk 'NR==1 {printf "%s ", $1}'; done)
 		echo "=== perf gdb $c ready $(echo $a | awk '{printf "bench=%s alloc=%s free=%s", $1, $2, $3}')" > /dev/console
 		sleep 40
-		echo iova-fast kernel=$k npages=1 iters=1$x > $B
+		echo $cmd kernel=$k $args$x > $B
 	done
 	grep -i ' [tT] ' /proc/kallsyms | sort > /dev/ttyS1
 }
@@ -469,6 +477,7 @@ perf)
 	gdbcold) insns_wait cold ;;
 	gdbiova) insns_iova ;;
 	gdbiovatree) insns_iova tree ;;
+	gdbfrag) insns_iova frag ;;
 	frag) perf_frag ;;
 	iova) perf_iova_rounds ;;
 	big) perf_big ;;

@@ -27,6 +27,13 @@
 #                                           alone (alloc_iova(), free_iova()
 #                                           against altdma without caches;
 #                                           64 pages kept allocated)
+#   scripts/bench-insns.sh --frag           (b)'s 32-bit-full case (1024
+#                                           pages below 4 GiB, full): one
+#                                           timed allocation the tree above
+#                                           4 GiB serves after the 32-bit
+#                                           attempt failed ("alloc"), and the
+#                                           next one ("free": the loop's
+#                                           next iteration's first)
 #
 # Output: per contender, the map and unmap totals and the functions with
 # the most instructions; traces in $ALTDMA_BUILD/bench-smoke/insns/.
@@ -46,6 +53,12 @@ if [ "${1:-}" = --cold ]; then
 elif [ "${1:-}" = --iova ] || [ "${1:-}" = --iova-tree ]; then
 	part=gdbiova all="iova-kernel iova-altdma" nth=17
 	[ "$1" = --iova-tree ] && part=gdbiovatree nth=81
+	shift
+elif [ "${1:-}" = --frag ]; then
+	# frag_alloc(): 1024 fill the space below 4 GiB; each iteration
+	# then makes two, so call 1024 + 2 * 20 + 2 is the second of
+	# iteration 20 (from 0), the one after it the first of iteration 21
+	part=gdbfrag all="iova-kernel iova-altdma" nth=1066
 	shift
 fi
 want=${*:-$all}

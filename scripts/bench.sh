@@ -26,7 +26,8 @@
 #                                   (a)'s strict rows at 4 threads (four
 #                                   timed rounds, then a system-wide
 #                                   profile of each contender), "gdb",
-#                                   "gdbcold", "gdbiova" and "gdbiovatree": the VM that
+#                                   "gdbcold", "gdbiova", "gdbiovatree"
+#                                   and "gdbfrag": the VM that
 #                                   scripts/bench-insns.sh drives
 #   scripts/bench.sh --mapbench     cross-check of (a) with the kernel's own
 #                                   kernel/dma/map_benchmark.c on the debug
