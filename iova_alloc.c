@@ -478,8 +478,8 @@ const struct altdma_iova_policy altdma_iova_policy_wrap = {
  */
 #define NOFIT_SHIFT	3
 
-static bool nofit(const struct altdma_iova_domain *iovad, unsigned long size,
-		  unsigned long limit)
+static __always_inline bool nofit(const struct altdma_iova_domain *iovad,
+				  unsigned long size, unsigned long limit)
 {
 	unsigned long h = READ_ONCE(iovad->nofit);
 
@@ -616,6 +616,7 @@ out:
 	return pfn;
 }
 
+/* A new range from the tree, or NULL; the caller checked nofit(). */
 static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 					    unsigned long npages,
 					    unsigned long size,
@@ -624,8 +625,6 @@ static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 	struct altdma_iova_range *r;
 	unsigned long flags, pfn;
 
-	if (nofit(iovad, size, limit))
-		return NULL;
 	r = range_obj_alloc(iovad->obj_size, gfp);
 	if (!r)
 		return NULL;
@@ -708,16 +707,22 @@ static struct altdma_iova_range *mag_pop(struct altdma_iova_mag *mag,
 	return NULL;
 }
 
-/* A full magazine from the depot, or NULL. Caller holds a CPU cache lock. */
+/*
+ * A full magazine from the depot, or NULL. Caller holds a CPU cache lock.
+ * An empty depot is seen without its lock: a magazine pushed meanwhile is
+ * found by the next miss, as if it had come a moment later.
+ */
 static struct altdma_iova_mag *depot_pop(struct altdma_iova_depot *depot)
 {
 	struct altdma_iova_mag *mag;
 
+	if (!READ_ONCE(depot->count))
+		return NULL;
 	spin_lock(&depot->lock);
 	mag = depot->top;
 	if (mag) {
 		depot->top = mag->next;
-		depot->count--;
+		WRITE_ONCE(depot->count, depot->count - 1);
 		depot->used = true;
 	}
 	spin_unlock(&depot->lock);
@@ -736,7 +741,7 @@ static bool depot_push(struct altdma_iova_domain *iovad,
 	if (ok) {
 		mag->next = depot->top;
 		depot->top = mag;
-		depot->count++;
+		WRITE_ONCE(depot->count, depot->count + 1);
 	}
 	spin_unlock(&depot->lock);
 	if (ok)
@@ -909,7 +914,7 @@ static void depot_flush(struct altdma_iova_domain *iovad,
 	spin_lock_irqsave(&depot->lock, flags);
 	mag = depot->top;
 	depot->top = NULL;
-	depot->count = 0;
+	WRITE_ONCE(depot->count, 0);
 	spin_unlock_irqrestore(&depot->lock, flags);
 	for (; mag; mag = next) {
 		next = mag->next;
@@ -967,7 +972,7 @@ static void altdma_iova_reclaim(struct work_struct *work)
 		if (depot->top && !depot->used) {
 			mag = depot->top;
 			depot->top = mag->next;
-			depot->count--;
+			WRITE_ONCE(depot->count, depot->count - 1);
 		}
 		depot->used = false;
 		more |= depot->count > 0;
@@ -1038,17 +1043,20 @@ alloc_from_tree(struct altdma_iova_domain *iovad, unsigned long npages,
 	if (!npages || npages > UINT_MAX || limit < iovad->start_pfn)
 		goto fail;
 	size = altdma_iova_alloc_size(iovad, npages);
-	r = tree_alloc(iovad, npages, size, limit, gfp);
+	/* "no room" is known without the lock, and without a call */
+	if (!nofit(iovad, size, limit))
+		r = tree_alloc(iovad, npages, size, limit, gfp);
 	if (!r && iovad->nr_classes && flush_may_help(iovad, limit)) {
 		altdma_iova_flush_caches(iovad);
-		r = tree_alloc(iovad, npages, size, limit, gfp);
+		if (!nofit(iovad, size, limit))
+			r = tree_alloc(iovad, npages, size, limit, gfp);
 	}
 	if (r) {
 		count_tree(iovad, r, true);
 		return r;
 	}
 fail:
-	atomic64_inc(&iovad->failed_allocs);
+	this_cpu_inc(iovad->stats->failed_allocs);
 	return NULL;
 }
 
@@ -1789,6 +1797,7 @@ void altdma_iova_get_stats(struct altdma_iova_domain *iovad,
 		st->allocs += p->allocs;
 		st->frees += p->frees;
 		st->cache_misses += p->cache_misses;
+		st->failed_allocs += p->failed_allocs;
 		pages_alloc += p->pages_alloc;
 		pages_freed += p->pages_freed;
 	}
@@ -1806,7 +1815,6 @@ void altdma_iova_get_stats(struct altdma_iova_domain *iovad,
 		st->refused[k] = atomic64_read(&iovad->refused[k]);
 		st->refused_total += st->refused[k];
 	}
-	st->failed_allocs = atomic64_read(&iovad->failed_allocs);
 	st->cache_flushes = atomic64_read(&iovad->cache_flushes);
 	st->avoided = atomic64_read(&iovad->avoided);
 }

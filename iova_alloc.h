@@ -220,7 +220,8 @@ struct altdma_iova_cpu_cache {
  *	work, inside the domain lock); nothing is taken inside it.
  * @top: stack of full magazines
  * @count: number of magazines in @top, at most
- *	&altdma_iova_domain.depot_max
+ *	&altdma_iova_domain.depot_max; read without @lock to skip an empty
+ *	depot
  * @used: set when a magazine was taken since the last reclaim pass
  */
 struct altdma_iova_depot {
@@ -238,6 +239,9 @@ struct altdma_iova_depot {
  * @pages_alloc: pages of @allocs (range sizes)
  * @pages_freed: pages of @frees (range sizes)
  * @cache_misses: cacheable allocations that had to go to the tree
+ * @failed_allocs: allocations that found no room even after a cache flush
+ *	(per CPU: when the space below a device's limit is full, every
+ *	allocation of that device fails here first)
  * @cached_low: ranges parked in a cache at or below
  *	&altdma_iova_domain.line32, put here minus taken here (only the sum
  *	over the CPUs means something)
@@ -248,6 +252,7 @@ struct altdma_iova_pcpu_stats {
 	u64 pages_alloc;
 	u64 pages_freed;
 	u64 cache_misses;
+	u64 failed_allocs;
 	long cached_low;
 };
 
@@ -356,7 +361,6 @@ struct altdma_iova_stats {
  * @stats: per-CPU event counters
  * @refused: refused frees by kind
  * @reported: kinds of refusal already reported (each is reported once)
- * @failed_allocs: see &altdma_iova_stats
  * @cache_flushes: see &altdma_iova_stats
  * @quarantined: see &altdma_iova_stats
  * @quarantined_pages: see &altdma_iova_stats
@@ -403,7 +407,6 @@ struct altdma_iova_domain {
 	struct altdma_iova_pcpu_stats __percpu *stats;
 	atomic64_t refused[ALTDMA_IOVA_REFUSE_KINDS];
 	unsigned long reported;
-	atomic64_t failed_allocs;
 	atomic64_t cache_flushes;
 	atomic64_t quarantined;
 	atomic64_t quarantined_pages;
