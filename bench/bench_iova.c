@@ -191,10 +191,10 @@ struct frag_state {
 /*
  * One timed allocation of a single page, kept live. It is timed with the
  * cycle counter: the guest's clocksource under TCG is the emulated HPET,
- * whose two reads would cost more than most allocations they frame (77 %
- * of the kernel side's time in this loop, `bench.sh --perf frag`, 2026-12-06)
- * and pull every ratio towards 1. Preemption is off so that both reads
- * are on one CPU; neither allocator sleeps (GFP_ATOMIC).
+ * and its two reads added 200-260 ns to each side's average (about a
+ * fifth of it; `bench.sh --perf frag`, 2026-12-06), pulling every ratio
+ * towards 1. Preemption is off so that both reads are on one CPU;
+ * neither allocator sleeps (GFP_ATOMIC).
  */
 static int frag_alloc(struct frag_state *s)
 {
