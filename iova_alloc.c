@@ -483,8 +483,10 @@ static __always_inline bool nofit(const struct altdma_iova_domain *iovad,
 {
 	unsigned long h = READ_ONCE(iovad->nofit);
 
-	return h && size <= ALTDMA_IOVA_ALIGN_MAX &&
-	       limit <= h >> NOFIT_SHIFT &&
+	/* unset while there is room: one load and a branch */
+	if (likely(!h) || size > ALTDMA_IOVA_ALIGN_MAX)
+		return false;
+	return limit <= h >> NOFIT_SHIFT &&
 	       ilog2(size) + 1 >= (h & (BIT(NOFIT_SHIFT) - 1));
 }
 
