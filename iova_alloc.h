@@ -225,7 +225,7 @@ struct altdma_iova_cpu_cache {
  * @used: set when a magazine was taken since the last reclaim pass
  */
 struct altdma_iova_depot {
-	/* guards the fields below; innermost lock */
+	/* guards the fields below, innermost lock; @count is also read without */
 	spinlock_t lock;
 	struct altdma_iova_mag *top;
 	unsigned int count;
@@ -239,9 +239,10 @@ struct altdma_iova_depot {
  * @pages_alloc: pages of @allocs (range sizes)
  * @pages_freed: pages of @frees (range sizes)
  * @cache_misses: cacheable allocations that had to go to the tree
- * @failed_allocs: allocations that found no room even after a cache flush
- *	(per CPU: when the space below a device's limit is full, every
- *	allocation of that device fails here first)
+ * @failed_allocs: allocations that failed: no room below the limit (after
+ *	a flush of the caches where one could help), an invalid request, or
+ *	no memory for a new range object (per CPU: when the space below a
+ *	limit is full, every allocation with that limit fails here)
  * @cached_low: ranges parked in a cache at or below
  *	&altdma_iova_domain.line32, put here minus taken here (only the sum
  *	over the CPUs means something)
@@ -287,7 +288,9 @@ enum altdma_iova_refusal {
  * @cache_misses: cacheable allocations served by the tree
  * @refused: refused frees, by &enum altdma_iova_refusal
  * @refused_total: sum of @refused
- * @failed_allocs: allocations that found no room even after a cache flush
+ * @failed_allocs: allocations that failed: no room below the limit (after
+ *	a flush of the caches where one could help), an invalid request, or
+ *	no memory for a new range object
  * @cache_flushes: full cache flushes (after a failed allocation or by call)
  * @depot_mags: full magazines in all depots
  * @avoided: placed ranges kept out by the domain's avoid hook

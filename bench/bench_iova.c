@@ -193,19 +193,17 @@ struct frag_state {
  * cycle counter: the guest's clocksource under TCG is the emulated HPET,
  * and its two reads added 200-260 ns to each side's average (about a
  * fifth of it; `bench.sh --perf frag`, 2026-12-06), pulling every ratio
- * towards 1. Preemption is off so that both reads are on one CPU;
- * neither allocator sleeps (GFP_ATOMIC).
+ * towards 1. Both reads are on one CPU: the caller keeps the thread on
+ * it (migrate_disable()).
  */
 static int frag_alloc(struct frag_state *s)
 {
 	unsigned long pfn;
 	cycles_t c0;
 
-	preempt_disable();
 	c0 = get_cycles();
 	pfn = biova_alloc(&s->b, 1);
 	s->cyc[s->nns++] = min_t(u64, get_cycles() - c0, U32_MAX);
-	preempt_enable();
 	if (!pfn)
 		return -ENOSPC;
 	s->live[s->nlive++] = pfn;
@@ -267,8 +265,8 @@ static u64 frag_ns(const struct frag_state *s, u64 cyc)
 /**
  * altdma_bench_iova_frag() - allocation cost with the 32-bit space full
  * @a: kernel, nocache, nfill, iters, budget_ms, seed
- * @out: result text: ranges filled, iterations done, average, median,
- *	p90, p99, p99.9 and largest ns
+ * @out: result text: ranges filled, iterations done, allocations timed,
+ *	and their average, median, p90, p99, p99.9 and largest ns
  * @len: size of @out
  *
  * The space below 4 GiB is made exactly @a->nfill pages (the domain starts

@@ -22,7 +22,7 @@ rounds=$(arg bench_rounds); rounds=${rounds:-1}
 ncpu=$(grep -c ^processor /proc/cpuinfo)
 # it*r: iterations of the rotating-buffer rows of (a); in smoke mode just
 # enough to go round the buffers once. itf: (b)'s fast path, all steady
-# state after a warm-up round; 20,000 (about 0.2 s a row) so that one
+# state after a warm-up round; 20,000 (about 0.1 s a row) so that one
 # burst of the VM's deferred work (RCU frees after a teardown) does not
 # move a row by half, as it did at 2000
 if [ "$mode" = smoke ]; then it4=50 it64=20 it1m=5 itf=200 nfill=4096 fit=200
@@ -427,9 +427,9 @@ insns_wait() { # insns_wait [cold]
 # (with "tree": the trees alone, alloc_iova() and free_iova() against
 # altdma's allocator without caches, 64 single pages kept allocated)
 # (with "frag": (b)'s 32-bit-full case on a space of 1024 pages, 64
-# iterations; gdb counts two of its timed allocations, frag_alloc(), the
-# "alloc" of the report the 20th iteration's second, the "free" the 21st's
-# first)
+# iterations; gdb counts two of its timed allocations, frag_alloc(): the
+# "alloc" of the report is the second of iteration 20, counted from 0, the
+# "free" the first of iteration 21)
 insns_iova() { # insns_iova [tree|frag]
 	x= ks=alloc_iova_fast kf=free_iova_fast cmd=iova-fast
 	args="npages=1 iters=1" fn=altdma_bench_iova_fast
