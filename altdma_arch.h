@@ -2,8 +2,8 @@
 /*
  * altdma: what differs between architectures and IOMMU drivers, beside
  * altdma_compat.h (which holds the kernel-version differences). Tested:
- * x86_64 behind intel-iommu and virtio-iommu, arm64 behind an SMMUv3, with
- * 4 KiB and 64 KiB CPU pages.
+ * x86_64 behind intel-iommu, virtio-iommu and AMD-Vi, arm64 behind an
+ * SMMUv3, with 4 KiB and 64 KiB CPU pages.
  *
  *  - MSIs: on x86 a device's MSI write (0xfeexxxxx) never goes through DMA
  *    translation (the IOMMU reports it as an IOMMU_RESV_MSI window, or
