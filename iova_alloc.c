@@ -676,10 +676,30 @@ static noinline void mag_drain(struct altdma_iova_domain *iovad,
 
 /* ---- per-CPU caches and depot ---- */
 
-static inline struct altdma_iova_cpu_cache *
-cpu_cache(struct altdma_iova_domain *iovad, int cpu, unsigned int cls)
+/* Caches per CPU, and depots: a low and a high band per class. */
+static inline unsigned int nr_caches(const struct altdma_iova_domain *iovad)
 {
-	return per_cpu_ptr(iovad->cpu_caches, cpu) + cls;
+	return iovad->nr_classes * ALTDMA_IOVA_BANDS;
+}
+
+/* The cache index of class @cls, high band (above line32) or low. */
+static __always_inline unsigned int cache_idx(unsigned int cls, bool high)
+{
+	return cls * ALTDMA_IOVA_BANDS + high;
+}
+
+/* The cache index a range of class @cls is parked at: by where it ends. */
+static __always_inline unsigned int
+range_idx(const struct altdma_iova_domain *iovad, unsigned int cls,
+	  const struct altdma_iova_range *r)
+{
+	return cache_idx(cls, r->pfn_hi > iovad->line32);
+}
+
+static inline struct altdma_iova_cpu_cache *
+cpu_cache(struct altdma_iova_domain *iovad, int cpu, unsigned int ci)
+{
+	return per_cpu_ptr(iovad->cpu_caches, cpu) + ci;
 }
 
 static struct altdma_iova_mag *mag_alloc(gfp_t gfp)
@@ -752,13 +772,13 @@ static bool depot_push(struct altdma_iova_domain *iovad,
 }
 
 /*
- * cache_get() when the loaded magazine has nothing at or below @limit: the
+ * band_get() when the loaded magazine has nothing at or below @limit: the
  * previous one, swapped in, or a full one from the depot in place of an
- * empty loaded one. Lock of @cc held.
+ * empty loaded one. Lock of @cc, this CPU's cache of index @ci, held.
  */
 static noinline struct altdma_iova_range *
 cache_get_slow(struct altdma_iova_domain *iovad,
-	       struct altdma_iova_cpu_cache *cc, unsigned int cls,
+	       struct altdma_iova_cpu_cache *cc, unsigned int ci,
 	       unsigned long limit)
 {
 	struct altdma_iova_range *r = mag_pop(cc->prev, limit);
@@ -767,7 +787,7 @@ cache_get_slow(struct altdma_iova_domain *iovad,
 	if (r) {
 		swap(cc->loaded, cc->prev);
 	} else if (!cc->loaded || !cc->loaded->count) {
-		full = depot_pop(&iovad->depots[cls]);
+		full = depot_pop(&iovad->depots[ci]);
 		if (full) {
 			kfree(cc->loaded);
 			cc->loaded = full;
@@ -777,25 +797,60 @@ cache_get_slow(struct altdma_iova_domain *iovad,
 	return r;
 }
 
+/* A range at or below @limit from this CPU's cache of index @ci, or NULL. */
 static __always_inline struct altdma_iova_range *
-cache_get(struct altdma_iova_domain *iovad, unsigned int cls,
-	  unsigned long limit)
+band_get(struct altdma_iova_domain *iovad, unsigned int ci,
+	 unsigned long limit)
 {
 	struct altdma_iova_cpu_cache *cc;
 	struct altdma_iova_range *r;
 	unsigned long flags;
 
-	cc = raw_cpu_ptr(iovad->cpu_caches) + cls;
+	cc = raw_cpu_ptr(iovad->cpu_caches) + ci;
 	spin_lock_irqsave(&cc->lock, flags);
 	r = mag_pop(cc->loaded, limit);
 	if (unlikely(!r))
-		r = cache_get_slow(iovad, cc, cls, limit);
+		r = cache_get_slow(iovad, cc, ci, limit);
 	if (r) {
 		note_cached(iovad, r, -1);
 		cc->hits++;
 	}
 	spin_unlock_irqrestore(&cc->lock, flags);
 	return r;
+}
+
+/*
+ * Whether this CPU's cache of index @ci, or its depot, may hold a range,
+ * read without the locks: a band that never parked one has no magazine.
+ * A range parked meanwhile is found by a later request.
+ */
+static __always_inline bool band_may_hold(struct altdma_iova_domain *iovad,
+					  unsigned int ci)
+{
+	struct altdma_iova_cpu_cache *cc = raw_cpu_ptr(iovad->cpu_caches) + ci;
+
+	return READ_ONCE(cc->loaded) || READ_ONCE(cc->prev) ||
+	       READ_ONCE(iovad->depots[ci].count);
+}
+
+/*
+ * A cached range of class @cls at or below @limit, or NULL. A request that
+ * reaches above the 32-bit line takes from the high band first, then from
+ * the low one; a 32-bit request takes from the low band only, where every
+ * range fits it (the pop finds one at once).
+ */
+static __always_inline struct altdma_iova_range *
+cache_get(struct altdma_iova_domain *iovad, unsigned int cls,
+	  unsigned long limit)
+{
+	struct altdma_iova_range *r;
+
+	if (limit > iovad->line32) {
+		r = band_get(iovad, cache_idx(cls, true), limit);
+		if (r || !band_may_hold(iovad, cache_idx(cls, false)))
+			return r;
+	}
+	return band_get(iovad, cache_idx(cls, false), limit);
 }
 
 /*
@@ -807,7 +862,7 @@ cache_get(struct altdma_iova_domain *iovad, unsigned int cls,
  */
 static noinline struct altdma_iova_mag *
 cache_make_room_slow(struct altdma_iova_domain *iovad,
-		     struct altdma_iova_cpu_cache *cc, unsigned int cls)
+		     struct altdma_iova_cpu_cache *cc, unsigned int ci)
 {
 	struct altdma_iova_mag *fresh, *spill = NULL;
 
@@ -818,7 +873,7 @@ cache_make_room_slow(struct altdma_iova_domain *iovad,
 	fresh = mag_alloc(GFP_ATOMIC);
 	if (!fresh)
 		return ERR_PTR(-ENOMEM);
-	if (cc->prev && !depot_push(iovad, &iovad->depots[cls], cc->prev))
+	if (cc->prev && !depot_push(iovad, &iovad->depots[ci], cc->prev))
 		spill = cc->prev;
 	cc->prev = cc->loaded;
 	cc->loaded = fresh;
@@ -832,14 +887,14 @@ cache_make_room_slow(struct altdma_iova_domain *iovad,
  */
 static __always_inline bool cache_make_room(struct altdma_iova_domain *iovad,
 					    struct altdma_iova_cpu_cache *cc,
-					    unsigned int cls,
+					    unsigned int ci,
 					    struct altdma_iova_mag **spill)
 {
 	struct altdma_iova_mag *out;
 
 	if (likely(cc->loaded && cc->loaded->count < ALTDMA_IOVA_MAG_SIZE))
 		return true;
-	out = cache_make_room_slow(iovad, cc, cls);
+	out = cache_make_room_slow(iovad, cc, ci);
 	if (IS_ERR(out))
 		return false;
 	*spill = out;
@@ -847,16 +902,17 @@ static __always_inline bool cache_make_room(struct altdma_iova_domain *iovad,
 }
 
 /*
- * cache_put() with the lock of @cc, this CPU's cache of class @cls, held; a
- * full magazine that must go back to the tree comes back in *@spill.
+ * cache_put() with the lock of @cc, this CPU's cache of index @ci (the
+ * class and band of @r), held; a full magazine that must go back to the
+ * tree comes back in *@spill.
  */
 static __always_inline bool cache_put_locked(struct altdma_iova_domain *iovad,
 					     struct altdma_iova_cpu_cache *cc,
-					     unsigned int cls,
+					     unsigned int ci,
 					     struct altdma_iova_range *r,
 					     struct altdma_iova_mag **spill)
 {
-	if (!cache_make_room(iovad, cc, cls, spill))
+	if (!cache_make_room(iovad, cc, ci, spill))
 		return false;
 	cc->loaded->ranges[cc->loaded->count++] = r;
 	note_cached(iovad, r, 1);
@@ -875,11 +931,13 @@ static __always_inline bool cache_put(struct altdma_iova_domain *iovad,
 	struct altdma_iova_mag *spill = NULL;
 	struct altdma_iova_cpu_cache *cc;
 	unsigned long flags;
+	unsigned int ci;
 	bool ok;
 
-	cc = raw_cpu_ptr(iovad->cpu_caches) + cls;
+	ci = range_idx(iovad, cls, r);
+	cc = raw_cpu_ptr(iovad->cpu_caches) + ci;
 	spin_lock_irqsave(&cc->lock, flags);
-	ok = cache_put_locked(iovad, cc, cls, r, &spill);
+	ok = cache_put_locked(iovad, cc, ci, r, &spill);
 	spin_unlock_irqrestore(&cc->lock, flags);
 	if (unlikely(spill))
 		mag_drain(iovad, spill);
@@ -936,20 +994,20 @@ static void depot_flush(struct altdma_iova_domain *iovad,
  */
 void altdma_iova_flush_caches(struct altdma_iova_domain *iovad)
 {
-	unsigned int cls;
+	unsigned int ci;
 	int cpu;
 
 	if (!iovad->nr_classes)
 		return;
 	atomic64_inc(&iovad->cache_flushes);
-	for (cls = 0; cls < iovad->nr_classes; cls++) {
+	for (ci = 0; ci < nr_caches(iovad); ci++) {
 		for_each_possible_cpu(cpu)
-			cpu_cache_flush(iovad, cpu_cache(iovad, cpu, cls));
-		depot_flush(iovad, &iovad->depots[cls]);
+			cpu_cache_flush(iovad, cpu_cache(iovad, cpu, ci));
+		depot_flush(iovad, &iovad->depots[ci]);
 	}
 }
 
-/* Give back one depot magazine per class that nobody took from lately. */
+/* Give back one magazine per depot that nobody took from lately. */
 static void altdma_iova_reclaim(struct work_struct *work)
 {
 	struct altdma_iova_domain *iovad =
@@ -958,11 +1016,11 @@ static void altdma_iova_reclaim(struct work_struct *work)
 	struct altdma_iova_depot *depot;
 	struct altdma_iova_mag *mag;
 	unsigned long flags, i;
-	unsigned int cls;
+	unsigned int ci;
 	bool more = false;
 
-	for (cls = 0; cls < iovad->nr_classes; cls++) {
-		depot = &iovad->depots[cls];
+	for (ci = 0; ci < nr_caches(iovad); ci++) {
+		depot = &iovad->depots[ci];
 		mag = NULL;
 		/*
 		 * The magazine leaves the depot and its ranges the tree under
@@ -1298,13 +1356,15 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	struct altdma_iova_mag *spill = NULL;
 	struct altdma_iova_cpu_cache *cc;
 	struct altdma_iova_range *r;
-	unsigned int held_npages = 0;
+	unsigned int held_npages = 0, ci;
 	unsigned long flags;
 	bool parked;
 
 	if (cls < 0)
 		return free_uncached(iovad, pfn, npages, _RET_IP_);
-	cc = raw_cpu_ptr(iovad->cpu_caches) + cls;
+	/* the band of a valid range: the claim below checks it is one */
+	ci = cache_idx(cls, pfn + BIT(cls) - 1 > iovad->line32);
+	cc = raw_cpu_ptr(iovad->cpu_caches) + ci;
 	spin_lock_irqsave(&cc->lock, flags);
 	r = altdma_iova_index_load(&iovad->index, altdma_iova_key(iovad, pfn));
 	if (r)
@@ -1312,7 +1372,7 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	if (unlikely(kind != ALTDMA_IOVA_REFUSE_KINDS))
 		return refuse_in_cache(iovad, cc, flags, kind, pfn, npages, r,
 				       held_npages, _RET_IP_);
-	parked = cache_put_locked(iovad, cc, cls, r, &spill);
+	parked = cache_put_locked(iovad, cc, ci, r, &spill);
 	spin_unlock_irqrestore(&cc->lock, flags);
 	if (unlikely(spill))
 		mag_drain(iovad, spill);
@@ -1349,8 +1409,8 @@ void altdma_iova_put_range(struct altdma_iova_domain *iovad,
 }
 
 /*
- * Park a run of owned ranges of @rs[0]'s class under one lock of @cpu's
- * cache; returns how many were given back (at least one: a range the
+ * Park a run of owned ranges of @rs[0]'s class and band under one lock of
+ * @cpu's cache; returns how many were given back (at least one: a range the
  * caches do not take goes to the tree).
  */
 static unsigned int put_run(struct altdma_iova_domain *iovad, int cpu,
@@ -1360,18 +1420,20 @@ static unsigned int put_run(struct altdma_iova_domain *iovad, int cpu,
 	struct altdma_iova_mag *spill = NULL;
 	struct altdma_iova_cpu_cache *cc;
 	unsigned long flags;
-	unsigned int i;
+	unsigned int i, ci;
 
 	if (cls < 0)
 		goto one;
-	cc = cpu_cache(iovad, cpu, cls);
+	ci = range_idx(iovad, cls, rs[0]);
+	cc = cpu_cache(iovad, cpu, ci);
 	spin_lock_irqsave(&cc->lock, flags);
 	for (i = 0; i < n && !spill; i++) {
-		if (npages_class(iovad, rs[i]->npages) != cls)
+		if (npages_class(iovad, rs[i]->npages) != cls ||
+		    range_idx(iovad, cls, rs[i]) != ci)
 			break;
 		/* one the caches cannot take goes to the tree (below), owned */
 		WRITE_ONCE(rs[i]->state, ALTDMA_IOVA_CACHED);
-		if (!cache_put_locked(iovad, cc, cls, rs[i], &spill))
+		if (!cache_put_locked(iovad, cc, ci, rs[i], &spill))
 			break;
 	}
 	spin_unlock_irqrestore(&cc->lock, flags);
@@ -1393,8 +1455,8 @@ one:
  * @n: how many
  *
  * altdma_iova_put_range() for a batch (a flush queue's entries after their
- * flush): each run of ranges of one size goes to @cpu's cache under one
- * lock.
+ * flush): each run of ranges of one size and band goes to @cpu's cache
+ * under one lock.
  *
  * Context: any context; @cpu's cache locks or the domain lock with
  * interrupts off.
@@ -1601,20 +1663,24 @@ static void init_sentinels(struct altdma_iova_domain *iovad)
 static int init_caches(struct altdma_iova_domain *iovad)
 {
 	struct altdma_iova_cpu_cache *cc;
-	unsigned int cls;
+	unsigned int ci;
 	int cpu;
 
-	for (cls = 0; cls < ALTDMA_IOVA_MAX_CLASSES; cls++)
-		spin_lock_init(&iovad->depots[cls].lock);
 	if (!iovad->nr_classes)
 		return 0;
-	iovad->cpu_caches = __alloc_percpu(sizeof(*cc) * iovad->nr_classes,
+	iovad->depots = kcalloc(nr_caches(iovad), sizeof(*iovad->depots),
+				GFP_KERNEL);
+	if (!iovad->depots)
+		return -ENOMEM;
+	for (ci = 0; ci < nr_caches(iovad); ci++)
+		spin_lock_init(&iovad->depots[ci].lock);
+	iovad->cpu_caches = __alloc_percpu(sizeof(*cc) * nr_caches(iovad),
 					   __alignof__(*cc));
 	if (!iovad->cpu_caches)
 		return -ENOMEM;
 	for_each_possible_cpu(cpu) {
-		for (cls = 0; cls < iovad->nr_classes; cls++) {
-			cc = cpu_cache(iovad, cpu, cls);
+		for (ci = 0; ci < nr_caches(iovad); ci++) {
+			cc = cpu_cache(iovad, cpu, ci);
 			spin_lock_init(&cc->lock);
 			/* magazines come when the CPU first parks a range */
 			cc->loaded = NULL;
@@ -1627,14 +1693,16 @@ static int init_caches(struct altdma_iova_domain *iovad)
 static void free_caches(struct altdma_iova_domain *iovad)
 {
 	struct altdma_iova_cpu_cache *cc;
-	unsigned int cls;
+	unsigned int ci;
 	int cpu;
 
+	kfree(iovad->depots);
+	iovad->depots = NULL;
 	if (!iovad->cpu_caches)
 		return;
 	for_each_possible_cpu(cpu) {
-		for (cls = 0; cls < iovad->nr_classes; cls++) {
-			cc = cpu_cache(iovad, cpu, cls);
+		for (ci = 0; ci < nr_caches(iovad); ci++) {
+			cc = cpu_cache(iovad, cpu, ci);
 			kfree(cc->loaded);
 			kfree(cc->prev);
 		}
@@ -1750,13 +1818,14 @@ static void count_caches(struct altdma_iova_domain *iovad,
 	struct altdma_iova_cpu_cache *cc;
 	struct altdma_iova_depot *depot;
 	struct altdma_iova_mag *mag;
+	unsigned int ci, cls;
 	unsigned long flags;
-	unsigned int cls;
 	int cpu;
 
-	for (cls = 0; cls < iovad->nr_classes; cls++) {
+	for (ci = 0; ci < nr_caches(iovad); ci++) {
+		cls = ci / ALTDMA_IOVA_BANDS;
 		for_each_possible_cpu(cpu) {
-			cc = cpu_cache(iovad, cpu, cls);
+			cc = cpu_cache(iovad, cpu, ci);
 			spin_lock_irqsave(&cc->lock, flags);
 			st->cached_ranges += (cc->loaded ? cc->loaded->count : 0) +
 					     (cc->prev ? cc->prev->count : 0);
@@ -1767,7 +1836,7 @@ static void count_caches(struct altdma_iova_domain *iovad,
 			*pages_freed += cc->puts << cls;
 			spin_unlock_irqrestore(&cc->lock, flags);
 		}
-		depot = &iovad->depots[cls];
+		depot = &iovad->depots[ci];
 		spin_lock_irqsave(&depot->lock, flags);
 		for (mag = depot->top; mag; mag = mag->next)
 			st->cached_ranges += mag->count;
@@ -1951,11 +2020,15 @@ struct check_seen {
 	unsigned long count;
 };
 
-/* Each cached range: indexed, in state CACHED, and seen only once. */
+/*
+ * Each cached range of a magazine of cache index @ci: indexed, in state
+ * CACHED, of the index's class and band, and seen only once.
+ */
 static int check_mag(struct altdma_iova_domain *iovad,
-		     struct altdma_iova_mag *mag, unsigned int cls,
+		     struct altdma_iova_mag *mag, unsigned int ci,
 		     struct check_seen *seen)
 {
+	unsigned int cls = ci / ALTDMA_IOVA_BANDS;
 	struct altdma_iova_range *r;
 	unsigned long i, key;
 	int ret;
@@ -1969,6 +2042,8 @@ static int check_mag(struct altdma_iova_domain *iovad,
 		if (altdma_iova_range_pages(r) != 1UL << cls ||
 		    npages_class(iovad, r->npages) != cls)
 			return check_fail(iovad, "cached in wrong class", r);
+		if (range_idx(iovad, cls, r) != ci)
+			return check_fail(iovad, "cached in wrong band", r);
 		ret = xa_insert(&seen->keys, key, r, GFP_ATOMIC | __GFP_NOWARN);
 		if (ret == -EBUSY)
 			return check_fail(iovad, "cached twice", r);
@@ -1988,23 +2063,23 @@ static int check_caches(struct altdma_iova_domain *iovad,
 	struct altdma_iova_cpu_cache *cc;
 	struct altdma_iova_depot *depot;
 	struct altdma_iova_mag *mag;
-	unsigned int cls;
+	unsigned int ci;
 	int cpu, ret = 0;
 
-	for (cls = 0; cls < iovad->nr_classes && !ret; cls++) {
+	for (ci = 0; ci < nr_caches(iovad) && !ret; ci++) {
 		for_each_possible_cpu(cpu) {
-			cc = cpu_cache(iovad, cpu, cls);
+			cc = cpu_cache(iovad, cpu, ci);
 			spin_lock(&cc->lock);
-			ret = check_mag(iovad, cc->loaded, cls, seen) ?:
-			      check_mag(iovad, cc->prev, cls, seen);
+			ret = check_mag(iovad, cc->loaded, ci, seen) ?:
+			      check_mag(iovad, cc->prev, ci, seen);
 			spin_unlock(&cc->lock);
 			if (ret)
 				break;
 		}
-		depot = &iovad->depots[cls];
+		depot = &iovad->depots[ci];
 		spin_lock(&depot->lock);
 		for (mag = depot->top; mag && !ret; mag = mag->next)
-			ret = check_mag(iovad, mag, cls, seen);
+			ret = check_mag(iovad, mag, ci, seen);
 		spin_unlock(&depot->lock);
 	}
 	return ret;

@@ -36,6 +36,14 @@
  * are cached.
  */
 #define ALTDMA_IOVA_MAX_CLASSES		10
+/*
+ * Bands of each class's caches: ranges that end at or below
+ * &altdma_iova_domain.line32 (band 0, low) and the others (band 1, high).
+ * A request with a 32-bit limit pops from the low band, so it neither
+ * scans past high ranges nor takes one it cannot use; a wider request
+ * takes from the high band first and leaves the low ranges for it.
+ */
+#define ALTDMA_IOVA_BANDS		2
 /* Ranges one magazine holds: the magazine is then exactly 1 KiB. */
 #define ALTDMA_IOVA_MAG_SIZE		126
 /* Default largest cached size in bytes, as in Linux (128 KiB). */
@@ -191,6 +199,7 @@ struct altdma_iova_mag {
 
 /**
  * struct altdma_iova_cpu_cache - one CPU's magazines for one size class
+ *	and band (%ALTDMA_IOVA_BANDS)
  * @lock: protects @loaded and @prev. Taken with interrupts off; may be taken
  *	by another CPU that flushes the caches. Lock order: domain lock (only
  *	in altdma_iova_check()), then this lock, then a depot lock.
@@ -214,7 +223,8 @@ struct altdma_iova_cpu_cache {
 };
 
 /**
- * struct altdma_iova_depot - full magazines of one size class, shared
+ * struct altdma_iova_depot - full magazines of one size class and band,
+ *	shared
  * @lock: protects the fields below; taken with interrupts off. It nests
  *	inside a CPU cache lock (and, in altdma_iova_check() and the reclaim
  *	work, inside the domain lock); nothing is taken inside it.
@@ -323,7 +333,8 @@ struct altdma_iova_stats {
  * @end_pfn: highest page that can be handed out
  * @line32: the last page below 4 GiB (or @end_pfn if lower): ranges
  *	cached below it are counted, so a 32-bit request that finds no room
- *	flushes the caches only when that can help
+ *	flushes the caches only when that can help, and are cached in their
+ *	classes' low band
  * @nofit: "no room at or below this limit for this size", exact, read
  *	without the lock (see iova_alloc.c)
  * @policy: placement policy
@@ -357,8 +368,10 @@ struct altdma_iova_stats {
  * @hint_req: the limit and request it gets (its @r is not used)
  * @nr_classes: size classes cached (0: caching off)
  * @depot_max: bound on each depot
- * @cpu_caches: per-CPU caches, @nr_classes of them per CPU
- * @depots: one per class
+ * @cpu_caches: per-CPU caches, %ALTDMA_IOVA_BANDS * @nr_classes of them per
+ *	CPU, by cache index: class c's low band at 2c, its high band at 2c + 1
+ * @depots: one per cache index, allocated with @cpu_caches (NULL when
+ *	caching is off)
  * @reclaim: delayed work giving depot magazines back when idle
  * @reclaim_delay: jiffies between two passes of @reclaim
  * @stats: per-CPU event counters
@@ -403,7 +416,7 @@ struct altdma_iova_domain {
 	unsigned int nr_classes;
 	unsigned int depot_max;
 	struct altdma_iova_cpu_cache __percpu *cpu_caches;
-	struct altdma_iova_depot depots[ALTDMA_IOVA_MAX_CLASSES];
+	struct altdma_iova_depot *depots;
 	struct delayed_work reclaim;
 	unsigned long reclaim_delay;
 

@@ -4,7 +4,8 @@
  * queues and bounce pool: altdma's counted from what is allocated, the
  * kernel's computed from Linux 6.1's structures.
  *
- * altdma: the context and IOVA domain (ksize() of the allocation), the
+ * altdma: the context and IOVA domain (ksize() of the allocation, and of
+ * the IOVA domain's depots), the
  * per-CPU cache heads, counters and flush queues (size x possible CPUs),
  * every magazine present in the per-CPU caches and the depots (walked under
  * their locks), the bounce pool if the device has one.
@@ -69,13 +70,13 @@ static unsigned long count_mags(struct altdma_iova_domain *iovad)
 
 	for_each_possible_cpu(cpu) {
 		cc = per_cpu_ptr(iovad->cpu_caches, cpu);
-		for (c = 0; c < iovad->nr_classes; c++) {
+		for (c = 0; c < iovad->nr_classes * ALTDMA_IOVA_BANDS; c++) {
 			spin_lock_irqsave(&cc[c].lock, flags);
 			n += !!cc[c].loaded + !!cc[c].prev;
 			spin_unlock_irqrestore(&cc[c].lock, flags);
 		}
 	}
-	for (c = 0; c < iovad->nr_classes; c++) {
+	for (c = 0; c < iovad->nr_classes * ALTDMA_IOVA_BANDS; c++) {
 		spin_lock_irqsave(&iovad->depots[c].lock, flags);
 		n += iovad->depots[c].count;
 		spin_unlock_irqrestore(&iovad->depots[c].lock, flags);
@@ -102,9 +103,10 @@ int altdma_bench_mem(const struct altdma_bench_args *a, char *out, size_t len)
 
 	if (!adev)
 		return -ENODEV;
-	ctx = ksize(adev);
+	/* the depots are allocated with the caches (ksize(NULL) is 0) */
+	ctx = ksize(adev) + ksize(adev->iovad.depots);
 	pcpu = ncpu * (sizeof(struct altdma_iova_cpu_cache) *
-		       adev->iovad.nr_classes +
+		       adev->iovad.nr_classes * ALTDMA_IOVA_BANDS +
 		       sizeof(struct altdma_iova_pcpu_stats));
 	fq = adev->fq ? ncpu * sizeof(struct altdma_fq) : 0;
 	mags = count_mags(&adev->iovad);

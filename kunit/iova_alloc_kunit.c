@@ -950,6 +950,57 @@ static void iova_low_full_keeps_caches(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 }
 
+/*
+ * Issue 13 item 6, low and high bands: a page freed below 4 GiB before
+ * more than two magazines of pages above it is still handed to a 32-bit
+ * request from the cache (one magazine scan would have missed it: with one
+ * mixed cache it sat in the depot behind two magazines of high pages); a
+ * request without a limit takes a high page even when the low one was
+ * freed last, so the low page stays for the 32-bit request.
+ */
+static void iova_bands_keep_low_ranges(struct kunit *test)
+{
+	unsigned long lim32 = DMA_BIT_MASK(32) >> ilog2(SZ_4K), low, last, i;
+	const unsigned int nhigh = 2 * ALTDMA_IOVA_MAG_SIZE + 8;
+	struct altdma_iova_domain *dom;
+	struct altdma_iova_stats s0, s;
+	unsigned long *high;
+
+	high = kunit_kcalloc(test, nhigh, sizeof(*high), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, high);
+	dom = iova_new_pfns(test, SZ_4K, lim32 - 63, lim32 + 1024, NULL,
+			    false);
+	KUNIT_ASSERT_GT(test, dom->nr_classes, 0U);
+	migrate_disable();
+	low = altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL);
+	for (i = 0; i < nhigh; i++)
+		high[i] = iova_take(dom, 1);
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low, 1), 0);
+	for (i = 0; i < nhigh; i++)
+		KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, high[i], 1), 0);
+	iova_stats(dom, &s0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL),
+			low);
+	iova_stats(dom, &s);
+	KUNIT_EXPECT_EQ(test, s.cache_hits, s0.cache_hits + 1);
+	KUNIT_EXPECT_EQ(test, s.cache_misses, s0.cache_misses);
+
+	/* the low page freed last: a request with no limit leaves it */
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low, 1), 0);
+	last = iova_take(dom, 1);
+	KUNIT_EXPECT_GT(test, last, lim32);
+	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL),
+			low);
+	iova_stats(dom, &s);
+	KUNIT_EXPECT_EQ(test, s.cache_hits, s0.cache_hits + 3);
+	KUNIT_EXPECT_EQ(test, s.cache_misses, s0.cache_misses);
+	migrate_enable();
+	KUNIT_EXPECT_EQ(test, low, lim32);
+	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low, 1), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, last, 1), 0);
+}
+
 /* A free with the wrong size is refused and leaves the range allocated. */
 static void iova_free_wrong_size(struct kunit *test)
 {
@@ -1755,6 +1806,7 @@ static struct kunit_case iova_cases[] = {
 	KUNIT_CASE(iova_reserve_bounds),
 	KUNIT_CASE(iova_exhaustion),
 	KUNIT_CASE(iova_low_full_keeps_caches),
+	KUNIT_CASE(iova_bands_keep_low_ranges),
 	KUNIT_CASE(iova_free_wrong_size),
 	KUNIT_CASE(iova_quarantine_never_reused),
 	KUNIT_CASE(iova_avoid_hook),
