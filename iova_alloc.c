@@ -688,12 +688,18 @@ static __always_inline unsigned int cache_idx(unsigned int cls, bool high)
 	return cls * ALTDMA_IOVA_BANDS + high;
 }
 
-/* The cache index a range of class @cls is parked at: by where it ends. */
+/*
+ * The cache index a range of class @cls is parked at: by where it starts,
+ * as its index key says (altdma_iova_key() is odd above line32). A cached
+ * range is aligned to its size up to %ALTDMA_IOVA_ALIGN_MAX pages, so
+ * only a larger one can start below the line and end above it; a 32-bit
+ * request that meets one in the low band passes over it.
+ */
 static __always_inline unsigned int
 range_idx(const struct altdma_iova_domain *iovad, unsigned int cls,
 	  const struct altdma_iova_range *r)
 {
-	return cache_idx(cls, r->pfn_hi > iovad->line32);
+	return cache_idx(cls, r->pfn_lo > iovad->line32);
 }
 
 static inline struct altdma_iova_cpu_cache *
@@ -820,37 +826,18 @@ band_get(struct altdma_iova_domain *iovad, unsigned int ci,
 }
 
 /*
- * Whether this CPU's cache of index @ci, or its depot, may hold a range,
- * read without the locks: a band that never parked one has no magazine.
- * A range parked meanwhile is found by a later request.
- */
-static __always_inline bool band_may_hold(struct altdma_iova_domain *iovad,
-					  unsigned int ci)
-{
-	struct altdma_iova_cpu_cache *cc = raw_cpu_ptr(iovad->cpu_caches) + ci;
-
-	return READ_ONCE(cc->loaded) || READ_ONCE(cc->prev) ||
-	       READ_ONCE(iovad->depots[ci].count);
-}
-
-/*
- * A cached range of class @cls at or below @limit, or NULL. A request that
- * reaches above the 32-bit line takes from the high band first, then from
- * the low one; a 32-bit request takes from the low band only, where every
- * range fits it (the pop finds one at once).
+ * A cached range of class @cls at or below @limit, or NULL. A 32-bit
+ * request takes from the low band, where every range fits it (the pop
+ * finds one at once); a request that reaches above the 32-bit line takes
+ * from the high band only and leaves the low ranges to the requests that
+ * can use no other (when the space is full, the flush that precedes its
+ * second try gives them back to the tree, see alloc_from_tree()).
  */
 static __always_inline struct altdma_iova_range *
 cache_get(struct altdma_iova_domain *iovad, unsigned int cls,
 	  unsigned long limit)
 {
-	struct altdma_iova_range *r;
-
-	if (limit > iovad->line32) {
-		r = band_get(iovad, cache_idx(cls, true), limit);
-		if (r || !band_may_hold(iovad, cache_idx(cls, false)))
-			return r;
-	}
-	return band_get(iovad, cache_idx(cls, false), limit);
+	return band_get(iovad, cache_idx(cls, limit > iovad->line32), limit);
 }
 
 /*
@@ -1357,16 +1344,17 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	struct altdma_iova_cpu_cache *cc;
 	struct altdma_iova_range *r;
 	unsigned int held_npages = 0, ci;
-	unsigned long flags;
+	unsigned long flags, key;
 	bool parked;
 
 	if (cls < 0)
 		return free_uncached(iovad, pfn, npages, _RET_IP_);
-	/* the band of a valid range: the claim below checks it is one */
-	ci = cache_idx(cls, pfn + BIT(cls) - 1 > iovad->line32);
+	key = altdma_iova_key(iovad, pfn);
+	/* its band, as range_idx() gives it: odd keys lie above line32 */
+	ci = cache_idx(cls, key & 1);
 	cc = raw_cpu_ptr(iovad->cpu_caches) + ci;
 	spin_lock_irqsave(&cc->lock, flags);
-	r = altdma_iova_index_load(&iovad->index, altdma_iova_key(iovad, pfn));
+	r = altdma_iova_index_load(&iovad->index, key);
 	if (r)
 		kind = free_claim(r, npages, &held_npages);
 	if (unlikely(kind != ALTDMA_IOVA_REFUSE_KINDS))
