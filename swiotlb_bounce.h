@@ -58,13 +58,23 @@ enum altdma_bounce_rec_state {
  * @npages: granules asked of the slot allocator; the free gives the same
  * @span_pages: granules of the span the DMA layer maps
  * @dir: direction given to the map
+ * @range: the slot allocator's range object of the slot, kept so that a
+ *	release hands it back with altdma_iova_put_range() and never looks
+ *	it up again
  * @state: &enum altdma_bounce_rec_state in bits 0-1, generation above.
  *	The fields above are written only while the state is FREE and belong
  *	to the mapper that holds the slot; MAPPED is published with a release
  *	store after them. A reader takes the state with an acquire load,
  *	reads the fields, and reads the state again: the fields are a true
  *	snapshot only if both reads agree. MAPPED -> UNMAPPING is a cmpxchg,
- *	so of two racing unmaps exactly one wins.
+ *	so of two racing checked unmaps exactly one wins. An owner's unmap
+ *	(altdma_bounce_unmap_owned()) takes no claim: its caller's own claim
+ *	of the mapping is the one check, so it goes MAPPED -> FREE with a
+ *	release store, and no checked unmap of the same mapping may race
+ *	with it.
+ *
+ * Context: @range is written with the other fields (state FREE, by the
+ * mapper) and read only by the one release that owns the mapping.
  */
 struct altdma_bounce_rec {
 	phys_addr_t orig;
@@ -75,6 +85,7 @@ struct altdma_bounce_rec {
 	u32 span_pages;
 	u32 dir;
 	u32 state;
+	struct altdma_iova_range *range;
 };
 
 /**
@@ -282,6 +293,9 @@ int altdma_bounce_map(struct altdma_bounce_pool *pool, phys_addr_t orig,
 int altdma_bounce_unmap(struct altdma_bounce_pool *pool, phys_addr_t data,
 			size_t size, enum dma_data_direction dir,
 			unsigned long attrs);
+int altdma_bounce_unmap_owned(struct altdma_bounce_pool *pool,
+			      phys_addr_t data, size_t size,
+			      enum dma_data_direction dir, unsigned long attrs);
 int altdma_bounce_sync_for_cpu(struct altdma_bounce_pool *pool,
 			       phys_addr_t addr, size_t size,
 			       enum dma_data_direction dir);
