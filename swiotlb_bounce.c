@@ -386,14 +386,50 @@ static struct altdma_bounce_seg *slot_alloc(struct altdma_bounce_pool *pool,
 	return NULL;
 }
 
-static void count_in_use(struct altdma_bounce_pool *pool, long delta)
+/* Raise @pool's high water to @now if it is above. */
+static void high_water_raise(struct altdma_bounce_pool *pool, long now)
 {
-	long now = atomic_long_add_return(delta, &pool->granules_in_use);
 	long high = atomic_long_read(&pool->high_water);
 
 	while (now > high &&
 	       !atomic_long_try_cmpxchg(&pool->high_water, &high, now))
 		;
+}
+
+/* Fold a CPU's share @share, just taken from it, into the shared count. */
+static noinline void in_use_fold(struct altdma_bounce_pool *pool, long share)
+{
+	long now = atomic_long_add_return(share, &pool->in_use);
+
+	if (share > 0)
+		high_water_raise(pool, now);
+}
+
+/*
+ * Count @delta granules taken (> 0) or given back (< 0) in this CPU's
+ * share; a share that would reach +-ALTDMA_BOUNCE_IN_USE_BATCH is set to 0
+ * and folded into the shared count instead. The cmpxchg is on this CPU's
+ * own word (no lock prefix on x86) and only succeeds on the value read, so
+ * an interrupt in between, or a migration to another CPU, makes it retry.
+ */
+static void count_in_use(struct altdma_bounce_pool *pool, long delta)
+{
+	long old, now;
+
+	for (;;) {
+		old = this_cpu_read(pool->stats->in_use);
+		now = old + delta;
+		if (likely(now < ALTDMA_BOUNCE_IN_USE_BATCH &&
+			   now > -ALTDMA_BOUNCE_IN_USE_BATCH)) {
+			if (this_cpu_cmpxchg(pool->stats->in_use, old, now) ==
+			    old)
+				return;
+		} else if (this_cpu_cmpxchg(pool->stats->in_use, old, 0) ==
+			   old) {
+			in_use_fold(pool, now);
+			return;
+		}
+	}
 }
 
 /*
@@ -793,6 +829,31 @@ size_t altdma_bounce_max_mapping_size(struct altdma_bounce_pool *pool,
 
 /* ---- counters ---- */
 
+/*
+ * The granules in use: the shared count, read first, plus every CPU's
+ * share, read after. A share only ever moves into the shared count, so a
+ * fold racing with the sum may be missed but is never counted twice. The
+ * sum is exact when no map or unmap is in flight, and approximate (shares
+ * of different moments) while they run. It raises the high water.
+ */
+static u64 in_use_sum(struct altdma_bounce_pool *pool)
+{
+	long sum = atomic_long_read(&pool->in_use);
+	int cpu;
+
+	/*
+	 * The shared count before the shares. Pairs with the full barrier of
+	 * atomic_long_add_return() in in_use_fold(): a fold seen here has its
+	 * share seen taken below.
+	 */
+	smp_rmb();
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(per_cpu_ptr(pool->stats, cpu)->in_use);
+	sum = max(sum, 0L);
+	high_water_raise(pool, sum);
+	return sum;
+}
+
 /**
  * altdma_bounce_get_stats() - snapshot a pool's counters
  * @pool: the pool
@@ -821,7 +882,7 @@ void altdma_bounce_get_stats(struct altdma_bounce_pool *pool,
 		st->bytes_to_cpu += READ_ONCE(p->bytes_to_cpu);
 	}
 	st->live_mappings = st->maps - st->unmaps;
-	st->granules_in_use = atomic_long_read(&pool->granules_in_use);
+	st->granules_in_use = in_use_sum(pool);
 	st->high_water = atomic_long_read(&pool->high_water);
 	st->failed = atomic64_read(&pool->failed);
 	for (i = 0; i < ALTDMA_BOUNCE_REFUSE_KINDS; i++) {
