@@ -254,7 +254,10 @@ static size_t seg_data_off(const struct altdma_map_seg *seg)
 	return seg_data(seg) - seg->span_phys;
 }
 
-/* Give a bounce slot back without copying (error paths). */
+/*
+ * Give a bounce slot back without copying (error paths). The mapper owns
+ * the slot it just took (nothing was published): the owner's unmap.
+ */
 static void seg_unbounce(struct altdma_dev *adev, struct altdma_map_seg *seg,
 			 enum dma_data_direction dir, unsigned long attrs)
 {
@@ -263,8 +266,8 @@ static void seg_unbounce(struct altdma_dev *adev, struct altdma_map_seg *seg,
 	/* the buffer gets its bytes back, unpoisoned */
 	if (adev->san)
 		altdma_san_undo(adev->san, seg->bounce, seg->len);
-	altdma_bounce_unmap(adev->pool, seg->bounce, seg->len, dir,
-			    attrs | DMA_ATTR_SKIP_CPU_SYNC);
+	altdma_bounce_unmap_owned(adev->pool, seg->bounce, seg->len, dir,
+				  attrs | DMA_ATTR_SKIP_CPU_SYNC);
 	seg->bounce = 0;
 }
 
@@ -669,7 +672,11 @@ static noinline void seg_san_to_cpu(struct altdma_dev *adev,
 	altdma_san_to_cpu(adev->san, seg->bounce, seg->len, unmap, &call);
 }
 
-/* CPU side of the unmap of @seg of @m: caches, then bounce copies, once. */
+/*
+ * CPU side of the unmap of @seg of @m: caches, then bounce copies, once.
+ * The caller claimed @m, so a release of its slots is the owner's unmap:
+ * no second lookup or claim in the pool.
+ */
 static __always_inline void seg_sync_unmap(struct altdma_dev *adev,
 					   const struct altdma_map *m,
 					   struct altdma_map_seg *seg,
@@ -688,8 +695,8 @@ static __always_inline void seg_sync_unmap(struct altdma_dev *adev,
 	if (release_slots) {
 		trace_altdma_bounce(adev->dev, seg->orig, seg->bounce,
 				    seg->len, m->dir, false);
-		altdma_bounce_unmap(adev->pool, seg->bounce, seg->len, m->dir,
-				    attrs);
+		altdma_bounce_unmap_owned(adev->pool, seg->bounce, seg->len,
+					  m->dir, attrs);
 	} else if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC)) {
 		altdma_bounce_sync_for_cpu(adev->pool, seg->bounce, seg->len,
 					   m->dir);

@@ -363,37 +363,73 @@ static bool bounce_plan(struct altdma_bounce_pool *pool, phys_addr_t orig,
 
 /*
  * Take a slot of @npages granules, trying this CPU's segment first, then
- * the others. Returns the segment and sets *@idx, or NULL when all are full.
+ * the others. Returns the segment and sets *@r to the slot allocator's
+ * range (granule index: its pfn_lo less the segment's nr_granules), or
+ * NULL when all are full.
  */
 static struct altdma_bounce_seg *slot_alloc(struct altdma_bounce_pool *pool,
-					    u32 npages, u32 *idx)
+					    u32 npages,
+					    struct altdma_iova_range **r)
 {
 	unsigned int i, first = raw_smp_processor_id() % pool->nr_segs;
 	struct altdma_bounce_seg *seg;
-	unsigned long pfn;
 
 	for (i = 0; i < pool->nr_segs; i++) {
 		seg = &pool->segs[(first + i) % pool->nr_segs];
 		if (npages > seg->nr_granules)
 			continue;
-		pfn = altdma_iova_alloc(&seg->iovad, npages, ULONG_MAX,
-					GFP_ATOMIC);
-		if (pfn) {
-			*idx = pfn - seg->nr_granules;
+		*r = altdma_iova_alloc_range(&seg->iovad, npages, ULONG_MAX,
+					     GFP_ATOMIC);
+		if (*r)
 			return seg;
-		}
 	}
 	return NULL;
 }
 
-static void count_in_use(struct altdma_bounce_pool *pool, long delta)
+/* Raise @pool's high water to @now if it is above. */
+static void high_water_raise(struct altdma_bounce_pool *pool, long now)
 {
-	long now = atomic_long_add_return(delta, &pool->granules_in_use);
 	long high = atomic_long_read(&pool->high_water);
 
 	while (now > high &&
 	       !atomic_long_try_cmpxchg(&pool->high_water, &high, now))
 		;
+}
+
+/* Fold a CPU's share @share, just taken from it, into the shared count. */
+static noinline void in_use_fold(struct altdma_bounce_pool *pool, long share)
+{
+	long now = atomic_long_add_return(share, &pool->in_use);
+
+	if (share > 0)
+		high_water_raise(pool, now);
+}
+
+/*
+ * Count @delta granules taken (> 0) or given back (< 0) in this CPU's
+ * share; a share that would reach +-ALTDMA_BOUNCE_IN_USE_BATCH is set to 0
+ * and folded into the shared count instead. The cmpxchg is on this CPU's
+ * own word (no lock prefix on x86) and only succeeds on the value read, so
+ * an interrupt in between, or a migration to another CPU, makes it retry.
+ */
+static void count_in_use(struct altdma_bounce_pool *pool, long delta)
+{
+	long old, now;
+
+	for (;;) {
+		old = this_cpu_read(pool->stats->in_use);
+		now = old + delta;
+		if (likely(now < ALTDMA_BOUNCE_IN_USE_BATCH &&
+			   now > -ALTDMA_BOUNCE_IN_USE_BATCH)) {
+			if (this_cpu_cmpxchg(pool->stats->in_use, old, now) ==
+			    old)
+				return;
+		} else if (this_cpu_cmpxchg(pool->stats->in_use, old, 0) ==
+			   old) {
+			in_use_fold(pool, now);
+			return;
+		}
+	}
 }
 
 /*
@@ -417,6 +453,7 @@ static void slot_fill(struct altdma_bounce_pool *pool, phys_addr_t span,
 /* Fill in the record at @idx, point the span at it, and publish it. */
 static void rec_publish(struct altdma_bounce_pool *pool,
 			struct altdma_bounce_seg *seg, u32 idx,
+			struct altdma_iova_range *range,
 			const struct bounce_req *req, phys_addr_t orig,
 			size_t size, enum dma_data_direction dir,
 			unsigned long attrs)
@@ -431,6 +468,7 @@ static void rec_publish(struct altdma_bounce_pool *pool,
 	WRITE_ONCE(rec->npages, req->npages);
 	WRITE_ONCE(rec->span_pages, req->span_pages);
 	WRITE_ONCE(rec->dir, dir);
+	WRITE_ONCE(rec->range, range);
 	for (i = 0; i < req->span_pages; i++)
 		WRITE_ONCE(seg->head[idx + i], idx);
 	/* Pairs with the acquire in rec_read(): fields before MAPPED. */
@@ -468,6 +506,7 @@ int altdma_bounce_map(struct altdma_bounce_pool *pool, phys_addr_t orig,
 		      enum dma_data_direction dir, unsigned long attrs,
 		      struct altdma_bounce_slot *out)
 {
+	struct altdma_iova_range *range;
 	struct altdma_bounce_seg *seg;
 	struct bounce_req req;
 	phys_addr_t span;
@@ -476,14 +515,15 @@ int altdma_bounce_map(struct altdma_bounce_pool *pool, phys_addr_t orig,
 	if (!bounce_plan(pool, orig, size, min_align_mask, dir, &req))
 		return refuse_map(pool, orig, size, min_align_mask, dir,
 				  _RET_IP_);
-	seg = slot_alloc(pool, req.npages, &idx);
+	seg = slot_alloc(pool, req.npages, &range);
 	if (!seg) {
 		atomic64_inc(&pool->failed);
 		return -ENOMEM;
 	}
+	idx = range->pfn_lo - seg->nr_granules;
 	span = seg->base + ((phys_addr_t)idx << pool->shift);
 	slot_fill(pool, span, &req, orig, size);
-	rec_publish(pool, seg, idx, &req, orig, size, dir, attrs);
+	rec_publish(pool, seg, idx, range, &req, orig, size, dir, attrs);
 	count_in_use(pool, altdma_iova_alloc_size(&seg->iovad, req.npages));
 	this_cpu_inc(pool->stats->maps);
 	out->data = span + req.offset;
@@ -495,46 +535,50 @@ int altdma_bounce_map(struct altdma_bounce_pool *pool, phys_addr_t orig,
 /* ---- unmap and sync ---- */
 
 /*
- * Give a slot back whose record the caller claimed (its cmpxchg is the
- * check): the slot's range goes to the allocator's caches with no second
- * check (altdma_iova_put_range()). Should the allocator not hold the range
- * as allocated with that size, which only a broken pool could cause, the
- * strict free refuses and reports it instead.
+ * Tombstone the span of the record at granule @head of @seg, whose
+ * release the caller owns (by its claim of the record, or of the mapping
+ * it belongs to), and publish it FREE with generation @gen; count the
+ * slot's @npages granules as given back. The slot itself is still the
+ * caller's: it gives it back next.
  */
-static int slot_put(struct altdma_bounce_seg *seg, unsigned long pfn,
-		    u32 npages)
+static void rec_release(struct altdma_bounce_pool *pool,
+			struct altdma_bounce_seg *seg, u32 head,
+			u32 span_pages, u32 npages, u32 gen)
 {
-	struct altdma_iova_range *r;
+	u32 i;
 
-	rcu_read_lock_sched();
-	r = altdma_iova_lookup(&seg->iovad, pfn);
-	if (likely(r && READ_ONCE(r->state) == ALTDMA_IOVA_ALLOCATED &&
-		   r->npages == npages)) {
-		rcu_read_unlock_sched();
-		altdma_iova_put_range(&seg->iovad, r);
-		return 0;
-	}
-	rcu_read_unlock_sched();
-	return altdma_iova_free(&seg->iovad, pfn, npages);
+	for (i = 0; i < span_pages; i++)
+		WRITE_ONCE(seg->head[head + i], head | ALTDMA_BOUNCE_HEAD_FREED);
+	/* Pairs with the acquire in rec_read(): tombstones before FREE. */
+	smp_store_release(&seg->recs[head].state, gen + ALTDMA_BOUNCE_FREE);
+	count_in_use(pool, -(long)altdma_iova_alloc_size(&seg->iovad, npages));
+	this_cpu_inc(pool->stats->unmaps);
 }
 
-/* Tombstone the span, free the record, give the slot back. */
+/*
+ * Checked release: the caller's claim (its cmpxchg of the record) is the
+ * check, and the slot's range, kept in the record by the map, goes to the
+ * allocator's caches with no lookup and no second check
+ * (altdma_iova_put_range()). Should the range not be the slot's, allocated
+ * with that size, which only a broken pool could cause, the strict free
+ * refuses and reports it instead.
+ */
 static int slot_release(struct altdma_bounce_pool *pool,
 			const struct bounce_view *v)
 {
 	struct altdma_bounce_seg *seg = v->seg;
-	u32 i;
+	/* after the claim: the record is ours, @range is the map's */
+	struct altdma_iova_range *r = READ_ONCE(v->live->range);
+	unsigned long pfn = v->head + seg->nr_granules;
 
-	for (i = 0; i < v->rec.span_pages; i++)
-		WRITE_ONCE(seg->head[v->head + i],
-			   v->head | ALTDMA_BOUNCE_HEAD_FREED);
-	/* Pairs with the acquire in rec_read(): tombstones before FREE. */
-	smp_store_release(&v->live->state,
-			  rec_gen(v->rec.state) + ALTDMA_BOUNCE_FREE);
-	count_in_use(pool, -(long)altdma_iova_alloc_size(&seg->iovad,
-							 v->rec.npages));
-	this_cpu_inc(pool->stats->unmaps);
-	return slot_put(seg, v->head + seg->nr_granules, v->rec.npages);
+	rec_release(pool, seg, v->head, v->rec.span_pages, v->rec.npages,
+		    rec_gen(v->rec.state));
+	if (likely(r && r->pfn_lo == pfn && r->npages == v->rec.npages &&
+		   READ_ONCE(r->state) == ALTDMA_IOVA_ALLOCATED)) {
+		altdma_iova_put_range(&seg->iovad, r);
+		return 0;
+	}
+	return altdma_iova_free(&seg->iovad, pfn, v->rec.npages);
 }
 
 /**
@@ -578,6 +622,62 @@ int altdma_bounce_unmap(struct altdma_bounce_pool *pool, phys_addr_t data,
 	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) && dir_to_cpu(dir))
 		copy_to_orig(pool, v.rec.orig, data, size);
 	return slot_release(pool, &v);
+}
+
+/**
+ * altdma_bounce_unmap_owned() - release a bounce mapping its owner checked
+ * @pool: the pool
+ * @data: the data address altdma_bounce_map() returned
+ * @size: the size given to the map
+ * @dir: DMA direction; %DMA_FROM_DEVICE and %DMA_BIDIRECTIONAL copy the
+ *	data back to the original buffer
+ * @attrs: DMA attributes; %DMA_ATTR_SKIP_CPU_SYNC copies nothing
+ *
+ * The unmap with no lookup and no second check: the record is found from
+ * @data by arithmetic (the segment by a binary search over the pool's few
+ * segments, the record by the head entry of @data's granule), the data is
+ * copied back as altdma_bounce_unmap() would, the span is tombstoned, the
+ * record published FREE and the slot's range, kept in the record, given
+ * to the slot allocator with altdma_iova_put_range(). Only an owner that
+ * has validated the unmap may call this (seed 000: nothing unchecked
+ * reaches a cache): the DMA layer after its claim of the mapping object
+ * that holds @data, or the mapper giving back the slot it just took; no
+ * other unmap of the same mapping may race with it. Everyone else calls
+ * altdma_bounce_unmap().
+ *
+ * An address outside the pool or in no live mapping's span, which no
+ * owner can hold, is not released here: it goes to altdma_bounce_unmap(),
+ * which refuses it and changes nothing.
+ *
+ * Context: any context, including hard interrupts; never sleeps.
+ * Return: 0, or -EINVAL if the caller did not hold a live mapping.
+ */
+int altdma_bounce_unmap_owned(struct altdma_bounce_pool *pool,
+			      phys_addr_t data, size_t size,
+			      enum dma_data_direction dir, unsigned long attrs)
+{
+	struct altdma_bounce_seg *seg = find_seg(pool, data);
+	struct altdma_iova_range *range;
+	struct altdma_bounce_rec *rec;
+	u32 head = ALTDMA_BOUNCE_HEAD_NONE, state = 0;
+
+	if (likely(seg)) {
+		head = READ_ONCE(seg->head[(data - seg->base) >> pool->shift]);
+		/* NONE and FREED entries are above every granule index */
+		if (likely(head < seg->nr_granules))
+			state = READ_ONCE(seg->recs[head].state);
+	}
+	/* a tripwire for a caller that owns nothing, not a claim */
+	if (unlikely(rec_state(state) != ALTDMA_BOUNCE_MAPPED))
+		return altdma_bounce_unmap(pool, data, size, dir, attrs);
+	rec = &seg->recs[head];
+	range = rec->range;
+	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) && dir_to_cpu(dir))
+		copy_to_orig(pool, rec->orig, data, size);
+	rec_release(pool, seg, head, rec->span_pages, rec->npages,
+		    rec_gen(state));
+	altdma_iova_put_range(&seg->iovad, range);
+	return 0;
 }
 
 static int bounce_sync(struct altdma_bounce_pool *pool, phys_addr_t addr,
@@ -729,6 +829,31 @@ size_t altdma_bounce_max_mapping_size(struct altdma_bounce_pool *pool,
 
 /* ---- counters ---- */
 
+/*
+ * The granules in use: the shared count, read first, plus every CPU's
+ * share, read after. A share only ever moves into the shared count, so a
+ * fold racing with the sum may be missed but is never counted twice. The
+ * sum is exact when no map or unmap is in flight, and approximate (shares
+ * of different moments) while they run. It raises the high water.
+ */
+static u64 in_use_sum(struct altdma_bounce_pool *pool)
+{
+	long sum = atomic_long_read(&pool->in_use);
+	int cpu;
+
+	/*
+	 * The shared count before the shares. Pairs with the full barrier of
+	 * atomic_long_add_return() in in_use_fold(): a fold seen here has its
+	 * share seen taken below.
+	 */
+	smp_rmb();
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(per_cpu_ptr(pool->stats, cpu)->in_use);
+	sum = max(sum, 0L);
+	high_water_raise(pool, sum);
+	return sum;
+}
+
 /**
  * altdma_bounce_get_stats() - snapshot a pool's counters
  * @pool: the pool
@@ -757,7 +882,7 @@ void altdma_bounce_get_stats(struct altdma_bounce_pool *pool,
 		st->bytes_to_cpu += READ_ONCE(p->bytes_to_cpu);
 	}
 	st->live_mappings = st->maps - st->unmaps;
-	st->granules_in_use = atomic_long_read(&pool->granules_in_use);
+	st->granules_in_use = in_use_sum(pool);
 	st->high_water = atomic_long_read(&pool->high_water);
 	st->failed = atomic64_read(&pool->failed);
 	for (i = 0; i < ALTDMA_BOUNCE_REFUSE_KINDS; i++) {

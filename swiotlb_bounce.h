@@ -58,13 +58,23 @@ enum altdma_bounce_rec_state {
  * @npages: granules asked of the slot allocator; the free gives the same
  * @span_pages: granules of the span the DMA layer maps
  * @dir: direction given to the map
+ * @range: the slot allocator's range object of the slot, kept so that a
+ *	release hands it back with altdma_iova_put_range() and never looks
+ *	it up again
  * @state: &enum altdma_bounce_rec_state in bits 0-1, generation above.
  *	The fields above are written only while the state is FREE and belong
  *	to the mapper that holds the slot; MAPPED is published with a release
  *	store after them. A reader takes the state with an acquire load,
  *	reads the fields, and reads the state again: the fields are a true
  *	snapshot only if both reads agree. MAPPED -> UNMAPPING is a cmpxchg,
- *	so of two racing unmaps exactly one wins.
+ *	so of two racing checked unmaps exactly one wins. An owner's unmap
+ *	(altdma_bounce_unmap_owned()) takes no claim: its caller's own claim
+ *	of the mapping is the one check, so it goes MAPPED -> FREE with a
+ *	release store, and no checked unmap of the same mapping may race
+ *	with it.
+ *
+ * Context: @range is written with the other fields (state FREE, by the
+ * mapper) and read only by the one release that owns the mapping.
  */
 struct altdma_bounce_rec {
 	phys_addr_t orig;
@@ -75,6 +85,7 @@ struct altdma_bounce_rec {
 	u32 span_pages;
 	u32 dir;
 	u32 state;
+	struct altdma_iova_range *range;
 };
 
 /**
@@ -132,6 +143,13 @@ enum altdma_bounce_refusal {
 	ALTDMA_BOUNCE_REFUSE_KINDS,
 };
 
+/*
+ * Granules a CPU's share of &altdma_bounce_pool.in_use may reach before it
+ * is folded into the shared count: each CPU's &altdma_bounce_pcpu_stats.in_use
+ * stays in (-ALTDMA_BOUNCE_IN_USE_BATCH, ALTDMA_BOUNCE_IN_USE_BATCH).
+ */
+#define ALTDMA_BOUNCE_IN_USE_BATCH	32
+
 /**
  * struct altdma_bounce_pcpu_stats - per-CPU event counters of a pool
  * @maps: successful maps
@@ -139,6 +157,14 @@ enum altdma_bounce_refusal {
  * @syncs: accepted syncs, both ways
  * @bytes_to_device: bytes copied from original buffers into slots
  * @bytes_to_cpu: bytes copied from slots back to original buffers
+ * @in_use: this CPU's granules mapped less granules released not yet
+ *	folded into &altdma_bounce_pool.in_use; always strictly between
+ *	-%ALTDMA_BOUNCE_IN_USE_BATCH and %ALTDMA_BOUNCE_IN_USE_BATCH
+ *
+ * Context: each field is changed only with this_cpu operations, which are
+ * safe against interrupts; @in_use only with this_cpu_cmpxchg(), whose
+ * success proves the value it replaces was the CPU's own, so a task that
+ * migrates between its read and its cmpxchg still moves the count right.
  */
 struct altdma_bounce_pcpu_stats {
 	u64 maps;
@@ -146,6 +172,7 @@ struct altdma_bounce_pcpu_stats {
 	u64 syncs;
 	u64 bytes_to_device;
 	u64 bytes_to_cpu;
+	long in_use;
 };
 
 /**
@@ -155,8 +182,10 @@ struct altdma_bounce_pcpu_stats {
  * @nr_segs: physically contiguous segments
  * @nr_granules: granules in all segments
  * @granules_in_use: granules held by live mappings' slots (the slot
- *	allocator's rounded sizes)
- * @high_water: largest @granules_in_use seen
+ *	allocator's rounded sizes): the shared count plus every CPU's
+ *	unfolded share, exact when no map or unmap is in flight
+ * @high_water: largest @granules_in_use seen: see
+ *	&altdma_bounce_pool.high_water for its bound
  * @live_mappings: maps not yet unmapped
  * @maps: successful maps
  * @unmaps: accepted unmaps
@@ -169,6 +198,8 @@ struct altdma_bounce_pcpu_stats {
  *
  * The per-CPU counters are summed without stopping the pool: exact when it
  * is quiescent, approximate while calls are in flight.
+ *
+ * Context: a snapshot filled by altdma_bounce_get_stats().
  */
 struct altdma_bounce_stats {
 	u64 pool_bytes;
@@ -200,8 +231,23 @@ struct altdma_bounce_stats {
  * @seg_max: bytes in the largest segment
  * @align_max: largest slot alignment in granules the slot allocator gives
  *	(its largest size class)
- * @granules_in_use: see &altdma_bounce_stats
- * @high_water: see &altdma_bounce_stats
+ * @in_use: the shared part of the granules in use: each CPU counts its
+ *	maps and unmaps in &altdma_bounce_pcpu_stats.in_use and folds that
+ *	share in here (setting its own to 0) when it reaches
+ *	+-%ALTDMA_BOUNCE_IN_USE_BATCH granules; the true count is this plus
+ *	every CPU's share
+ * @high_water: largest count seen. A fold that adds granules raises it to
+ *	the shared count it leaves, and altdma_bounce_get_stats() raises it
+ *	to the sum it reads, so it is at least every granules_in_use a read
+ *	returned and never falls (a read during traffic sums shares of
+ *	different moments, see &altdma_bounce_stats). Between reads, it may
+ *	miss a peak by at most (%ALTDMA_BOUNCE_IN_USE_BATCH - 1) x
+ *	nr_cpu_ids granules (the CPUs' unfolded shares at the peak), and a
+ *	fold may raise it above the true peak by
+ *	at most (%ALTDMA_BOUNCE_IN_USE_BATCH - 1) x (nr_cpu_ids - 1) granules
+ *	(other CPUs' unfolded releases at a fold: mappings released on
+ *	another CPU than the one that mapped them); a fold in flight on
+ *	another CPU (its share taken, not yet added) counts as not done
  * @failed: see &altdma_bounce_stats
  * @refused: refused calls by kind
  * @reported: kinds of refusal already reported (each is reported once)
@@ -211,7 +257,11 @@ struct altdma_bounce_stats {
  * the segments' slot allocators (per-CPU caches, then a spinlock taken with
  * interrupts off); records and head entries are owned by whoever holds the
  * slot and are read locklessly (see &altdma_bounce_rec); counters are
- * atomic or per-CPU.
+ * atomic or per-CPU, and no map or unmap writes a shared counter except
+ * when its CPU folds its share of @in_use.
+ *
+ * Context: created and destroyed in process context; every other call in
+ * any context.
  */
 struct altdma_bounce_pool {
 	const char *name;
@@ -222,7 +272,7 @@ struct altdma_bounce_pool {
 	struct altdma_bounce_seg *segs;
 	size_t seg_max;
 	unsigned long align_max;
-	atomic_long_t granules_in_use;
+	atomic_long_t in_use;
 	atomic_long_t high_water;
 	atomic64_t failed;
 	atomic64_t refused[ALTDMA_BOUNCE_REFUSE_KINDS];
@@ -282,6 +332,9 @@ int altdma_bounce_map(struct altdma_bounce_pool *pool, phys_addr_t orig,
 int altdma_bounce_unmap(struct altdma_bounce_pool *pool, phys_addr_t data,
 			size_t size, enum dma_data_direction dir,
 			unsigned long attrs);
+int altdma_bounce_unmap_owned(struct altdma_bounce_pool *pool,
+			      phys_addr_t data, size_t size,
+			      enum dma_data_direction dir, unsigned long attrs);
 int altdma_bounce_sync_for_cpu(struct altdma_bounce_pool *pool,
 			       phys_addr_t addr, size_t size,
 			       enum dma_data_direction dir);

@@ -2129,6 +2129,45 @@ static void noncoherent_maintenance_goes_to_bounce_slot(struct kunit *test)
 	ops_expect_clean(test, adev);
 }
 
+/*
+ * Issue 13: a bounced mapping's slot is released by the pool's owner's
+ * unmap, after the mapping's own claim, with no second check in the pool:
+ * so a wrong size and a second unmap must be refused by the claim, before
+ * the pool, with nothing changed (no slot freed, no byte copied back).
+ */
+static void bounced_double_unmap_and_wrong_size_are_refused(struct kunit *test)
+{
+	struct altdma_dev *adev = ops_untrusted(test);
+	u8 *a = ops_buf(test, 0), *b = ops_buf(test, 1);
+	struct ops_snap s;
+	dma_addr_t da, db;
+
+	da = ops_map(test, adev, a + 0x100, 0x300, DMA_FROM_DEVICE, 0);
+	db = ops_map(test, adev, b + 0x80, SZ_4K, DMA_BIDIRECTIONAL, 0);
+	ops_snap(adev, ops_pt(test), &s);
+	KUNIT_EXPECT_EQ(test, s.pool.live_mappings, 2ULL);
+	ops->unmap_page(adev->dev, db, SZ_4K + 1, DMA_BIDIRECTIONAL, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_SIZE);
+	ops_snap(adev, ops_pt(test), &s);
+	ops->unmap_page(adev->dev, db, SZ_4K - 1, DMA_BIDIRECTIONAL, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_SIZE);
+
+	dma_unmap_single(adev->dev, da, 0x300, DMA_FROM_DEVICE);
+	ops_snap(adev, ops_pt(test), &s);
+	KUNIT_EXPECT_EQ(test, s.pool.live_mappings, 1ULL);
+	/* a second copy back would overwrite these bytes */
+	memset(a + 0x100, 0x5a, 0x300);
+	ops->unmap_page(adev->dev, da, 0x300, DMA_FROM_DEVICE, 0);
+	ops_expect_refused(test, adev, &s, ALTDMA_REFUSE_DOUBLE);
+	KUNIT_EXPECT_NULL(test, memchr_inv(a + 0x100, 0x5a, 0x300));
+	ops_snap(adev, ops_pt(test), &s);
+	KUNIT_EXPECT_EQ(test, s.pool.live_mappings, 1ULL);
+	KUNIT_EXPECT_EQ(test, s.pool.refused_total, 0ULL);
+
+	dma_unmap_single(adev->dev, db, SZ_4K, DMA_BIDIRECTIONAL);
+	ops_expect_clean(test, adev);
+}
+
 static struct kunit_case bounce_cases[] = {
 	KUNIT_CASE(untrusted_bounces_only_unaligned_buffers),
 	KUNIT_CASE(min_align_mask_holds_on_map_page),
@@ -2137,6 +2176,7 @@ static struct kunit_case bounce_cases[] = {
 	KUNIT_CASE(sync_sg_on_bounced_list_moves_data_both_ways),
 	KUNIT_CASE(bounce_copies_once_per_direction),
 	KUNIT_CASE(noncoherent_maintenance_goes_to_bounce_slot),
+	KUNIT_CASE(bounced_double_unmap_and_wrong_size_are_refused),
 	{}
 };
 

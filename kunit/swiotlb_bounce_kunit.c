@@ -7,7 +7,9 @@
  * the data, granule-exclusive spans, what each direction copies and when,
  * DMA_ATTR_SKIP_CPU_SYNC, partial and refused syncs, exhaustion and
  * recovery, and refused double or unknown unmaps leaving everything as it
- * was.
+ * was; the owner's unmap releasing a slot as the checked one does, and
+ * leaving nothing a later checked call could release again; granules in
+ * use counted exactly over CPUs.
  *
  * altdma_bounce_stress: map and unmap from several kthreads at once with
  * every byte checked, and from contexts that must not sleep (interrupts
@@ -20,6 +22,7 @@
 #include <kunit/test.h>
 #include <linux/bitmap.h>
 #include <linux/completion.h>
+#include <linux/cpumask.h>
 #include <linux/dma-mapping.h>
 #include <linux/err.h>
 #include <linux/hrtimer.h>
@@ -1006,6 +1009,294 @@ static void bounce_unknown_address(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st.granules_in_use, 0ULL);
 }
 
+/*
+ * The owner's unmap of one mapping in @dir with @attrs, next to a live
+ * mapping it must not touch: the data comes back exactly when the checked
+ * unmap would copy it, the counters move as for a checked unmap, and every
+ * granule of the pool can be taken again.
+ */
+static void bk_owned(struct kunit *test, struct altdma_bounce_pool *pool,
+		     u8 *buf, u8 *other, enum dma_data_direction dir,
+		     unsigned long attrs)
+{
+	const size_t off = 0x234, size = 2 * BK_G + 777;
+	bool copy = dir != DMA_TO_DEVICE && !(attrs & DMA_ATTR_SKIP_CPU_SYNC);
+	unsigned long nr = pool->size >> pool->shift;
+	struct altdma_bounce_slot s, y, *all;
+	struct altdma_bounce_stats st0, st;
+	u8 *orig = buf + off;
+	unsigned int n, i;
+
+	bk_fill(other, BK_G, 0x66, 0);
+	KUNIT_ASSERT_EQ(test, altdma_bounce_map(pool, bk_pa(other), BK_G, 0,
+						DMA_BIDIRECTIONAL, 0, &y), 0);
+	bk_fill(orig, size, 0x11, 0);
+	bk_stats(pool, &st0);
+	KUNIT_ASSERT_EQ(test, altdma_bounce_map(pool, bk_pa(orig), size, 0xfff,
+						dir, attrs, &s), 0);
+	bk_fill(bk_va(s.data), size, 0x22, 0);	/* the device writes */
+	bk_fill(bk_va(y.data), BK_G, 0x77, 0);
+	KUNIT_EXPECT_EQ(test, altdma_bounce_unmap_owned(pool, s.data, size, dir,
+							attrs), 0);
+	KUNIT_EXPECT_TRUE(test, bk_holds(orig, size, copy ? 0x22 : 0x11, 0));
+	bk_stats(pool, &st);
+	KUNIT_EXPECT_EQ(test, st.maps, st0.maps + 1);
+	KUNIT_EXPECT_EQ(test, st.unmaps, st0.unmaps + 1);
+	KUNIT_EXPECT_EQ(test, st.live_mappings, st0.live_mappings);
+	KUNIT_EXPECT_EQ(test, st.granules_in_use, st0.granules_in_use);
+	KUNIT_EXPECT_EQ(test, st.bytes_to_device, st0.bytes_to_device + size);
+	KUNIT_EXPECT_EQ(test, st.bytes_to_cpu,
+			st0.bytes_to_cpu + (copy ? size : 0));
+	KUNIT_EXPECT_EQ(test, st.refused_total, st0.refused_total);
+
+	/* The other mapping was not touched and unmaps as it should. */
+	KUNIT_EXPECT_TRUE(test, bk_holds(other, BK_G, 0x66, 0));
+	KUNIT_EXPECT_EQ(test, altdma_bounce_unmap(pool, y.data, BK_G,
+						  DMA_BIDIRECTIONAL, 0), 0);
+	KUNIT_EXPECT_TRUE(test, bk_holds(other, BK_G, 0x77, 0));
+	bk_stats(pool, &st);
+	KUNIT_EXPECT_EQ(test, st.granules_in_use, 0ULL);
+	KUNIT_EXPECT_EQ(test, st.live_mappings, 0ULL);
+
+	/* Every granule is free: the pool fills up again, to the last one. */
+	all = kunit_kcalloc(test, nr + 1, sizeof(*all), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, all);
+	n = bk_fill_pool(test, pool, buf, all, nr + 1);
+	KUNIT_EXPECT_EQ(test, n, (unsigned int)nr);
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, altdma_bounce_unmap_owned(pool, all[i].data,
+								64,
+								DMA_TO_DEVICE,
+								0), 0);
+	bk_stats(pool, &st);
+	KUNIT_EXPECT_EQ(test, st.granules_in_use, 0ULL);
+	KUNIT_EXPECT_EQ(test, st.live_mappings, 0ULL);
+	KUNIT_EXPECT_EQ(test, st.refused_total, 0ULL);
+}
+
+/* Issue 13: the owner's unmap releases a slot as the checked one does. */
+static void bounce_owned_unmap(struct kunit *test)
+{
+	struct altdma_bounce_pool *pool = bk_pool(test, 16 * BK_G, BK_G);
+	u8 *buf = bk_buf(test, 4 * BK_G), *other = bk_buf(test, BK_G);
+	unsigned int d;
+
+	for (d = 0; d < ARRAY_SIZE(bk_dirs); d++) {
+		bk_owned(test, pool, buf, other, bk_dirs[d], 0);
+		bk_owned(test, pool, buf, other, bk_dirs[d],
+			 DMA_ATTR_SKIP_CPU_SYNC);
+	}
+}
+
+/*
+ * Issue 13: after the owner's unmap the mapping is released for every
+ * checked call: an unmap or a sync of it is refused as a double one and
+ * changes nothing, and so is a second owner's unmap (which owns nothing
+ * and is handed to the checked unmap); an address outside the pool is
+ * refused as unknown.
+ */
+static void bounce_owned_then_checked(struct kunit *test)
+{
+	struct altdma_bounce_pool *pool = bk_pool(test, (64 * BK_G), BK_G);
+	const size_t size = BK_G + 500;
+	struct altdma_bounce_slot x, y;
+	struct altdma_bounce_stats st0, st;
+	u8 *bx = bk_buf(test, 2 * BK_G), *by = bk_buf(test, 2 * BK_G);
+
+	bk_fill(bx, size, 0x11, 0);
+	bk_fill(by, size, 0x22, 0);
+	KUNIT_ASSERT_EQ(test, altdma_bounce_map(pool, bk_pa(bx + 8), size, 0xfff,
+						DMA_FROM_DEVICE, 0, &x), 0);
+	KUNIT_ASSERT_EQ(test, altdma_bounce_map(pool, bk_pa(by), size, 0xfff,
+						DMA_BIDIRECTIONAL, 0, &y), 0);
+	bk_fill(bk_va(y.data), size, 0x44, 0);
+	KUNIT_ASSERT_EQ(test, altdma_bounce_unmap_owned(pool, x.data, size,
+							DMA_FROM_DEVICE, 0), 0);
+	/* The freed slot holds other bytes now; a copy either way would show. */
+	bk_fill(bk_va(x.data), size, 0x33, 0);
+	bk_fill(bx + 8, size, 0x55, 0);
+
+	bk_bad_unmap(test, pool, x.data, size, ALTDMA_BOUNCE_REFUSE_DOUBLE,
+		     bx + 8, bk_va(y.data), size);
+	bk_bad_unmap(test, pool, x.data + 5, size, ALTDMA_BOUNCE_REFUSE_DOUBLE,
+		     bx + 8, bk_va(y.data), size);
+	bk_bad_sync(test, pool, x.data, size, true, ALTDMA_BOUNCE_REFUSE_DOUBLE,
+		    bx + 8, bk_va(x.data), size);
+	bk_bad_sync(test, pool, x.data + 5, 8, false,
+		    ALTDMA_BOUNCE_REFUSE_DOUBLE, bx + 8, bk_va(x.data), size);
+
+	/* A second owner's unmap owns nothing: refused, nothing changed. */
+	bk_stats(pool, &st0);
+	KUNIT_EXPECT_EQ(test, altdma_bounce_unmap_owned(pool, x.data, size,
+							DMA_BIDIRECTIONAL, 0),
+			-EINVAL);
+	bk_stats(pool, &st);
+	KUNIT_EXPECT_EQ(test, st.refused[ALTDMA_BOUNCE_REFUSE_DOUBLE],
+			st0.refused[ALTDMA_BOUNCE_REFUSE_DOUBLE] + 1);
+	bk_expect_same(test, &st0, &st);
+	KUNIT_EXPECT_TRUE(test, bk_holds(bx + 8, size, 0x55, 0));
+	KUNIT_EXPECT_TRUE(test, bk_holds(bk_va(x.data), size, 0x33, 0));
+	bk_stats(pool, &st0);
+	KUNIT_EXPECT_EQ(test, altdma_bounce_unmap_owned(pool, bk_pa(bx), size,
+							DMA_BIDIRECTIONAL, 0),
+			-EINVAL);
+	bk_stats(pool, &st);
+	KUNIT_EXPECT_EQ(test, st.refused[ALTDMA_BOUNCE_REFUSE_UNKNOWN],
+			st0.refused[ALTDMA_BOUNCE_REFUSE_UNKNOWN] + 1);
+	bk_expect_same(test, &st0, &st);
+	KUNIT_EXPECT_TRUE(test, bk_holds(bx + 8, size, 0x55, 0));
+
+	/* The live mapping is intact and unmaps as it should. */
+	bk_stats(pool, &st);
+	KUNIT_EXPECT_EQ(test, st.live_mappings, 1ULL);
+	KUNIT_EXPECT_EQ(test, st.granules_in_use, 2ULL);
+	KUNIT_EXPECT_EQ(test, st.refused_total, 6ULL);
+	KUNIT_EXPECT_EQ(test, altdma_bounce_unmap(pool, y.data, size,
+						  DMA_BIDIRECTIONAL, 0), 0);
+	KUNIT_EXPECT_TRUE(test, bk_holds(by, size, 0x44, 0));
+	bk_stats(pool, &st);
+	KUNIT_EXPECT_EQ(test, st.live_mappings, 0ULL);
+	KUNIT_EXPECT_EQ(test, st.granules_in_use, 0ULL);
+}
+
+/* A job for a kthread bound to one CPU: map or unmap @n small slots. */
+struct bk_cpu_job {
+	struct altdma_bounce_pool *pool;
+	struct altdma_bounce_slot *s;
+	phys_addr_t buf;
+	unsigned int n;
+	bool map;
+	unsigned int errors;
+	unsigned int cpu;
+	struct completion done;
+};
+
+static int bk_cpu_job_fn(void *arg)
+{
+	struct bk_cpu_job *j = arg;
+	unsigned int i;
+
+	j->cpu = raw_smp_processor_id();
+	for (i = 0; i < j->n; i++) {
+		if (j->map)
+			j->errors += !!altdma_bounce_map(j->pool, j->buf, 64, 0,
+							 DMA_TO_DEVICE, 0,
+							 &j->s[i]);
+		else
+			j->errors += !!altdma_bounce_unmap_owned(j->pool,
+								 j->s[i].data,
+								 64,
+								 DMA_TO_DEVICE,
+								 0);
+	}
+	complete(&j->done);
+	while (!kthread_should_stop()) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!kthread_should_stop())
+			schedule();
+		__set_current_state(TASK_RUNNING);
+	}
+	return 0;
+}
+
+/* Run @j in a kthread bound to @cpu, to the end. */
+static void bk_on_cpu(struct kunit *test, struct bk_cpu_job *j,
+		      unsigned int cpu)
+{
+	struct bk_ctx *ctx = test->priv;
+	struct task_struct *t;
+
+	init_completion(&j->done);
+	j->errors = 0;
+	j->cpu = UINT_MAX;
+	t = kthread_create(bk_cpu_job_fn, j, "altdma-bk-cpu/%u", cpu);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	kthread_bind(t, cpu);
+	get_task_struct(t);
+	ctx->task[0] = t;
+	wake_up_process(t);
+	wait_for_completion(&j->done);
+	kthread_stop(t);
+	put_task_struct(t);
+	ctx->task[0] = NULL;
+	KUNIT_EXPECT_EQ(test, j->errors, 0U);
+	KUNIT_EXPECT_EQ(test, j->cpu, cpu);
+}
+
+/*
+ * Issue 13: granules in use are counted per CPU and folded into the shared
+ * count in batches; a read is exact however the maps and unmaps were
+ * spread over CPUs (more than two batches on each side, so that shares
+ * are folded both ways), and the high water keeps the peak a read saw.
+ */
+static void bounce_in_use_over_cpus(struct kunit *test)
+{
+	const unsigned int n = 2 * ALTDMA_BOUNCE_IN_USE_BATCH + 8;
+	struct altdma_bounce_pool *pool = bk_pool(test, 128 * BK_G, BK_G);
+	u8 *buf = bk_buf(test, BK_G);
+	struct bk_cpu_job job = {
+		.pool = pool, .buf = bk_pa(buf), .n = n,
+	};
+	struct altdma_bounce_stats st;
+	unsigned int i, there;
+
+	job.s = kunit_kcalloc(test, n, sizeof(*job.s), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, job.s);
+	there = cpumask_any_but(cpu_online_mask, raw_smp_processor_id());
+	if (there >= nr_cpu_ids)
+		kunit_skip(test, "one CPU online");
+
+	/* Mapped on another CPU, released here (owner's and checked). */
+	job.map = true;
+	bk_on_cpu(test, &job, there);
+	bk_stats(pool, &st);
+	KUNIT_EXPECT_EQ(test, st.granules_in_use, (u64)n);
+	KUNIT_EXPECT_EQ(test, st.high_water, (u64)n);
+	KUNIT_EXPECT_EQ(test, st.live_mappings, (u64)n);
+	for (i = 0; i < n; i++) {
+		if (i & 1)
+			KUNIT_EXPECT_EQ(test, altdma_bounce_unmap(pool,
+								  job.s[i].data,
+								  64,
+								  DMA_TO_DEVICE,
+								  0), 0);
+		else
+			KUNIT_EXPECT_EQ(test,
+					altdma_bounce_unmap_owned(pool,
+								  job.s[i].data,
+								  64,
+								  DMA_TO_DEVICE,
+								  0), 0);
+	}
+	bk_stats(pool, &st);
+	KUNIT_EXPECT_EQ(test, st.granules_in_use, 0ULL);
+	KUNIT_EXPECT_EQ(test, st.high_water, (u64)n);
+	KUNIT_EXPECT_EQ(test, st.live_mappings, 0ULL);
+
+	/* Mapped here, released on the other CPU. */
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_EQ(test, altdma_bounce_map(pool, bk_pa(buf), 64, 0,
+							DMA_TO_DEVICE, 0,
+							&job.s[i]), 0);
+	bk_stats(pool, &st);
+	KUNIT_EXPECT_EQ(test, st.granules_in_use, (u64)n);
+	job.map = false;
+	bk_on_cpu(test, &job, there);
+	bk_stats(pool, &st);
+	KUNIT_EXPECT_EQ(test, st.granules_in_use, 0ULL);
+	KUNIT_EXPECT_EQ(test, st.live_mappings, 0ULL);
+	KUNIT_EXPECT_EQ(test, st.refused_total, 0ULL);
+	/*
+	 * The peak was n both times; a fold while another CPU held released
+	 * granules may have raised the mark above it by the documented bound
+	 * (this thread may have moved between CPUs).
+	 */
+	KUNIT_EXPECT_GE(test, st.high_water, (u64)n);
+	KUNIT_EXPECT_LE(test, st.high_water,
+			(u64)n + (ALTDMA_BOUNCE_IN_USE_BATCH - 1) *
+			(nr_cpu_ids - 1));
+}
+
 static struct kunit_case bounce_cases[] = {
 	KUNIT_CASE(bounce_geometry),
 	KUNIT_CASE(bounce_max_mapping),
@@ -1019,6 +1310,9 @@ static struct kunit_case bounce_cases[] = {
 	KUNIT_CASE(bounce_exhaustion),
 	KUNIT_CASE(bounce_double_unmap),
 	KUNIT_CASE(bounce_unknown_address),
+	KUNIT_CASE(bounce_owned_unmap),
+	KUNIT_CASE(bounce_owned_then_checked),
+	KUNIT_CASE(bounce_in_use_over_cpus),
 	{}
 };
 
