@@ -689,17 +689,17 @@ static __always_inline unsigned int cache_idx(unsigned int cls, bool high)
 }
 
 /*
- * The cache index a range of class @cls is parked at: by where it starts,
- * as its index key says (altdma_iova_key() is odd above line32). A cached
- * range is aligned to its size up to %ALTDMA_IOVA_ALIGN_MAX pages, so
- * only a larger one can start below the line and end above it; a 32-bit
- * request that meets one in the low band passes over it.
+ * The cache index a range of class @cls is parked at: by where it ends. A
+ * cached range is aligned to its size up to %ALTDMA_IOVA_ALIGN_MAX pages,
+ * so only a larger one can start below the line and end above it: it is
+ * of no use to a 32-bit request, and sits in the high band, where a wider
+ * request finds it.
  */
 static __always_inline unsigned int
 range_idx(const struct altdma_iova_domain *iovad, unsigned int cls,
 	  const struct altdma_iova_range *r)
 {
-	return cache_idx(cls, r->pfn_lo > iovad->line32);
+	return cache_idx(cls, r->pfn_hi > iovad->line32);
 }
 
 static inline struct altdma_iova_cpu_cache *
@@ -826,12 +826,14 @@ band_get(struct altdma_iova_domain *iovad, unsigned int ci,
 }
 
 /*
- * A cached range of class @cls at or below @limit, or NULL. A 32-bit
- * request takes from the low band, where every range fits it (the pop
- * finds one at once); a request that reaches above the 32-bit line takes
- * from the high band only and leaves the low ranges to the requests that
- * can use no other (when the space is full, the flush that precedes its
- * second try gives them back to the tree, see alloc_from_tree()).
+ * A cached range of class @cls at or below @limit, or NULL. A request
+ * limited at or below the 32-bit line takes from the low band, whose
+ * ranges all end at or below the line (one limited at the line pops one at
+ * once; a lower limit may pass over some); a request that reaches above
+ * the line takes from the high band only and leaves the low ranges to the
+ * requests that can use no other (when the space is full, the flush that
+ * precedes its second try gives them back to the tree, see
+ * alloc_from_tree()).
  */
 static __always_inline struct altdma_iova_range *
 cache_get(struct altdma_iova_domain *iovad, unsigned int cls,
@@ -1344,17 +1346,16 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	struct altdma_iova_cpu_cache *cc;
 	struct altdma_iova_range *r;
 	unsigned int held_npages = 0, ci;
-	unsigned long flags, key;
+	unsigned long flags;
 	bool parked;
 
 	if (cls < 0)
 		return free_uncached(iovad, pfn, npages, _RET_IP_);
-	key = altdma_iova_key(iovad, pfn);
-	/* its band, as range_idx() gives it: odd keys lie above line32 */
-	ci = cache_idx(cls, key & 1);
+	/* the band range_idx() gives a valid range: it has 2^cls pages */
+	ci = cache_idx(cls, pfn + BIT(cls) - 1 > iovad->line32);
 	cc = raw_cpu_ptr(iovad->cpu_caches) + ci;
 	spin_lock_irqsave(&cc->lock, flags);
-	r = altdma_iova_index_load(&iovad->index, key);
+	r = altdma_iova_index_load(&iovad->index, altdma_iova_key(iovad, pfn));
 	if (r)
 		kind = free_claim(r, npages, &held_npages);
 	if (unlikely(kind != ALTDMA_IOVA_REFUSE_KINDS))
@@ -2080,7 +2081,8 @@ static int check_caches(struct altdma_iova_domain *iovad,
  * Checks that ranges do not overlap, that every gap and subtree maximum is
  * exact, that every allocated or cached range is indexed, and that every
  * range in a cache is in the tree, in state CACHED (not handed out), in the
- * right class and in one cache only, with no CACHED range missing.
+ * right class and band and in one cache only, with no CACHED range
+ * missing.
  *
  * Context: any context; holds the domain lock and takes the cache and depot
  * locks inside it.

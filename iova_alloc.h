@@ -41,7 +41,7 @@
  * &altdma_iova_domain.line32 (band 0, low) and the others (band 1, high).
  * A request with a 32-bit limit pops from the low band, so it neither
  * scans past high ranges nor takes one it cannot use; a wider request
- * takes from the high band first and leaves the low ranges for it.
+ * takes from the high band only and leaves the low ranges for it.
  */
 #define ALTDMA_IOVA_BANDS		2
 /* Ranges one magazine holds: the magazine is then exactly 1 KiB. */

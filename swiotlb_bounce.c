@@ -396,40 +396,49 @@ static void high_water_raise(struct altdma_bounce_pool *pool, long now)
 		;
 }
 
-/* Fold a CPU's share @share, just taken from it, into the shared count. */
-static noinline void in_use_fold(struct altdma_bounce_pool *pool, long share)
+/*
+ * count_in_use() when this CPU's share leaves the batch: with interrupts
+ * off nothing else on this CPU changes the share, so it is added to the
+ * shared count first and set to 0 after. A read in between (which sums
+ * the shares first, then the shared count) counts the share twice, less
+ * than a batch too many; a read never misses a fold.
+ */
+static noinline void in_use_fold(struct altdma_bounce_pool *pool, long delta)
 {
-	long now = atomic_long_add_return(share, &pool->in_use);
+	unsigned long flags;
+	long share, now;
 
-	if (share > 0)
-		high_water_raise(pool, now);
+	local_irq_save(flags);
+	share = this_cpu_read(pool->stats->in_use) + delta;
+	if (share < ALTDMA_BOUNCE_IN_USE_BATCH &&
+	    share > -ALTDMA_BOUNCE_IN_USE_BATCH) {
+		this_cpu_write(pool->stats->in_use, share);
+	} else {
+		/* fully ordered: the share's reset below comes after it */
+		now = atomic_long_add_return(share, &pool->in_use);
+		this_cpu_write(pool->stats->in_use, 0);
+		if (share > 0)
+			high_water_raise(pool, now);
+	}
+	local_irq_restore(flags);
 }
 
 /*
  * Count @delta granules taken (> 0) or given back (< 0) in this CPU's
- * share; a share that would reach +-ALTDMA_BOUNCE_IN_USE_BATCH is set to 0
- * and folded into the shared count instead. The cmpxchg is on this CPU's
- * own word (no lock prefix on x86) and only succeeds on the value read, so
- * an interrupt in between, or a migration to another CPU, makes it retry.
+ * share. The cmpxchg is on this CPU's own word (no lock prefix on x86) and
+ * succeeds only on the value read, so an interrupt in between, or a
+ * migration to another CPU, sends the count to in_use_fold(), which also
+ * folds a share that would reach +-ALTDMA_BOUNCE_IN_USE_BATCH.
  */
 static void count_in_use(struct altdma_bounce_pool *pool, long delta)
 {
-	long old, now;
+	long old = this_cpu_read(pool->stats->in_use), now = old + delta;
 
-	for (;;) {
-		old = this_cpu_read(pool->stats->in_use);
-		now = old + delta;
-		if (likely(now < ALTDMA_BOUNCE_IN_USE_BATCH &&
-			   now > -ALTDMA_BOUNCE_IN_USE_BATCH)) {
-			if (this_cpu_cmpxchg(pool->stats->in_use, old, now) ==
-			    old)
-				return;
-		} else if (this_cpu_cmpxchg(pool->stats->in_use, old, 0) ==
-			   old) {
-			in_use_fold(pool, now);
-			return;
-		}
-	}
+	if (likely(now < ALTDMA_BOUNCE_IN_USE_BATCH &&
+		   now > -ALTDMA_BOUNCE_IN_USE_BATCH) &&
+	    this_cpu_cmpxchg(pool->stats->in_use, old, now) == old)
+		return;
+	in_use_fold(pool, delta);
 }
 
 /*
@@ -559,22 +568,31 @@ static void rec_release(struct altdma_bounce_pool *pool,
  * Checked release: the caller's claim (its cmpxchg of the record) is the
  * check, and the slot's range, kept in the record by the map, goes to the
  * allocator's caches with no lookup and no second check
- * (altdma_iova_put_range()). Should the range not be the slot's, allocated
- * with that size, which only a broken pool could cause, the strict free
- * refuses and reports it instead.
+ * (altdma_iova_put_range()). The test of the range only catches a
+ * corrupted record (a broken pool), which the strict free then refuses
+ * and reports; it is no guard against an owner's unmap of the same
+ * mapping racing with this one, which altdma_bounce_unmap_owned()'s
+ * contract rules out. It reads the range in an RCU read-side section all
+ * the same, as a range that went back to the tree is freed after a grace
+ * period.
  */
 static int slot_release(struct altdma_bounce_pool *pool,
 			const struct bounce_view *v)
 {
 	struct altdma_bounce_seg *seg = v->seg;
-	/* after the claim: the record is ours, @range is the map's */
-	struct altdma_iova_range *r = READ_ONCE(v->live->range);
 	unsigned long pfn = v->head + seg->nr_granules;
+	struct altdma_iova_range *r;
+	bool ours;
 
 	rec_release(pool, seg, v->head, v->rec.span_pages, v->rec.npages,
 		    rec_gen(v->rec.state));
-	if (likely(r && r->pfn_lo == pfn && r->npages == v->rec.npages &&
-		   READ_ONCE(r->state) == ALTDMA_IOVA_ALLOCATED)) {
+	rcu_read_lock_sched();
+	/* after the claim: the record is ours, @range is the map's */
+	r = READ_ONCE(v->live->range);
+	ours = r && r->pfn_lo == pfn && r->npages == v->rec.npages &&
+	       READ_ONCE(r->state) == ALTDMA_IOVA_ALLOCATED;
+	rcu_read_unlock_sched();
+	if (likely(ours)) {
 		altdma_iova_put_range(&seg->iovad, r);
 		return 0;
 	}
@@ -830,25 +848,28 @@ size_t altdma_bounce_max_mapping_size(struct altdma_bounce_pool *pool,
 /* ---- counters ---- */
 
 /*
- * The granules in use: the shared count, read first, plus every CPU's
- * share, read after. A share only ever moves into the shared count, so a
- * fold racing with the sum may be missed but is never counted twice. The
- * sum is exact when no map or unmap is in flight, and approximate (shares
- * of different moments) while they run. It raises the high water.
+ * The granules in use: every CPU's share, read first, plus the shared
+ * count, read after. A fold adds the share to the shared count before it
+ * resets the share, so a read that sees a share reset also sees its fold:
+ * a fold is never missed, and one in flight (at most one per CPU, with
+ * interrupts off) is counted twice, less than a batch too many. The sum is
+ * exact when no map or unmap is in flight, and approximate (shares of
+ * different moments) while they run. It raises the high water.
  */
 static u64 in_use_sum(struct altdma_bounce_pool *pool)
 {
-	long sum = atomic_long_read(&pool->in_use);
+	long sum = 0;
 	int cpu;
 
-	/*
-	 * The shared count before the shares. Pairs with the full barrier of
-	 * atomic_long_add_return() in in_use_fold(): a fold seen here has its
-	 * share seen taken below.
-	 */
-	smp_rmb();
 	for_each_possible_cpu(cpu)
 		sum += READ_ONCE(per_cpu_ptr(pool->stats, cpu)->in_use);
+	/*
+	 * The shares before the shared count. Pairs with the full barrier of
+	 * atomic_long_add_return() in in_use_fold(): a share seen reset has
+	 * its fold seen here.
+	 */
+	smp_rmb();
+	sum += atomic_long_read(&pool->in_use);
 	sum = max(sum, 0L);
 	high_water_raise(pool, sum);
 	return sum;

@@ -246,8 +246,9 @@ struct altdma_bounce_stats {
  *	fold may raise it above the true peak by
  *	at most (%ALTDMA_BOUNCE_IN_USE_BATCH - 1) x (nr_cpu_ids - 1) granules
  *	(other CPUs' unfolded releases at a fold: mappings released on
- *	another CPU than the one that mapped them); a fold in flight on
- *	another CPU (its share taken, not yet added) counts as not done
+ *	another CPU than the one that mapped them); a read during folds
+ *	counts each folding CPU's share twice, less than a batch each (a
+ *	fold adds its share before it resets it, with interrupts off)
  * @failed: see &altdma_bounce_stats
  * @refused: refused calls by kind
  * @reported: kinds of refusal already reported (each is reported once)

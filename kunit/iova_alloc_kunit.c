@@ -649,7 +649,7 @@ static void iova_limit_cached(struct kunit *test)
 		.end = (1ULL << 48) - 1,
 	};
 	struct altdma_iova_domain *dom;
-	unsigned long top, lim32, p, q, r;
+	unsigned long top, lim32, p, q, q2, r;
 	int ret;
 
 	dom = iova_new(test, &cfg);
@@ -669,8 +669,19 @@ static void iova_limit_cached(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, q, lim32);
 	/* the cached top page was left for an allocation it suits */
 	KUNIT_EXPECT_EQ(test, r, top);
+
+	/* the same in one band: a limit one page below the cached top page */
+	migrate_disable();
+	ret = altdma_iova_free(dom, r, 1);
+	q2 = altdma_iova_alloc(dom, 1, top - 1, GFP_KERNEL);
+	r = iova_take(dom, 1);
+	migrate_enable();
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, q2, top - 1);
+	KUNIT_EXPECT_EQ(test, r, top);
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, q, 1), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, q2, 1), 0);
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, r, 1), 0);
 }
 
@@ -956,12 +967,14 @@ static void iova_low_full_keeps_caches(struct kunit *test)
  * request from the cache (one magazine scan would have missed it: with one
  * mixed cache it sat in the depot behind two magazines of high pages); a
  * request without a limit takes a high page even when the low one was
- * freed last, so the low page stays for the 32-bit request.
+ * freed last, and goes to the tree rather than take the low page when no
+ * high one is cached, so the low page stays for the 32-bit request.
  */
 static void iova_bands_keep_low_ranges(struct kunit *test)
 {
 	unsigned long lim32 = DMA_BIT_MASK(32) >> ilog2(SZ_4K), low, last, i;
 	const unsigned int nhigh = 2 * ALTDMA_IOVA_MAG_SIZE + 8;
+	unsigned long last2;
 	struct altdma_iova_domain *dom;
 	struct altdma_iova_stats s0, s;
 	unsigned long *high;
@@ -994,11 +1007,24 @@ static void iova_bands_keep_low_ranges(struct kunit *test)
 	iova_stats(dom, &s);
 	KUNIT_EXPECT_EQ(test, s.cache_hits, s0.cache_hits + 3);
 	KUNIT_EXPECT_EQ(test, s.cache_misses, s0.cache_misses);
+
+	/* no high page cached: a request with no limit misses, low stays */
+	altdma_iova_flush_caches(dom);
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low, 1), 0);
+	iova_stats(dom, &s0);
+	last2 = iova_take(dom, 1);
+	iova_stats(dom, &s);
+	KUNIT_EXPECT_GT(test, last2, lim32);
+	KUNIT_EXPECT_EQ(test, s.cache_misses, s0.cache_misses + 1);
+	KUNIT_EXPECT_EQ(test, s.cached_ranges, 1ULL);
+	KUNIT_EXPECT_EQ(test, altdma_iova_alloc(dom, 1, lim32, GFP_KERNEL),
+			low);
 	migrate_enable();
 	KUNIT_EXPECT_EQ(test, low, lim32);
 	KUNIT_EXPECT_EQ(test, altdma_iova_check(dom), 0);
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, low, 1), 0);
 	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, last, 1), 0);
+	KUNIT_EXPECT_EQ(test, altdma_iova_free(dom, last2, 1), 0);
 }
 
 /* A free with the wrong size is refused and leaves the range allocated. */
