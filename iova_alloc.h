@@ -396,6 +396,17 @@ struct altdma_iova_domain {
 	const struct altdma_iova_policy *policy;
 	size_t obj_size;
 	s8 cls_of[ALTDMA_IOVA_ALIGN_MAX + 1];
+	/*
+	 * Read by every cached allocation or free, written at init: apart from
+	 * the lock's lines. (Of @index, only its xarray's head is written
+	 * after init, for keys beyond the table.)
+	 */
+	unsigned int nr_classes;
+	unsigned int depot_max;
+	struct altdma_iova_cpu_cache __percpu *cpu_caches;
+	struct altdma_iova_depot *depots;
+	struct altdma_iova_pcpu_stats __percpu *stats;
+	struct altdma_iova_index index;
 
 	/*
 	 * guards the tree, gaps, index updates, @wrap_next, @placed_below and
@@ -403,7 +414,6 @@ struct altdma_iova_domain {
 	 */
 	spinlock_t lock ____cacheline_aligned_in_smp;
 	struct rb_root tree;
-	struct altdma_iova_index index;
 	struct altdma_iova_range lo_end;
 	struct altdma_iova_range hi_end;
 	unsigned long wrap_next;
@@ -413,14 +423,8 @@ struct altdma_iova_domain {
 	struct altdma_iova_hint hint_req;
 	unsigned long nofit;
 
-	unsigned int nr_classes;
-	unsigned int depot_max;
-	struct altdma_iova_cpu_cache __percpu *cpu_caches;
-	struct altdma_iova_depot *depots;
 	struct delayed_work reclaim;
 	unsigned long reclaim_delay;
-
-	struct altdma_iova_pcpu_stats __percpu *stats;
 	atomic64_t refused[ALTDMA_IOVA_REFUSE_KINDS];
 	unsigned long reported;
 	atomic64_t cache_flushes;
