@@ -908,6 +908,63 @@ static void bk_bad_unmap(struct kunit *test, struct altdma_bounce_pool *pool,
 	kfree(k);
 }
 
+/*
+ * The set-up of the double-unmap cases: @x maps @bx + 8 (FROM_DEVICE) and
+ * @y maps @by (BIDIRECTIONAL, its slot then holds 0x44), both of
+ * BK_G + 500 bytes; @x is released, by the owner's unmap if @owned, and
+ * its freed slot and buffer are then filled with 0x33 and 0x55, so that a
+ * later copy either way shows.
+ */
+static void bk_two_release_x(struct kunit *test,
+			     struct altdma_bounce_pool *pool, u8 *bx, u8 *by,
+			     struct altdma_bounce_slot *x,
+			     struct altdma_bounce_slot *y, bool owned)
+{
+	const size_t size = BK_G + 500;
+
+	bk_fill(bx, size, 0x11, 0);
+	bk_fill(by, size, 0x22, 0);
+	KUNIT_ASSERT_EQ(test, altdma_bounce_map(pool, bk_pa(bx + 8), size, 0xfff,
+						DMA_FROM_DEVICE, 0, x), 0);
+	KUNIT_ASSERT_EQ(test, altdma_bounce_map(pool, bk_pa(by), size, 0xfff,
+						DMA_BIDIRECTIONAL, 0, y), 0);
+	bk_fill(bk_va(y->data), size, 0x44, 0);
+	if (owned)
+		KUNIT_ASSERT_EQ(test,
+				altdma_bounce_unmap_owned(pool, x->data, size,
+							  DMA_FROM_DEVICE, 0),
+				0);
+	else
+		KUNIT_ASSERT_EQ(test, altdma_bounce_unmap(pool, x->data, size,
+							  DMA_FROM_DEVICE, 0),
+				0);
+	bk_fill(bk_va(x->data), size, 0x33, 0);
+	bk_fill(bx + 8, size, 0x55, 0);
+}
+
+/*
+ * The live mapping @y of bk_two_release_x() after @refused refusals: still
+ * mapped, and it unmaps as it should (its slot's 0x44 copied back).
+ */
+static void bk_release_y(struct kunit *test, struct altdma_bounce_pool *pool,
+			 u8 *by, const struct altdma_bounce_slot *y,
+			 u64 refused)
+{
+	const size_t size = BK_G + 500;
+	struct altdma_bounce_stats st;
+
+	bk_stats(pool, &st);
+	KUNIT_EXPECT_EQ(test, st.live_mappings, 1ULL);
+	KUNIT_EXPECT_EQ(test, st.granules_in_use, 2ULL);
+	KUNIT_EXPECT_EQ(test, st.refused_total, refused);
+	KUNIT_EXPECT_EQ(test, altdma_bounce_unmap(pool, y->data, size,
+						  DMA_BIDIRECTIONAL, 0), 0);
+	KUNIT_EXPECT_TRUE(test, bk_holds(by, size, 0x44, 0));
+	bk_stats(pool, &st);
+	KUNIT_EXPECT_EQ(test, st.live_mappings, 0ULL);
+	KUNIT_EXPECT_EQ(test, st.granules_in_use, 0ULL);
+}
+
 static void bounce_double_unmap(struct kunit *test)
 {
 	struct altdma_bounce_pool *pool = bk_pool(test, (64 * BK_G), BK_G);
@@ -916,18 +973,7 @@ static void bounce_double_unmap(struct kunit *test)
 	struct altdma_bounce_stats st;
 	u8 *bx = bk_buf(test, 2 * BK_G), *by = bk_buf(test, 2 * BK_G);
 
-	bk_fill(bx, size, 0x11, 0);
-	bk_fill(by, size, 0x22, 0);
-	KUNIT_ASSERT_EQ(test, altdma_bounce_map(pool, bk_pa(bx + 8), size, 0xfff,
-						DMA_FROM_DEVICE, 0, &x), 0);
-	KUNIT_ASSERT_EQ(test, altdma_bounce_map(pool, bk_pa(by), size, 0xfff,
-						DMA_BIDIRECTIONAL, 0, &y), 0);
-	bk_fill(bk_va(y.data), size, 0x44, 0);
-	KUNIT_ASSERT_EQ(test, altdma_bounce_unmap(pool, x.data, size,
-						  DMA_FROM_DEVICE, 0), 0);
-	/* The freed slot holds other bytes now; a copy back would show. */
-	bk_fill(bk_va(x.data), size, 0x33, 0);
-	bk_fill(bx + 8, size, 0x55, 0);
+	bk_two_release_x(test, pool, bx, by, &x, &y, false);
 
 	bk_bad_unmap(test, pool, x.data, size, ALTDMA_BOUNCE_REFUSE_DOUBLE,
 		     bx + 8, bk_va(y.data), size);
@@ -947,15 +993,8 @@ static void bounce_double_unmap(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, bk_holds(bx + 8, size, 0x55, 0));
 
 	/* The live mapping is intact and unmaps as it should. */
+	bk_release_y(test, pool, by, &y, 6);
 	bk_stats(pool, &st);
-	KUNIT_EXPECT_EQ(test, st.live_mappings, 1ULL);
-	KUNIT_EXPECT_EQ(test, st.granules_in_use, 2ULL);
-	KUNIT_EXPECT_EQ(test, altdma_bounce_unmap(pool, y.data, size,
-						  DMA_BIDIRECTIONAL, 0), 0);
-	KUNIT_EXPECT_TRUE(test, bk_holds(by, size, 0x44, 0));
-	bk_stats(pool, &st);
-	KUNIT_EXPECT_EQ(test, st.live_mappings, 0ULL);
-	KUNIT_EXPECT_EQ(test, st.granules_in_use, 0ULL);
 	KUNIT_EXPECT_EQ(test, st.refused_total, 6ULL);
 	KUNIT_EXPECT_EQ(test, st.refused[ALTDMA_BOUNCE_REFUSE_DOUBLE], 3ULL);
 	/* Now y is released too. */
@@ -1089,6 +1128,24 @@ static void bounce_owned_unmap(struct kunit *test)
 }
 
 /*
+ * An owner's unmap of @addr (BK_G + 500 bytes, BIDIRECTIONAL) that owns
+ * nothing: -EINVAL, one refusal of @kind, and no other counter changed.
+ */
+static void bk_bad_owned(struct kunit *test, struct altdma_bounce_pool *pool,
+			 phys_addr_t addr, enum altdma_bounce_refusal kind)
+{
+	struct altdma_bounce_stats st0, st;
+
+	bk_stats(pool, &st0);
+	KUNIT_EXPECT_EQ(test, altdma_bounce_unmap_owned(pool, addr, BK_G + 500,
+							DMA_BIDIRECTIONAL, 0),
+			-EINVAL);
+	bk_stats(pool, &st);
+	KUNIT_EXPECT_EQ(test, st.refused[kind], st0.refused[kind] + 1);
+	bk_expect_same(test, &st0, &st);
+}
+
+/*
  * Issue 13: after the owner's unmap the mapping is released for every
  * checked call: an unmap or a sync of it is refused as a double one and
  * changes nothing, and so is a second owner's unmap (which owns nothing
@@ -1100,21 +1157,9 @@ static void bounce_owned_then_checked(struct kunit *test)
 	struct altdma_bounce_pool *pool = bk_pool(test, (64 * BK_G), BK_G);
 	const size_t size = BK_G + 500;
 	struct altdma_bounce_slot x, y;
-	struct altdma_bounce_stats st0, st;
 	u8 *bx = bk_buf(test, 2 * BK_G), *by = bk_buf(test, 2 * BK_G);
 
-	bk_fill(bx, size, 0x11, 0);
-	bk_fill(by, size, 0x22, 0);
-	KUNIT_ASSERT_EQ(test, altdma_bounce_map(pool, bk_pa(bx + 8), size, 0xfff,
-						DMA_FROM_DEVICE, 0, &x), 0);
-	KUNIT_ASSERT_EQ(test, altdma_bounce_map(pool, bk_pa(by), size, 0xfff,
-						DMA_BIDIRECTIONAL, 0, &y), 0);
-	bk_fill(bk_va(y.data), size, 0x44, 0);
-	KUNIT_ASSERT_EQ(test, altdma_bounce_unmap_owned(pool, x.data, size,
-							DMA_FROM_DEVICE, 0), 0);
-	/* The freed slot holds other bytes now; a copy either way would show. */
-	bk_fill(bk_va(x.data), size, 0x33, 0);
-	bk_fill(bx + 8, size, 0x55, 0);
+	bk_two_release_x(test, pool, bx, by, &x, &y, true);
 
 	bk_bad_unmap(test, pool, x.data, size, ALTDMA_BOUNCE_REFUSE_DOUBLE,
 		     bx + 8, bk_va(y.data), size);
@@ -1125,38 +1170,28 @@ static void bounce_owned_then_checked(struct kunit *test)
 	bk_bad_sync(test, pool, x.data + 5, 8, false,
 		    ALTDMA_BOUNCE_REFUSE_DOUBLE, bx + 8, bk_va(x.data), size);
 
-	/* A second owner's unmap owns nothing: refused, nothing changed. */
-	bk_stats(pool, &st0);
-	KUNIT_EXPECT_EQ(test, altdma_bounce_unmap_owned(pool, x.data, size,
-							DMA_BIDIRECTIONAL, 0),
-			-EINVAL);
-	bk_stats(pool, &st);
-	KUNIT_EXPECT_EQ(test, st.refused[ALTDMA_BOUNCE_REFUSE_DOUBLE],
-			st0.refused[ALTDMA_BOUNCE_REFUSE_DOUBLE] + 1);
-	bk_expect_same(test, &st0, &st);
-	KUNIT_EXPECT_TRUE(test, bk_holds(bx + 8, size, 0x55, 0));
+	/*
+	 * A second owner's unmap owns nothing, nor does one of an address
+	 * outside the pool: refused, nothing changed.
+	 */
+	bk_bad_owned(test, pool, x.data, ALTDMA_BOUNCE_REFUSE_DOUBLE);
 	KUNIT_EXPECT_TRUE(test, bk_holds(bk_va(x.data), size, 0x33, 0));
-	bk_stats(pool, &st0);
-	KUNIT_EXPECT_EQ(test, altdma_bounce_unmap_owned(pool, bk_pa(bx), size,
-							DMA_BIDIRECTIONAL, 0),
-			-EINVAL);
-	bk_stats(pool, &st);
-	KUNIT_EXPECT_EQ(test, st.refused[ALTDMA_BOUNCE_REFUSE_UNKNOWN],
-			st0.refused[ALTDMA_BOUNCE_REFUSE_UNKNOWN] + 1);
-	bk_expect_same(test, &st0, &st);
+	bk_bad_owned(test, pool, bk_pa(bx), ALTDMA_BOUNCE_REFUSE_UNKNOWN);
 	KUNIT_EXPECT_TRUE(test, bk_holds(bx + 8, size, 0x55, 0));
 
 	/* The live mapping is intact and unmaps as it should. */
-	bk_stats(pool, &st);
-	KUNIT_EXPECT_EQ(test, st.live_mappings, 1ULL);
-	KUNIT_EXPECT_EQ(test, st.granules_in_use, 2ULL);
-	KUNIT_EXPECT_EQ(test, st.refused_total, 6ULL);
-	KUNIT_EXPECT_EQ(test, altdma_bounce_unmap(pool, y.data, size,
-						  DMA_BIDIRECTIONAL, 0), 0);
-	KUNIT_EXPECT_TRUE(test, bk_holds(by, size, 0x44, 0));
-	bk_stats(pool, &st);
-	KUNIT_EXPECT_EQ(test, st.live_mappings, 0ULL);
-	KUNIT_EXPECT_EQ(test, st.granules_in_use, 0ULL);
+	bk_release_y(test, pool, by, &y, 6);
+}
+
+/* A kthread whose work is done waits here for kthread_stop(). */
+static void bk_wait_for_stop(void)
+{
+	while (!kthread_should_stop()) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!kthread_should_stop())
+			schedule();
+		__set_current_state(TASK_RUNNING);
+	}
 }
 
 /* A job for a kthread bound to one CPU: map or unmap @n small slots. */
@@ -1190,12 +1225,7 @@ static int bk_cpu_job_fn(void *arg)
 								 0);
 	}
 	complete(&j->done);
-	while (!kthread_should_stop()) {
-		set_current_state(TASK_INTERRUPTIBLE);
-		if (!kthread_should_stop())
-			schedule();
-		__set_current_state(TASK_RUNNING);
-	}
+	bk_wait_for_stop();
 	return 0;
 }
 
@@ -1459,12 +1489,7 @@ static int bk_worker_fn(void *arg)
 			bk_work_unmap(w, i);
 	w->finished = true;
 	complete(&w->done);
-	while (!kthread_should_stop()) {
-		set_current_state(TASK_INTERRUPTIBLE);
-		if (!kthread_should_stop())
-			schedule();
-		__set_current_state(TASK_RUNNING);
-	}
+	bk_wait_for_stop();
 	return 0;
 }
 
