@@ -515,15 +515,16 @@ static void nofit_clear(struct altdma_iova_domain *iovad,
 }
 
 /*
- * Ranges parked in caches at or below the 32-bit line are counted per CPU
- * (the sum is exact; one CPU's share may be negative), so that a request
- * that found no room below that line flushes the caches only when they
- * hold something a flush could give it.
+ * Ranges parked in the low bands' caches (those that end at or below the
+ * 32-bit line) are counted per CPU (the sum is exact; one CPU's share may
+ * be negative), so that a request that found no room below that line
+ * flushes the caches only when they hold something a flush could give it.
+ * @n ranges came into (> 0) or left (< 0) a cache of index @ci.
  */
-static void note_cached(struct altdma_iova_domain *iovad,
-			const struct altdma_iova_range *r, int n)
+static void note_cached(struct altdma_iova_domain *iovad, unsigned int ci,
+			long n)
 {
-	if (r->pfn_hi <= iovad->line32)
+	if (ci % ALTDMA_IOVA_BANDS == 0)
 		this_cpu_add(iovad->stats->cached_low, n);
 }
 
@@ -657,30 +658,26 @@ static struct altdma_iova_range *tree_alloc(struct altdma_iova_domain *iovad,
 	return r;
 }
 
-/* Give every range in @mag back to the tree and free the magazine. */
+/*
+ * Give every range in @mag, a magazine of cache index @ci, back to the
+ * tree and free the magazine.
+ */
 static noinline void mag_drain(struct altdma_iova_domain *iovad,
-			       struct altdma_iova_mag *mag)
+			       struct altdma_iova_mag *mag, unsigned int ci)
 {
 	unsigned long flags, i;
 
 	if (!mag)
 		return;
+	note_cached(iovad, ci, -(long)mag->count);
 	spin_lock_irqsave(&iovad->lock, flags);
-	for (i = 0; i < mag->count; i++) {
-		note_cached(iovad, mag->ranges[i], -1);
+	for (i = 0; i < mag->count; i++)
 		range_release_locked(iovad, mag->ranges[i]);
-	}
 	spin_unlock_irqrestore(&iovad->lock, flags);
 	kfree(mag);
 }
 
 /* ---- per-CPU caches and depot ---- */
-
-/* Caches per CPU, and depots: a low and a high band per class. */
-static inline unsigned int nr_caches(const struct altdma_iova_domain *iovad)
-{
-	return iovad->nr_classes * ALTDMA_IOVA_BANDS;
-}
 
 /* The cache index of class @cls, high band (above line32) or low. */
 static __always_inline unsigned int cache_idx(unsigned int cls, bool high)
@@ -818,7 +815,7 @@ band_get(struct altdma_iova_domain *iovad, unsigned int ci,
 	if (unlikely(!r))
 		r = cache_get_slow(iovad, cc, ci, limit);
 	if (r) {
-		note_cached(iovad, r, -1);
+		note_cached(iovad, ci, -1);
 		cc->hits++;
 	}
 	spin_unlock_irqrestore(&cc->lock, flags);
@@ -904,7 +901,7 @@ static __always_inline bool cache_put_locked(struct altdma_iova_domain *iovad,
 	if (!cache_make_room(iovad, cc, ci, spill))
 		return false;
 	cc->loaded->ranges[cc->loaded->count++] = r;
-	note_cached(iovad, r, 1);
+	note_cached(iovad, ci, 1);
 	cc->puts++;
 	return true;
 }
@@ -929,7 +926,7 @@ static __always_inline bool cache_put(struct altdma_iova_domain *iovad,
 	ok = cache_put_locked(iovad, cc, ci, r, &spill);
 	spin_unlock_irqrestore(&cc->lock, flags);
 	if (unlikely(spill))
-		mag_drain(iovad, spill);
+		mag_drain(iovad, spill, ci);
 	return ok;
 }
 
@@ -939,7 +936,7 @@ static __always_inline bool cache_put(struct altdma_iova_domain *iovad,
  * new ones when it next parks a range).
  */
 static void cpu_cache_flush(struct altdma_iova_domain *iovad,
-			    struct altdma_iova_cpu_cache *cc)
+			    struct altdma_iova_cpu_cache *cc, unsigned int ci)
 {
 	struct altdma_iova_mag *loaded, *prev;
 	unsigned long flags;
@@ -950,13 +947,13 @@ static void cpu_cache_flush(struct altdma_iova_domain *iovad,
 	cc->loaded = NULL;
 	cc->prev = NULL;
 	spin_unlock_irqrestore(&cc->lock, flags);
-	mag_drain(iovad, loaded);
-	mag_drain(iovad, prev);
+	mag_drain(iovad, loaded, ci);
+	mag_drain(iovad, prev, ci);
 }
 
-static void depot_flush(struct altdma_iova_domain *iovad,
-			struct altdma_iova_depot *depot)
+static void depot_flush(struct altdma_iova_domain *iovad, unsigned int ci)
 {
+	struct altdma_iova_depot *depot = &iovad->depots[ci];
 	struct altdma_iova_mag *mag, *next;
 	unsigned long flags;
 
@@ -967,7 +964,7 @@ static void depot_flush(struct altdma_iova_domain *iovad,
 	spin_unlock_irqrestore(&depot->lock, flags);
 	for (; mag; mag = next) {
 		next = mag->next;
-		mag_drain(iovad, mag);
+		mag_drain(iovad, mag, ci);
 	}
 }
 
@@ -989,10 +986,10 @@ void altdma_iova_flush_caches(struct altdma_iova_domain *iovad)
 	if (!iovad->nr_classes)
 		return;
 	atomic64_inc(&iovad->cache_flushes);
-	for (ci = 0; ci < nr_caches(iovad); ci++) {
+	for (ci = 0; ci < altdma_iova_nr_caches(iovad); ci++) {
 		for_each_possible_cpu(cpu)
-			cpu_cache_flush(iovad, cpu_cache(iovad, cpu, ci));
-		depot_flush(iovad, &iovad->depots[ci]);
+			cpu_cache_flush(iovad, cpu_cache(iovad, cpu, ci), ci);
+		depot_flush(iovad, ci);
 	}
 }
 
@@ -1008,7 +1005,7 @@ static void altdma_iova_reclaim(struct work_struct *work)
 	unsigned int ci;
 	bool more = false;
 
-	for (ci = 0; ci < nr_caches(iovad); ci++) {
+	for (ci = 0; ci < altdma_iova_nr_caches(iovad); ci++) {
 		depot = &iovad->depots[ci];
 		mag = NULL;
 		/*
@@ -1026,10 +1023,10 @@ static void altdma_iova_reclaim(struct work_struct *work)
 		depot->used = false;
 		more |= depot->count > 0;
 		spin_unlock(&depot->lock);
-		for (i = 0; mag && i < mag->count; i++) {
-			note_cached(iovad, mag->ranges[i], -1);
+		if (mag)
+			note_cached(iovad, ci, -(long)mag->count);
+		for (i = 0; mag && i < mag->count; i++)
 			range_release_locked(iovad, mag->ranges[i]);
-		}
 		spin_unlock_irqrestore(&iovad->lock, flags);
 		kfree(mag);
 	}
@@ -1364,7 +1361,7 @@ int altdma_iova_free(struct altdma_iova_domain *iovad, unsigned long pfn,
 	parked = cache_put_locked(iovad, cc, ci, r, &spill);
 	spin_unlock_irqrestore(&cc->lock, flags);
 	if (unlikely(spill))
-		mag_drain(iovad, spill);
+		mag_drain(iovad, spill, ci);
 	/* the cmpxchg made the range ours (CACHED): it cannot go away */
 	if (unlikely(!parked))
 		range_release(iovad, r);
@@ -1426,7 +1423,7 @@ static unsigned int put_run(struct altdma_iova_domain *iovad, int cpu,
 			break;
 	}
 	spin_unlock_irqrestore(&cc->lock, flags);
-	mag_drain(iovad, spill);
+	mag_drain(iovad, spill, ci);
 	if (i)
 		return i;
 one:
@@ -1651,24 +1648,22 @@ static void init_sentinels(struct altdma_iova_domain *iovad)
 
 static int init_caches(struct altdma_iova_domain *iovad)
 {
+	unsigned int ci, n = altdma_iova_nr_caches(iovad);
 	struct altdma_iova_cpu_cache *cc;
-	unsigned int ci;
 	int cpu;
 
-	if (!iovad->nr_classes)
+	if (!n)
 		return 0;
-	iovad->depots = kcalloc(nr_caches(iovad), sizeof(*iovad->depots),
-				GFP_KERNEL);
+	iovad->depots = kcalloc(n, sizeof(*iovad->depots), GFP_KERNEL);
 	if (!iovad->depots)
 		return -ENOMEM;
-	for (ci = 0; ci < nr_caches(iovad); ci++)
+	for (ci = 0; ci < n; ci++)
 		spin_lock_init(&iovad->depots[ci].lock);
-	iovad->cpu_caches = __alloc_percpu(sizeof(*cc) * nr_caches(iovad),
-					   __alignof__(*cc));
+	iovad->cpu_caches = __alloc_percpu(sizeof(*cc) * n, __alignof__(*cc));
 	if (!iovad->cpu_caches)
 		return -ENOMEM;
 	for_each_possible_cpu(cpu) {
-		for (ci = 0; ci < nr_caches(iovad); ci++) {
+		for (ci = 0; ci < n; ci++) {
 			cc = cpu_cache(iovad, cpu, ci);
 			spin_lock_init(&cc->lock);
 			/* magazines come when the CPU first parks a range */
@@ -1690,7 +1685,7 @@ static void free_caches(struct altdma_iova_domain *iovad)
 	if (!iovad->cpu_caches)
 		return;
 	for_each_possible_cpu(cpu) {
-		for (ci = 0; ci < nr_caches(iovad); ci++) {
+		for (ci = 0; ci < altdma_iova_nr_caches(iovad); ci++) {
 			cc = cpu_cache(iovad, cpu, ci);
 			kfree(cc->loaded);
 			kfree(cc->prev);
@@ -1811,7 +1806,7 @@ static void count_caches(struct altdma_iova_domain *iovad,
 	unsigned long flags;
 	int cpu;
 
-	for (ci = 0; ci < nr_caches(iovad); ci++) {
+	for (ci = 0; ci < altdma_iova_nr_caches(iovad); ci++) {
 		cls = ci / ALTDMA_IOVA_BANDS;
 		for_each_possible_cpu(cpu) {
 			cc = cpu_cache(iovad, cpu, ci);
@@ -2055,7 +2050,7 @@ static int check_caches(struct altdma_iova_domain *iovad,
 	unsigned int ci;
 	int cpu, ret = 0;
 
-	for (ci = 0; ci < nr_caches(iovad) && !ret; ci++) {
+	for (ci = 0; ci < altdma_iova_nr_caches(iovad) && !ret; ci++) {
 		for_each_possible_cpu(cpu) {
 			cc = cpu_cache(iovad, cpu, ci);
 			spin_lock(&cc->lock);

@@ -511,6 +511,20 @@ altdma_iova_range_pages(const struct altdma_iova_range *r)
 }
 
 /**
+ * altdma_iova_nr_caches() - per-CPU caches (and depots) of a domain
+ * @iovad: the domain
+ *
+ * Context: any context.
+ * Return: %ALTDMA_IOVA_BANDS per cached size class (0: caching off); a
+ * cache index is 2 * class + band.
+ */
+static inline unsigned int
+altdma_iova_nr_caches(const struct altdma_iova_domain *iovad)
+{
+	return iovad->nr_classes * ALTDMA_IOVA_BANDS;
+}
+
+/**
  * altdma_iova_range_cached() - whether a free parks a range in a cache
  * @iovad: the domain
  * @r: one of its ranges

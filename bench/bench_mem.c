@@ -70,13 +70,13 @@ static unsigned long count_mags(struct altdma_iova_domain *iovad)
 
 	for_each_possible_cpu(cpu) {
 		cc = per_cpu_ptr(iovad->cpu_caches, cpu);
-		for (c = 0; c < iovad->nr_classes * ALTDMA_IOVA_BANDS; c++) {
+		for (c = 0; c < altdma_iova_nr_caches(iovad); c++) {
 			spin_lock_irqsave(&cc[c].lock, flags);
 			n += !!cc[c].loaded + !!cc[c].prev;
 			spin_unlock_irqrestore(&cc[c].lock, flags);
 		}
 	}
-	for (c = 0; c < iovad->nr_classes * ALTDMA_IOVA_BANDS; c++) {
+	for (c = 0; c < altdma_iova_nr_caches(iovad); c++) {
 		spin_lock_irqsave(&iovad->depots[c].lock, flags);
 		n += iovad->depots[c].count;
 		spin_unlock_irqrestore(&iovad->depots[c].lock, flags);
@@ -106,7 +106,7 @@ int altdma_bench_mem(const struct altdma_bench_args *a, char *out, size_t len)
 	/* the depots are allocated with the caches (ksize(NULL) is 0) */
 	ctx = ksize(adev) + ksize(adev->iovad.depots);
 	pcpu = ncpu * (sizeof(struct altdma_iova_cpu_cache) *
-		       adev->iovad.nr_classes * ALTDMA_IOVA_BANDS +
+		       altdma_iova_nr_caches(&adev->iovad) +
 		       sizeof(struct altdma_iova_pcpu_stats));
 	fq = adev->fq ? ncpu * sizeof(struct altdma_fq) : 0;
 	mags = count_mags(&adev->iovad);
